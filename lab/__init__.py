@@ -1,0 +1,1 @@
+"""socklab: a containerised network lab that makes socket-programming lessons observable."""

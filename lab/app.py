@@ -1,0 +1,113 @@
+"""The lab's user-facing operations, one function per Invoke task.
+
+Each returns an exit code or raises a LabError whose ``exit_code`` tasks.py turns into the
+process status: 0 passed, 1 a check failed, 2 bad input (nothing created), 3 environment.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import shutil
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from lab import images, report, scenario_loader
+from lab.engine import ContainerSpec, Engine, LabRun
+from lab.plan import build_plan
+from lab.runner import new_run_id, run_scenario
+
+log = logging.getLogger(__name__)
+
+
+def list_scenarios() -> list[tuple[str, str]]:
+    return [(name, scenario_loader.lesson_of(path)) for name, path in scenario_loader.available().items()]
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (CI cancelling a job, `timeout`) takes the same teardown path as Ctrl-C."""
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def run(name: str, overrides: dict[str, Any], impair_backend: str = "auto", seed: int | None = None,
+        report_dir: str | None = None, keep: bool = False) -> int:
+    """Validate everything, make sure the images exist, run, report; 0 passed, 1 failed."""
+    scenario = scenario_loader.load(name)
+    plan = build_plan(scenario, overrides, impair_backend, seed)   # bad input stops here
+    engine = Engine.connect()
+    progress = report.ConsoleProgress(f"{name} — {scenario.lesson}")
+    for outcome in images.ensure_images(engine, progress):
+        if outcome.action != "up to date":
+            progress(f"{outcome.image}: {outcome.action} ({outcome.seconds:.1f} s)")
+    parameters = ", ".join(f"{k}={v}" for k, v in plan.parameters.items())
+    progress(f"parameters: {parameters or 'none'}")
+    with _sigterm_as_interrupt():
+        try:
+            result = run_scenario(engine, plan, progress, keep=keep, run_id=new_run_id())
+        except KeyboardInterrupt:
+            report.console.print("[yellow]interrupted: the lab was torn down[/yellow]")
+            return 130
+    document = report.result_document(result)
+    report.print_outcome(document)
+    if report_dir:
+        for path in report.write_reports(document, Path(report_dir)):
+            progress(f"wrote {path}")
+    return 0 if result.passed else 1
+
+
+def build(force: bool = False) -> int:
+    engine = Engine.connect()
+    progress = report.ConsoleProgress("build images")
+    for outcome in images.ensure_images(engine, progress, force=force):
+        progress(f"{outcome.image}: {outcome.action} ({outcome.seconds:.1f} s)")
+    return 0
+
+
+def clean() -> int:
+    engine = Engine.connect()
+    containers, networks = engine.remove_labelled()
+    report.console.print(f"removed {containers} container(s) and {networks} network(s) "
+                         "labelled io.socklab.run")
+    return 0
+
+
+def doctor() -> int:
+    """What this machine can do, and what each finding means for the user."""
+    from lab import base_image
+    from lab.impairing import HelperRunner
+    from lab.impairment.probe import probe_backends
+
+    say = report.console.print
+    say(f"[bold]host[/bold]: {platform.system()} {platform.release()}, python {platform.python_version()}")
+    engine = Engine.connect()
+    say(f"[bold]engine[/bold]: Docker {engine.version()} — ok")
+    try:
+        engine.client.images.get_registry_data(base_image.PULLED_BASE)
+        say(f"[bold]registry[/bold]: {base_image.PULLED_BASE} can be pulled — images build on it")
+    except Exception as error:  # any failure means: no registry for us
+        reason = " ".join(str(error).split())[:120]
+        tool = "mmdebstrap is installed" if shutil.which("mmdebstrap") else "install mmdebstrap"
+        say(f"[bold]registry[/bold]: cannot pull {base_image.PULLED_BASE} ({reason}) — the base is "
+            f"bootstrapped locally from this host's apt sources ({tool})")
+    if engine.image_labels(images.TOOLS_IMAGE) is None:
+        say("[bold]kernel[/bold]: tools image not built yet — run `invoke build`, then `invoke doctor`")
+        return 0
+    with LabRun(engine, f"doctor-{new_run_id()}", "doctor") as lab:
+        lab.start(ContainerSpec("probe", images.TOOLS_IMAGE, ("sleep", "infinity"), "helper",
+                                user="root", cap_add=("NET_ADMIN", "NET_RAW")))
+        found = probe_backends(HelperRunner(lab, "probe"))
+    for line in found.describe():
+        say(f"[bold]kernel[/bold]: {line}")
+    return 0
+
+

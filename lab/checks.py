@@ -1,0 +1,336 @@
+"""Outcome checks over what a run observed: a registry of named checks scenarios refer to.
+
+Each check states the lesson's expected outcome and, in its detail, what was expected and what was
+seen, so a failing run teaches as much as a passing one.
+"""
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from lab import stats, units
+from lab.errors import ScenarioFileError
+from lab.model import CheckSpec
+from lab.record import ClientRun, RunRecord
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One verdict: the contract's checks[] item."""
+
+    name: str
+    passed: bool
+    detail: str
+
+
+CheckFunction = Callable[..., CheckResult]
+REGISTRY: dict[str, CheckFunction] = {}
+
+
+def check(name: str) -> Callable[[CheckFunction], CheckFunction]:
+    def register(function: CheckFunction) -> CheckFunction:
+        REGISTRY[name] = function
+        return function
+    return register
+
+
+def validate_specs(specs: Iterable[CheckSpec], filename: str) -> None:
+    """Unknown checks or arguments are a scenario-file error, found at load time."""
+    for spec in specs:
+        if spec.check not in REGISTRY:
+            raise ScenarioFileError(f"{filename}: unknown check '{spec.check}'; known: "
+                                    f"{', '.join(sorted(REGISTRY))}")
+        accepted = set(inspect.signature(REGISTRY[spec.check]).parameters) - {"record"}
+        unknown = set(spec.args) - accepted
+        if unknown:
+            raise ScenarioFileError(f"{filename}: check '{spec.check}' takes no "
+                                    f"{', '.join(sorted(unknown))}; it takes {', '.join(sorted(accepted))}")
+
+
+def run_checks(record: RunRecord) -> list[CheckResult]:
+    """Probe verdicts first (what testinfra saw during the run), then the scenario's checks."""
+    results = probe_results(record)
+    for spec in record.plan.scenario.checks:
+        try:
+            results.append(REGISTRY[spec.check](record, **spec.args))
+        except Exception as error:  # a check that crashes is a failed check, not a crashed run
+            results.append(CheckResult(spec.check, False, f"check could not evaluate: {error!r}"))
+    return results
+
+
+def probe_results(record: RunRecord) -> list[CheckResult]:
+    results = []
+    for name, probe in record.plan.scenario.probes.items():
+        seen = [o for o in record.probes if o.probe == name]
+        if not seen:
+            continue
+        good = sum(o.passed for o in seen)
+        label = probe.description or f"{probe.host}: {probe.expect} {probe.socket}".strip()
+        failures = "; ".join(f"after {o.after or 'start'}: {o.detail}" for o in seen if not o.passed)
+        detail = f"testinfra saw it {good}/{len(seen)} times" + (f"; {failures}" if failures else "")
+        results.append(CheckResult(f"testinfra: {label}", good == len(seen), detail))
+    return results
+
+
+def _param(record: RunRecord, name: str) -> Any:
+    return record.plan.parameters[name]
+
+
+def _clients(record: RunRecord, host: str) -> list[ClientRun]:
+    runs = record.clients_of(host)
+    if not runs:
+        raise ValueError(f"no client of host '{host}' ran")
+    return runs
+
+
+# ----- echo lessons ------------------------------------------------------------------------
+@check("replies_uppercase")
+def replies_uppercase(record: RunRecord, clients: str = "client") -> CheckResult:
+    """Every client got back exactly its own sentence in upper case."""
+    runs = _clients(record, clients)
+    bad = []
+    for run in runs:
+        sent = {e.get("seq"): e["text"] for e in run.all("sent")}
+        received = run.all("received")
+        if not received:
+            bad.append(f"{run.instance} got no reply")
+            continue
+        for reply in received:
+            expected = sent.get(reply.get("seq"), "").upper()
+            if reply["text"] != expected:
+                bad.append(f"{run.instance} sent {sent.get(reply.get('seq'))!r}, got {reply['text']!r}")
+    example = runs[0].first("received")
+    shown = f" (e.g. {example['text']!r})" if example else ""
+    if bad:
+        return CheckResult("replies are the sentence in upper case", False, "; ".join(bad[:5]))
+    return CheckResult("replies are the sentence in upper case", True,
+                       f"{len(runs)}/{len(runs)} client(s) got their own sentence back upper-cased{shown}")
+
+
+@check("tcp_connections_distinct")
+def tcp_connections_distinct(record: RunRecord, server: str = "server", clients: str = "client"
+                             ) -> CheckResult:
+    """One listening socket, a new connection socket per client, one per client address."""
+    runs = _clients(record, clients)
+    accepted = [e for e in record.events_of_host(server) if e.get("event") == "accepted"]
+    listening = [e for e in record.events_of_host(server) if e.get("event") == "listening"]
+    peers = {tuple(e["client"]) for e in accepted}
+    client_ends = {tuple(r.first("connected")["local"]) for r in runs if r.first("connected")}
+    listen_fds = {e["listen_fd"] for e in accepted}
+    ok = (len(accepted) == len(runs) and len(peers) == len(runs) and client_ends == peers
+          and len(listening) == 1 and len(listen_fds) == 1
+          and all(e["conn_fd"] != e["listen_fd"] for e in accepted))
+    detail = (f"expected {len(runs)} accepted connections from {len(runs)} distinct client sockets "
+              f"through 1 listening socket; saw {len(accepted)} accepted, {len(peers)} distinct "
+              f"peers {sorted(peers)}, listening fd(s) {sorted(listen_fds)}, connection fd(s) "
+              f"{[e['conn_fd'] for e in accepted]}, listening events {len(listening)}")
+    return CheckResult("a new connection socket per client, one listening socket", ok, detail)
+
+
+@check("tcp_lifetimes_sequential")
+def tcp_lifetimes_sequential(record: RunRecord, server: str = "server") -> CheckResult:
+    """Connections are served one after another: no two connection lifetimes overlap."""
+    events = record.events_of_host(server)
+    opened = {e["conn_id"]: e["t"] for e in events if e.get("event") == "accepted"}
+    closed = {e["conn_id"]: e["t"] for e in events if e.get("event") == "closed"}
+    spans = sorted((opened[c], closed.get(c, float("inf")), c) for c in opened)
+    overlaps = [(a[2], b[2]) for a, b in zip(spans, spans[1:]) if b[0] < a[1]]
+    unclosed = [c for c in opened if c not in closed]
+    ok = bool(spans) and not overlaps and not unclosed
+    detail = (f"{len(spans)} connection lifetimes, overlapping pairs {overlaps or 'none'}, "
+              f"never closed {unclosed or 'none'}")
+    return CheckResult("connection lifetimes do not overlap", ok, detail)
+
+
+@check("udp_distinct_addresses")
+def udp_distinct_addresses(record: RunRecord, server: str = "server", clients: str = "client"
+                           ) -> CheckResult:
+    """One server socket answered each client at the address recvfrom() gave it."""
+    runs = _clients(record, clients)
+    events = record.events_of_host(server)
+    received = [e for e in events if e.get("event") == "received"]
+    sent = [e for e in events if e.get("event") == "sent"]
+    addresses = {tuple(e["client"]) for e in received}
+    answered_back = all(tuple(s["client"]) == tuple(r["client"]) for r, s in zip(received, sent))
+    listening = [e for e in events if e.get("event") == "listening"]
+    ok = (len(addresses) == len(runs) and len(sent) == len(received) and answered_back
+          and len(listening) == 1)
+    detail = (f"expected {len(runs)} distinct client addresses on 1 server socket, each reply sent "
+              f"to the address its datagram came from; saw {len(addresses)} addresses "
+              f"{sorted(addresses)}, {len(received)} received, {len(sent)} sent, "
+              f"replies to sender: {answered_back}")
+    return CheckResult("server answers the address recvfrom() gave it", ok, detail)
+
+
+@check("no_connection")
+def no_connection(record: RunRecord, server: str = "server") -> CheckResult:
+    """UDP: the server never accepted anything, because there is nothing to accept."""
+    events = record.events_of_host(server)
+    accepted = [e for e in events if e.get("event") == "accepted"]
+    protocols = {e.get("proto") for e in events if e.get("event") == "listening"}
+    ok = not accepted and protocols == {"udp"}
+    return CheckResult("no connection is ever made", ok,
+                       f"server sockets: {sorted(map(str, protocols))}; accepted connections: {len(accepted)}")
+
+
+# ----- no-server lessons -------------------------------------------------------------------
+@check("tcp_connect_refused")
+def tcp_connect_refused(record: RunRecord, clients: str = "client", within_ms: float = 1000
+                        ) -> CheckResult:
+    """connect() to a port nobody listens on is refused at once by a reset."""
+    bad = []
+    for run in _clients(record, clients):
+        error = run.first("error")
+        elapsed = (error["t"] - run.started) * 1000 if error else None
+        if run.first("connected") or not error or error.get("name") != "ECONNREFUSED" \
+                or error.get("during") != "connect":
+            bad.append(f"{run.instance}: events {[e['event'] for e in run.events]}, error {error}")
+        elif elapsed is not None and elapsed > within_ms:
+            bad.append(f"{run.instance}: refused only after {elapsed:.0f} ms")
+    detail = "; ".join(bad) or f"connect() failed with ECONNREFUSED within {within_ms:.0f} ms (a reset, no wait)"
+    return CheckResult("TCP connect() is refused at once", not bad, detail)
+
+
+@check("udp_silent_timeout")
+def udp_silent_timeout(record: RunRecord, clients: str = "client", timeout_param: str = "timeout"
+                       ) -> CheckResult:
+    """An unconnected UDP socket hears nothing back: the datagram vanishes, the timeout fires."""
+    timeout_ms = float(_param(record, timeout_param)) * 1000
+    bad = []
+    for run in _clients(record, clients):
+        timeouts, errors, replies = run.all("timeout"), run.all("error"), run.all("received")
+        waited = [t["waited_ms"] for t in timeouts]
+        if replies or errors or not timeouts or len(timeouts) != len(run.all("sent")):
+            bad.append(f"{run.instance}: {len(timeouts)} timeouts, {len(errors)} errors, {len(replies)} replies")
+        elif any(w < timeout_ms * 0.9 or w > timeout_ms + 200 for w in waited):
+            bad.append(f"{run.instance}: waited {waited} ms for a {timeout_ms:.0f} ms timeout")
+    detail = "; ".join(bad) or (f"sendto() succeeded, no error was reported to the unconnected "
+                                f"socket, recvfrom() timed out after ~{timeout_ms:.0f} ms")
+    return CheckResult("unconnected UDP socket: silence, then its timeout", not bad, detail)
+
+
+@check("udp_connected_refused")
+def udp_connected_refused(record: RunRecord, clients: str = "connected-client") -> CheckResult:
+    """A connected UDP socket is told of the ICMP port unreachable: ECONNREFUSED."""
+    bad = []
+    for run in _clients(record, clients):
+        error = run.first("error")
+        if not error or error.get("name") != "ECONNREFUSED" or run.all("received"):
+            bad.append(f"{run.instance}: events {[e['event'] for e in run.events]}, error {error}")
+    detail = "; ".join(bad) or "the connected socket's recv() failed with ECONNREFUSED (ICMP port unreachable)"
+    return CheckResult("connected UDP socket: ECONNREFUSED", not bad, detail)
+
+
+# ----- impairment lessons ------------------------------------------------------------------
+def _summary(record: RunRecord, host: str) -> dict[str, Any]:
+    run = _clients(record, host)[0]
+    summary = run.first("summary")
+    if summary is None:
+        raise ValueError(f"{run.instance} printed no summary (exit {run.rc}): {run.stderr[-300:]}")
+    return summary
+
+
+@check("loss_within_interval")
+def loss_within_interval(record: RunRecord, client: str = "client", loss_param: str = "loss",
+                         confidence: float = 0.99) -> CheckResult:
+    """The measured loss is what a link with the configured loss gives, within its 99% interval."""
+    summary = _summary(record, client)
+    configured = units.parse_percent(_param(record, loss_param)) / 100
+    low, high = stats.binomial_interval(summary["sent"], configured, confidence)
+    measured = summary["loss_rate"]
+    return CheckResult(
+        f"measured loss within the {confidence:.0%} binomial interval", low <= measured <= high,
+        f"configured {configured:.1%} over {summary['sent']} datagrams → allowed "
+        f"{low:.1%}..{high:.1%}; measured {measured:.1%} ({summary['sent'] - summary['received']} lost)")
+
+
+@check("server_saw_replied")
+def server_saw_replied(record: RunRecord, server: str = "server", client: str = "client"
+                       ) -> CheckResult:
+    """UDP never retransmits: the server got exactly the datagrams the client got replies to."""
+    run = _clients(record, client)[0]
+    replied = {e["seq"] for e in run.all("received")}
+    # The server may serve other clients too: its datagrams from this client carry this client's texts.
+    texts = {e["text"] for e in run.all("sent")}
+    at_server = [e for e in record.events_of_host(server)
+                 if e.get("event") == "received" and e.get("text") in texts]
+    seen = {e["seq"] for e in at_server}
+    duplicates = len(at_server) - len(seen)
+    ok = replied == seen and duplicates == 0
+    return CheckResult(
+        "server received exactly the datagrams that were answered", ok,
+        f"client got replies to {len(replied)} seqs, server received {len(seen)} seqs; "
+        f"only at server {sorted(seen - replied)[:10]}, only replied {sorted(replied - seen)[:10]}, "
+        f"duplicates at server {duplicates} (no retransmission)")
+
+
+@check("client_never_blocks")
+def client_never_blocks(record: RunRecord, client: str = "client", timeout_param: str = "timeout",
+                        slack_ms: float = 100) -> CheckResult:
+    """Every recvfrom() wait ends by its timeout: a lost datagram never hangs the client."""
+    run = _clients(record, client)[0]
+    timeout_ms = float(_param(record, timeout_param)) * 1000
+    waited = [e["waited_ms"] for e in run.all("timeout")]
+    worst = max(waited, default=0.0)
+    ok = worst <= timeout_ms + slack_ms and run.first("summary") is not None
+    return CheckResult("client never blocks past its timeout", ok,
+                       f"{len(waited)} timeouts, longest wait {worst:.0f} ms (limit {timeout_ms:.0f} ms "
+                       f"+ {slack_ms:.0f} ms scheduling slack)")
+
+
+@check("rtt_p50_near")
+def rtt_p50_near(record: RunRecord, client: str = "client", baseline: str = "baseline",
+                 delay_param: str = "delay", tolerance_ms: float = 5.0) -> CheckResult:
+    """RTT p50 = configured one-way delay (client egress) + the base RTT of the same path."""
+    delay = units.parse_duration_ms(_param(record, delay_param))
+    base = _summary(record, baseline)["rtt_ms"]["p50"]
+    measured = _summary(record, client)["rtt_ms"]["p50"]
+    expected = delay + base
+    return CheckResult(
+        f"RTT p50 within ±{tolerance_ms:g} ms of delay + base RTT", abs(measured - expected) <= tolerance_ms,
+        f"expected {delay:g} + {base:.2f} = {expected:.2f} ms; measured p50 {measured:.2f} ms")
+
+
+@check("jitter_visible")
+def jitter_visible(record: RunRecord, client: str = "client", baseline: str = "baseline",
+                   jitter_param: str = "jitter") -> CheckResult:
+    """With jitter, the RTT spread (p95 − p5) grows well beyond the unimpaired path's."""
+    jitter = units.parse_duration_ms(_param(record, jitter_param))
+    spread = lambda r: r["p95"] - r["p5"]  # noqa: E731
+    base = spread(_summary(record, baseline)["rtt_ms"])
+    measured = spread(_summary(record, client)["rtt_ms"])
+    if jitter == 0:
+        return CheckResult("jitter spreads the RTT", True,
+                           f"no jitter configured (spread {measured:.2f} ms vs base {base:.2f} ms)")
+    ok = measured >= base + jitter / 2
+    return CheckResult("jitter spreads the RTT", ok,
+                       f"jitter {jitter:g} ms: p95−p5 {measured:.2f} ms, base {base:.2f} ms "
+                       f"(expected ≥ base + {jitter / 2:g} ms)")
+
+
+@check("tcp_intact")
+def tcp_intact(record: RunRecord, clients: str = "client") -> CheckResult:
+    """TCP delivers every byte, in order, despite loss: the server's SHA-256 matches."""
+    bad, shown = [], []
+    for run in _clients(record, clients):
+        transfer = run.first("transfer")
+        if not transfer or not transfer.get("intact"):
+            bad.append(f"{run.instance}: {transfer or 'no transfer event'}")
+        else:
+            shown.append(f"{run.instance} {transfer['bytes']} B")
+    return CheckResult("all bytes arrive intact (SHA-256)", not bad,
+                       "; ".join(bad) or "hash of what the server received = hash sent: " + ", ".join(shown))
+
+
+@check("tcp_retransmissions")
+def tcp_retransmissions(record: RunRecord, client: str = "client", minimum: int = 1) -> CheckResult:
+    """The kernel retransmitted: the client's namespace counter RetransSegs grew."""
+    run = _clients(record, client)[0]
+    stats_event = run.first("tcp_stats")
+    count = stats_event["retrans_segs"] if stats_event else None
+    ok = count is not None and count >= minimum
+    return CheckResult("TCP retransmitted lost segments", ok,
+                       f"RetransSegs grew by {count} in {run.instance}'s network namespace "
+                       f"(expected ≥ {minimum})")

@@ -1,0 +1,62 @@
+"""One error type per kind of failure, so that tasks.py can map each to its exit code.
+
+The exit codes are part of the user contract (DESIGN.md): 0 all checks passed, 1 a check failed,
+2 bad input (nothing created), 3 environment problem (no engine, image build failed).
+"""
+from __future__ import annotations
+
+
+class LabError(Exception):
+    """Base of every error socklab raises on purpose; `exit_code` says how the CLI ends."""
+
+    exit_code = 3
+
+
+class BadInput(LabError):
+    """The user asked for something invalid; raised before any Docker object exists."""
+
+    exit_code = 2
+
+
+class ScenarioNotFound(BadInput):
+    """A scenario name that matches no file in scenarios/."""
+
+
+class ScenarioFileError(BadInput):
+    """A scenario file that does not follow the scenario format."""
+
+
+class ParameterError(BadInput):
+    """A scenario parameter (or CLI override) outside what the scenario allows."""
+
+
+class ImpairmentSpecError(BadInput):
+    """An impairment value that no backend could apply (bad unit, out of range, inconsistent)."""
+
+
+class EnvironmentProblem(LabError):
+    """The machine cannot run the lab: no engine, no permission, image build failed."""
+
+    exit_code = 3
+
+
+class EngineUnavailable(EnvironmentProblem):
+    """No Docker engine answers; the message says what to install or start."""
+
+
+class ImageBuildError(EnvironmentProblem):
+    """A base bootstrap or an image build failed."""
+
+
+class ImpairmentUnavailable(EnvironmentProblem):
+    """The chosen impairment backend cannot run on this kernel (e.g. netem forced, no sch_netem)."""
+
+
+class ImpairmentNotInForce(EnvironmentProblem):
+    """An impairment was applied but verification could not see it in force."""
+
+
+class StepFailed(LabError):
+    """A scenario step could not run to completion (container crashed, timed out)."""
+
+    exit_code = 3

@@ -1,0 +1,77 @@
+"""Impairments on a live run: one helper container per impaired host, a backend chosen by probe.
+
+The helper shares the host's network namespace (``network_mode=container:<id>``) and alone holds
+NET_ADMIN/NET_RAW, so the four programs keep no extra capability. After applying, the backend's
+own verification must see the impairment in force before any client runs.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from lab.engine import ContainerSpec, LabRun
+from lab.images import TOOLS_IMAGE
+from lab.impairment import get_backend
+from lab.impairment.command import CommandResult, run_commands
+from lab.impairment.probe import ProbeResult, choose_backend, probe_backends
+from lab.plan import Instance
+
+log = logging.getLogger(__name__)
+HELPER_CAPABILITIES = ("NET_ADMIN", "NET_RAW")
+
+
+class HelperRunner:
+    """A CommandRunner that execs in one helper container of a run."""
+
+    def __init__(self, lab: LabRun, helper: str) -> None:
+        self.lab = lab
+        self.helper = helper
+
+    def run(self, argv: list[str], *, detach: bool = False) -> CommandResult:
+        return self.lab.exec(self.helper, argv, detach=detach, user="root")
+
+
+@dataclass
+class AppliedImpairments:
+    """Which backend ran and what it set, for the report."""
+
+    backend: str
+    probe: ProbeResult | None
+    notes: list[str]
+
+
+def helper_name(instance: Instance) -> str:
+    return f"{instance.name}-impair"
+
+
+def start_helper(lab: LabRun, instance: Instance) -> HelperRunner:
+    name = helper_name(instance)
+    lab.start(ContainerSpec(name=name, image=TOOLS_IMAGE, command=("sleep", "infinity"),
+                            role="helper", user="root", cap_add=HELPER_CAPABILITIES,
+                            network_mode_of=instance.name))
+    return HelperRunner(lab, name)
+
+
+def apply_all(lab: LabRun, instances: list[Instance], requested: str,
+              progress: Callable[[str], None]) -> AppliedImpairments:
+    """Start helpers, choose the backend once (by probe unless forced), apply and verify each."""
+    runners = {i.name: start_helper(lab, i) for i in instances}
+    first = runners[instances[0].name]
+    probe = probe_backends(first)
+    backend_name = choose_backend(requested, probe)
+    progress(f"impairment backend: {backend_name}"
+             + (" (chosen by probe)" if requested == "auto" else " (forced)"))
+    backend = get_backend(backend_name)
+    notes = []
+    for instance in instances:
+        spec = instance.impairment
+        assert spec is not None
+        runner = runners[instance.name]
+        run_commands(runner, backend.apply_commands(spec))
+        outputs = run_commands(runner, backend.verify_commands(spec))
+        backend.verify(spec, outputs)
+        note = f"{instance.name}: {spec.describe()}"
+        notes.append(note)
+        progress(f"impairment in force on {note}")
+    return AppliedImpairments(backend_name, probe, notes)

@@ -1,0 +1,116 @@
+"""The scenario model: pure data about a small network and what should happen on it.
+
+No Docker here. Everything a user can get wrong is checked while building these objects, so a bad
+scenario file or a bad CLI value fails with a clear message before anything is created.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+PROGRAMS = {
+    "tcp-server": "tcp_server.py",
+    "tcp-client": "tcp_client.py",
+    "udp-server": "udp_server.py",
+    "udp-client": "udp_client.py",
+    "none": None,  # a host that runs nothing (e.g. the silent server of the no-server lessons)
+}
+ROLES = ("service", "client")
+RUN_MODES = ("sequential", "parallel")
+PROBE_EXPECTATIONS = ("listening", "not-listening", "no-tcp")
+PARAMETER_KINDS = ("int", "float", "str", "percent", "duration", "rate")
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """A scenario knob the user may override (``--loss 30%``), with its default and bounds."""
+
+    name: str
+    kind: str
+    default: Any
+    help: str = ""
+    minimum: float | None = None
+    maximum: float | None = None
+
+
+@dataclass(frozen=True)
+class Network:
+    """A user-defined Docker network; internal (no way out) unless a scenario says otherwise."""
+
+    name: str
+    internal: bool = True
+    subnet: str | None = None
+
+
+@dataclass(frozen=True)
+class Host:
+    """One machine of the lab: a container running one of the four programs (or nothing).
+
+    A client host with ``replicas > 1`` stands for several containers ``client-1 … client-N``,
+    because the lessons are about separate hosts, not threads.
+    """
+
+    name: str
+    program: str
+    role: str
+    args: tuple[str, ...] = ()
+    networks: tuple[str, ...] = ()
+    replicas: int | str = 1       # a number, or a "{parameter}" resolved by lab.plan
+    impairment: dict[str, str] = field(default_factory=dict)  # raw fields, parsed by lab.plan
+    ready_event: str = "listening"
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A testinfra look at a host while the lab runs, e.g. "the server listens on tcp/12000"."""
+
+    name: str
+    host: str
+    socket: str
+    expect: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Step:
+    """One thing the runner does: start services, run clients, or take probes."""
+
+    action: str                   # start | run | probe | stop
+    hosts: tuple[str, ...] = ()
+    mode: str = "sequential"
+    between: tuple[str, ...] = ()  # probes taken after each client of a sequential run
+    probes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """A named outcome check from the registry in lab/checks.py, with its arguments."""
+
+    check: str
+    args: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A lesson: topology, parameters, steps and expectations, as read from scenarios/NAME.toml."""
+
+    name: str
+    lesson: str
+    parameters: dict[str, Parameter]
+    networks: tuple[Network, ...]
+    hosts: tuple[Host, ...]
+    steps: tuple[Step, ...]
+    checks: tuple[CheckSpec, ...]
+    probes: dict[str, Probe]
+    metrics_from: str | None = None
+    timeout_s: float = 300.0
+
+    def host(self, name: str) -> Host:
+        for host in self.hosts:
+            if host.name == name:
+                return host
+        raise KeyError(name)
+
+    @property
+    def impaired(self) -> bool:
+        return any(h.impairment for h in self.hosts)

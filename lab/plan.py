@@ -1,0 +1,109 @@
+"""From a Scenario and the user's overrides to a concrete plan: which containers, which argv.
+
+Pure: substitution of ``{parameter}`` placeholders, replica expansion and impairment parsing all
+happen here, so every bad value is reported before the engine creates anything.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from lab import parameters as params
+from lab.errors import ParameterError, ScenarioFileError
+from lab.impairment.spec import Impairment, parse_impairment
+from lab.model import PROGRAMS, Host, Scenario
+
+PROGRAM_DIR = "/opt/socklab/programs"
+IMPAIR_BACKENDS = ("auto", "netem", "userspace")
+MAX_REPLICAS = 50
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One container of the run: a host, or one replica of it."""
+
+    name: str
+    host: str
+    role: str
+    program: str
+    argv: tuple[str, ...]
+    networks: tuple[str, ...]
+    impairment: Impairment | None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything the runner needs, already validated."""
+
+    scenario: Scenario
+    parameters: dict[str, Any]
+    instances: tuple[Instance, ...]
+    impair_backend: str = "auto"
+    seed: int | None = None
+
+    def of_host(self, host: str) -> list[Instance]:
+        return [i for i in self.instances if i.host == host]
+
+    def instance(self, name: str) -> Instance:
+        for candidate in self.instances:
+            if candidate.name == name:
+                return candidate
+        raise KeyError(name)
+
+    @property
+    def impaired(self) -> list[Instance]:
+        return [i for i in self.instances if i.impairment is not None]
+
+
+def _replicas(host: Host, values: dict[str, Any]) -> int:
+    raw = host.replicas
+    if isinstance(raw, str):
+        text = params.substitute(raw, values)
+        try:
+            raw = int(text)
+        except ValueError:
+            raise ScenarioFileError(f"host {host.name}: replicas {host.replicas!r} gave {text!r}, "
+                                    "not a number") from None
+    if not 1 <= raw <= MAX_REPLICAS:
+        raise ParameterError(f"host {host.name}: {raw} replicas; allowed 1..{MAX_REPLICAS}")
+    return raw
+
+
+def program_argv(program: str, args: list[str]) -> tuple[str, ...]:
+    """The command that starts one of the four programs inside the apps image."""
+    script = PROGRAMS[program]
+    if script is None:
+        return ("sleep", "infinity")
+    return ("python3", f"{PROGRAM_DIR}/{script}", *args)
+
+
+def build_plan(scenario: Scenario, overrides: dict[str, Any], impair_backend: str = "auto",
+               seed: int | None = None) -> Plan:
+    """Resolve parameters, expand replicas, fill argv templates and parse impairments."""
+    if impair_backend not in IMPAIR_BACKENDS:
+        raise ParameterError(f"--impair-backend {impair_backend!r}: allowed {', '.join(IMPAIR_BACKENDS)}")
+    if seed is not None and seed < 0:
+        raise ParameterError(f"--seed {seed}: must be a non-negative integer")
+    values = params.resolve(scenario.parameters, overrides, scenario.name)
+    instances: list[Instance] = []
+    for host in scenario.hosts:
+        count = _replicas(host, values)
+        names = [host.name] if count == 1 else [f"{host.name}-{i}" for i in range(1, count + 1)]
+        for index, name in enumerate(names, start=1):
+            local = {**values, "host": name, "index": index}
+            args = [params.substitute(a, local) for a in host.args]
+            if host.role == "client" and host.program != "none":
+                args += ["--name", name]
+            impairment = None
+            if host.impairment:
+                fields: dict[str, object] = {k: params.substitute(v, local) for k, v in host.impairment.items()}
+                if seed is not None:
+                    fields["seed"] = seed
+                spec = parse_impairment(fields)
+                impairment = None if spec.is_empty else spec
+            instances.append(Instance(name, host.name, host.role, host.program,
+                                      program_argv(host.program, args), host.networks, impairment))
+    effective = dict(values)
+    if seed is not None:
+        effective["seed"] = seed
+    return Plan(scenario, effective, tuple(instances), impair_backend, seed)

@@ -1,0 +1,27 @@
+"""Testinfra looks at the lab's containers while a scenario runs (``docker://<name>`` hosts).
+
+Testinfra reads sockets with the container's own ``ss``, the way a student would check by hand,
+instead of socklab parsing ``ss`` output itself.
+"""
+from __future__ import annotations
+
+import testinfra
+
+from lab.engine import LabRun
+from lab.model import Probe
+from lab.record import ProbeObservation
+
+
+def look(lab: LabRun, probe: Probe, after: str | None) -> ProbeObservation:
+    """One observation of a probe on the probe's host, right now."""
+    host = testinfra.get_host(f"docker://{lab.container_name(probe.host)}")
+    if probe.expect in ("listening", "not-listening"):
+        listening = host.socket(probe.socket).is_listening
+        wanted = probe.expect == "listening"
+        detail = f"{probe.socket} {'listening' if listening else 'not listening'}"
+        return ProbeObservation(probe.name, after, listening == wanted, detail)
+    # no-tcp: no TCP socket of any state on the host (no listener, no connection ever made).
+    tcp = [s for s in host.socket.get_listening_sockets() if s.startswith("tcp")]
+    established = host.run("ss -Htan").stdout.strip()
+    detail = f"tcp listeners {tcp or 'none'}; tcp sockets: {established or 'none'}"
+    return ProbeObservation(probe.name, after, not tcp and not established, detail)

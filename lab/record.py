@@ -1,0 +1,78 @@
+"""What a run observed: events per container, probe observations, timings. Pure data."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from lab.plan import Plan
+
+
+def parse_events(text: str) -> list[dict[str, Any]]:
+    """JSON events from a program's stdout, one per line; anything else is ignored.
+
+    >>> parse_events('{"event": "listening", "port": 12000}\\nnoise\\n')
+    [{'event': 'listening', 'port': 12000}]
+    """
+    events = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                event = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(event, dict) and "event" in event:
+                events.append(event)
+    return events
+
+
+@dataclass
+class ClientRun:
+    """One client program's run: its events, exit code and wall-clock bounds."""
+
+    instance: str
+    host: str
+    rc: int
+    events: list[dict[str, Any]]
+    started: float
+    ended: float
+    stderr: str = ""
+
+    def first(self, name: str) -> dict[str, Any] | None:
+        return next((e for e in self.events if e.get("event") == name), None)
+
+    def all(self, name: str) -> list[dict[str, Any]]:
+        return [e for e in self.events if e.get("event") == name]
+
+
+@dataclass(frozen=True)
+class ProbeObservation:
+    """One testinfra look: which probe, when (after which client), what it saw."""
+
+    probe: str
+    after: str | None
+    passed: bool
+    detail: str
+
+
+@dataclass
+class RunRecord:
+    """Everything the checks may look at once the run is over."""
+
+    plan: Plan
+    run_id: str
+    service_events: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    clients: list[ClientRun] = field(default_factory=list)
+    probes: list[ProbeObservation] = field(default_factory=list)
+    impairment_backend: str | None = None
+    impairment_notes: list[str] = field(default_factory=list)
+
+    def clients_of(self, host: str) -> list[ClientRun]:
+        return [c for c in self.clients if c.host == host]
+
+    def events_of_host(self, host: str) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = []
+        for instance in self.plan.of_host(host):
+            events += self.service_events.get(instance.name, [])
+        return events

@@ -1,0 +1,125 @@
+"""Everything a person or a CI job reads: live progress, results table, verdict, JSON, JUnit, Markdown.
+
+This is the only place that draws on the console; library code reports progress through a callback.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree
+
+from rich.console import Console
+from rich.table import Table
+
+from lab.metrics import metrics
+from lab.runner import Outcome
+
+console = Console(highlight=False)
+
+
+class ConsoleProgress:
+    """Live progress: one timestamped line per step, so a long run never looks hung."""
+
+    def __init__(self, title: str) -> None:
+        self.started = time.monotonic()
+        console.rule(f"[bold]{title}")
+
+    def __call__(self, message: str) -> None:
+        console.print(f"[dim]{time.monotonic() - self.started:6.1f}s[/dim]  {message}")
+
+
+def result_document(outcome: Outcome) -> dict[str, Any]:
+    """The result file, as contracts/result.schema.json defines it."""
+    record = outcome.record
+    return {
+        "scenario": record.plan.scenario.name,
+        "passed": outcome.passed,
+        "run_id": record.run_id,
+        "started_at": outcome.started_at,
+        "duration_s": round(outcome.duration_s, 3),
+        "parameters": record.plan.parameters,
+        "impairment_backend": record.impairment_backend,
+        "impairments": record.impairment_notes,
+        "metrics": metrics(record),
+        "checks": [{"name": c.name, "passed": c.passed, "detail": c.detail} for c in outcome.checks],
+        "timings_s": {k: round(v, 3) for k, v in outcome.timings.items()},
+        "lesson": record.plan.scenario.lesson,
+        "artifacts": [],
+    }
+
+
+def verdict_line(document: dict[str, Any]) -> str:
+    passed = sum(c["passed"] for c in document["checks"])
+    total = len(document["checks"])
+    word = "PASSED" if document["passed"] else "FAILED"
+    backend = f", impairments by {document['impairment_backend']}" if document["impairment_backend"] else ""
+    return (f"{document['scenario']}: {word} — {passed}/{total} checks passed in "
+            f"{document['duration_s']:.1f} s{backend}")
+
+
+def print_outcome(document: dict[str, Any]) -> None:
+    hosts = document["metrics"].get("hosts", {})
+    if hosts:
+        figures = Table(title="Measured by the clients", title_justify="left")
+        for column in ("host", "sent", "received", "loss", "RTT p50", "RTT p95", "goodput", "retransmits"):
+            figures.add_column(column, justify="left" if column == "host" else "right")
+        for host, f in hosts.items():
+            rtt = f.get("rtt_ms") or {}
+            transfer = f.get("transfer") or {}
+            figures.add_row(host, str(f["sent"]), str(f["received"]), f"{f['loss_rate']:.1%}",
+                            f"{rtt['p50']:.2f} ms" if rtt else "–", f"{rtt['p95']:.2f} ms" if rtt else "–",
+                            f"{transfer['goodput_mbit_s']:.1f} Mbit/s" if transfer else "–",
+                            str(f["retrans_segs"]) if "retrans_segs" in f else "–")
+        console.print(figures)
+    table = Table(title="Checks", title_justify="left")
+    table.add_column("", width=2)
+    table.add_column("check")
+    table.add_column("what was expected and seen", overflow="fold")
+    for check in document["checks"]:
+        mark = "[green]✔[/green]" if check["passed"] else "[red]✘[/red]"
+        table.add_row(mark, check["name"], check["detail"])
+    console.print(table)
+    colour = "green" if document["passed"] else "red"
+    console.print(f"[bold {colour}]{verdict_line(document)}[/bold {colour}]")
+
+
+def junit_xml(document: dict[str, Any]) -> str:
+    failures = sum(not c["passed"] for c in document["checks"])
+    suite = ElementTree.Element("testsuite", name=f"socklab.{document['scenario']}",
+                                tests=str(len(document["checks"])), failures=str(failures),
+                                time=f"{document['duration_s']:.3f}")
+    for check in document["checks"]:
+        case = ElementTree.SubElement(suite, "testcase", classname=f"socklab.{document['scenario']}",
+                                      name=check["name"])
+        if not check["passed"]:
+            ElementTree.SubElement(case, "failure", message=check["detail"][:200]).text = check["detail"]
+        else:
+            ElementTree.SubElement(case, "system-out").text = check["detail"]
+    return ElementTree.tostring(suite, encoding="unicode")
+
+
+def markdown(document: dict[str, Any]) -> str:
+    lines = [f"### {'✅' if document['passed'] else '❌'} {verdict_line(document)}", "",
+             f"_{document['lesson']}_", "", "| | check | detail |", "|---|---|---|"]
+    for check in document["checks"]:
+        detail = check["detail"].replace("|", "\\|")
+        lines.append(f"| {'✅' if check['passed'] else '❌'} | {check['name']} | {detail} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_reports(document: dict[str, Any], directory: Path) -> list[Path]:
+    """NAME.json (the contract), NAME.junit.xml and NAME.md in `directory`."""
+    directory.mkdir(parents=True, exist_ok=True)
+    name = document["scenario"]
+    paths = [directory / f"{name}.json", directory / f"{name}.junit.xml", directory / f"{name}.md"]
+    paths[0].write_text(json.dumps(document, indent=2) + "\n")
+    paths[1].write_text(junit_xml(document) + "\n")
+    paths[2].write_text(markdown(document))
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        with open(summary, "a", encoding="utf-8") as handle:
+            handle.write(markdown(document))
+    return paths

@@ -1,0 +1,144 @@
+"""Runs a planned scenario on the engine: topology up, steps in order, observations gathered.
+
+The runner only orchestrates: Docker is behind lab.engine, impairments behind lab.impairing,
+testinfra looks in lab.probes; it returns a RunRecord for lab.checks and lab.report.
+"""
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from lab import probes as probe_runner
+from lab.checks import CheckResult, run_checks
+from lab.engine import ContainerSpec, Engine, LabRun
+from lab.errors import StepFailed
+from lab.images import APPS_IMAGE
+from lab.impairing import apply_all
+from lab.plan import Plan
+from lab.record import ClientRun, RunRecord, parse_events
+
+log = logging.getLogger(__name__)
+SERVICE_READY_TIMEOUT_S = 30
+
+
+@dataclass
+class Outcome:
+    """A finished run: what was seen, the verdicts, and how long it took end to end."""
+
+    record: RunRecord
+    checks: list[CheckResult]
+    started_at: str
+    duration_s: float
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.checks) and all(c.passed for c in self.checks)
+
+
+def new_run_id() -> str:
+    return secrets.token_hex(3)
+
+
+def run_scenario(engine: Engine, plan: Plan, progress: Callable[[str], None],
+                 keep: bool = False, run_id: str | None = None) -> Outcome:
+    """Realise the plan, run its steps, check the outcome; teardown always happens."""
+    run_id = run_id or new_run_id()
+    started_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    started = time.monotonic()
+    record = RunRecord(plan=plan, run_id=run_id)
+    timings: dict[str, float] = {}
+    scenario = plan.scenario
+    deadline = started + scenario.timeout_s
+    with LabRun(engine, run_id, scenario.name, keep=keep) as lab:
+        try:
+            mark = time.monotonic()
+            for network in scenario.networks:
+                lab.create_network(network.name, internal=network.internal, subnet=network.subnet)
+            # Clients wait idle in their own containers, so impairments are in force before they run.
+            for instance in plan.instances:
+                if instance.role == "client" or instance.program == "none":
+                    lab.start(_container(instance.name, instance.role, ("sleep", "infinity"), instance.networks))
+            progress(f"run {run_id}: {len(scenario.networks)} network(s), "
+                     f"{len(plan.instances)} host(s) planned")
+            timings["topology_s"] = time.monotonic() - mark
+            started_services: set[str] = set()
+            for step in scenario.steps:
+                if step.action == "start":
+                    for host in step.hosts:
+                        _start_service(lab, plan, host, progress)
+                        started_services.add(host)
+                    _impair_ready(lab, plan, record, started_services, progress, timings)
+                elif step.action == "run":
+                    _impair_ready(lab, plan, record, started_services, progress, timings)
+                    _run_clients(lab, plan, record, step.hosts, step.mode, step.between, deadline, progress)
+                elif step.action == "probe":
+                    for name in step.probes:
+                        record.probes.append(probe_runner.look(lab, scenario.probes[name], None))
+                elif step.action == "stop":
+                    for host in step.hosts:
+                        for instance in plan.of_host(host):
+                            lab.stop(instance.name)
+        finally:
+            for instance in plan.instances:
+                if instance.role == "service" and instance.name in set(lab.containers()):
+                    lab.stop(instance.name)
+                    record.service_events[instance.name] = parse_events(lab.logs(instance.name))
+    duration = time.monotonic() - started
+    checks = run_checks(record)
+    return Outcome(record, checks, started_at, duration, timings)
+
+
+def _container(name: str, role: str, command: tuple[str, ...], networks: tuple[str, ...]) -> ContainerSpec:
+    return ContainerSpec(name=name, image=APPS_IMAGE, command=command, role=role, networks=networks)
+
+
+def _start_service(lab: LabRun, plan: Plan, host: str, progress: Callable[[str], None]) -> None:
+    for instance in plan.of_host(host):
+        lab.start(_container(instance.name, instance.role, instance.argv, instance.networks))
+        ready = plan.scenario.host(host).ready_event
+        if ready:
+            lab.wait_for_log(instance.name, f'"event": "{ready}"', SERVICE_READY_TIMEOUT_S)
+        progress(f"{instance.name}: {instance.program} started" + (f" ({ready})" if ready else ""))
+
+
+def _impair_ready(lab: LabRun, plan: Plan, record: RunRecord, started: set[str],
+                  progress: Callable[[str], None], timings: dict[str, float]) -> None:
+    """Apply impairments to every host that is up and not yet impaired (once per run)."""
+    if record.impairment_backend is not None:
+        return
+    pending = [i for i in plan.impaired if i.role == "client" or i.host in started]
+    if not pending:
+        return
+    mark = time.monotonic()
+    applied = apply_all(lab, pending, plan.impair_backend, progress)
+    record.impairment_backend = applied.backend
+    record.impairment_notes = applied.notes
+    timings["impairment_setup_s"] = time.monotonic() - mark
+
+
+def _run_clients(lab: LabRun, plan: Plan, record: RunRecord, hosts: tuple[str, ...], mode: str,
+                 between: tuple[str, ...], deadline: float, progress: Callable[[str], None]) -> None:
+    instances = [i for h in hosts for i in plan.of_host(h)]
+    if mode == "parallel":
+        progress(f"{len(instances)} client(s) start at once")
+        launched = [(i, time.time(), lab.exec_background(i.name, i.argv)) for i in instances]
+        for instance, began, pending in launched:
+            result = pending.wait(max(1.0, deadline - time.monotonic()))
+            record.clients.append(ClientRun(instance.name, instance.host, result.rc,
+                                            parse_events(result.stdout), began, time.time(), result.stderr))
+            progress(f"{instance.name}: done (exit {result.rc})")
+        return
+    for position, instance in enumerate(instances, start=1):
+        if time.monotonic() > deadline:
+            raise StepFailed(f"scenario timeout ({plan.scenario.timeout_s:.0f} s) reached before {instance.name}")
+        progress(f"{instance.name} ({position}/{len(instances)}): {instance.program} running")
+        began = time.time()
+        result = lab.exec_background(instance.name, instance.argv).wait(max(1.0, deadline - time.monotonic()))
+        record.clients.append(ClientRun(instance.name, instance.host, result.rc,
+                                        parse_events(result.stdout), began, time.time(), result.stderr))
+        for name in between:
+            record.probes.append(probe_runner.look(lab, plan.scenario.probes[name], instance.name))

@@ -1,0 +1,66 @@
+"""Small statistics the checks need: percentiles and the binomial interval for loss."""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Linear-interpolation percentile (as numpy's default), q in 0..100.
+
+    >>> percentile([1, 2, 3, 4], 50)
+    2.5
+    """
+    if not values:
+        raise ValueError("percentile of no values")
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q / 100
+    low, high = math.floor(position), math.ceil(position)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def summary_ms(values: Sequence[float]) -> dict[str, float] | None:
+    """min/p5/p50/p95/max of RTT samples, rounded to 0.01 ms; None without samples."""
+    if not values:
+        return None
+    return {name: round(fn, 2) for name, fn in (
+        ("min", min(values)), ("p5", percentile(values, 5)), ("p50", percentile(values, 50)),
+        ("p95", percentile(values, 95)), ("max", max(values)))}
+
+
+def _binomial_pmf(n: int, k: int, p: float) -> float:
+    log = (math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
+           + k * math.log(p) + (n - k) * math.log1p(-p))
+    return math.exp(log)
+
+
+def binomial_interval(n: int, p: float, confidence: float = 0.99) -> tuple[float, float]:
+    """The range of loss *rates* that a link dropping with probability p shows over n trials.
+
+    Exact binomial quantiles (no normal approximation, which is poor at small p): the measured
+    count k lies in [lo, hi] with probability >= confidence, (1 - confidence)/2 cut from each tail.
+
+    >>> lo, hi = binomial_interval(200, 0.2); round(lo, 3), round(hi, 3)
+    (0.13, 0.275)
+    """
+    if n <= 0:
+        raise ValueError("no trials")
+    if p <= 0:
+        return 0.0, 0.0
+    if p >= 1:
+        return 1.0, 1.0
+    tail = (1 - confidence) / 2
+    cumulative, low = 0.0, 0
+    pmf = [_binomial_pmf(n, k, p) for k in range(n + 1)]
+    for k in range(n + 1):
+        cumulative += pmf[k]
+        if cumulative > tail:
+            low = k
+            break
+    cumulative, high = 0.0, n
+    for k in range(n, -1, -1):
+        cumulative += pmf[k]
+        if cumulative > tail:
+            high = k
+            break
+    return low / n, high / n

@@ -1,0 +1,103 @@
+"""Invoke tasks: thin glue. Each parses its options and calls one function of lab.app."""
+from __future__ import annotations
+
+import logging
+import shlex
+import sys
+from collections.abc import Callable
+
+from invoke import Collection, Context, Exit, task
+
+from lab import app
+from lab.errors import LabError
+
+
+def _call(function: Callable[..., int], *args: object, **kwargs: object) -> None:
+    """Run one lab operation; a LabError becomes its message and its exit code, never a traceback."""
+    try:
+        code = function(*args, **kwargs)
+    except LabError as error:
+        raise Exit(f"socklab: {error}", code=error.exit_code) from None
+    except KeyboardInterrupt:
+        raise Exit("socklab: interrupted", code=130) from None
+    if code:
+        raise Exit(code=code)
+
+
+@task(help={"verbose": "show debug logging"})
+def scenarios(c: Context, verbose: bool = False) -> None:
+    """List the scenarios: name first, then its one-line lesson."""
+    for name, lesson in app.list_scenarios():
+        print(f"{name:<20} {lesson}")
+
+
+@task(
+    positional=["name"],
+    iterable=["set_"],
+    help={
+        "name": "scenario name (see `invoke scenarios`)",
+        "loss": "packet loss, e.g. 20%", "delay": "one-way delay, e.g. 80ms",
+        "jitter": "delay variation, e.g. 10ms", "rate": "bandwidth limit, e.g. 1mbit",
+        "count": "datagrams to send", "clients": "number of client hosts",
+        "message": "sentence the clients send", "timeout": "client timeout in seconds",
+        "payload": "TCP payload in bytes",
+        "seed": "make random impairment choices reproducible (userspace backend)",
+        "impair-backend": "auto (probe), netem or userspace",
+        "set": "any other scenario parameter as NAME=VALUE (repeatable)",
+        "report-dir": "write NAME.json, NAME.junit.xml and NAME.md here",
+        "keep": "leave the lab running for exploring (invoke clean removes it)",
+        "verbose": "show debug logging",
+    },
+)
+def scenario(c: Context, name: str, loss: str = "", delay: str = "", jitter: str = "", rate: str = "",
+             count: str = "", clients: str = "", message: str = "", timeout: str = "", payload: str = "",
+             seed: int = -1, impair_backend: str = "auto", set_: list[str] | None = None,
+             report_dir: str = "", keep: bool = False, verbose: bool = False) -> None:
+    """Run one scenario, check its outcome and print a results table and a verdict."""
+    _logging(verbose)
+    overrides: dict[str, str] = {k: v for k, v in {
+        "loss": loss, "delay": delay, "jitter": jitter, "rate": rate, "count": count,
+        "clients": clients, "message": message, "timeout": timeout, "payload": payload}.items() if v}
+    for item in set_ or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise Exit(f"socklab: --set {item!r}: expected NAME=VALUE", code=2)
+        overrides[key.strip().replace("-", "_")] = value
+    _call(app.run, name, overrides, impair_backend=impair_backend,
+          seed=None if seed < 0 else seed, report_dir=report_dir or None, keep=keep)
+
+
+@task(help={"force": "rebuild even when the images match their sources", "verbose": "show build output"})
+def build(c: Context, force: bool = False, verbose: bool = False) -> None:
+    """Build the apps and tools images (bootstraps a base locally when no registry answers)."""
+    _logging(verbose)
+    _call(app.build, force=force)
+
+
+@task
+def clean(c: Context) -> None:
+    """Remove every container and network labelled io.socklab.run (by label, never by name)."""
+    _call(app.clean)
+
+
+@task
+def doctor(c: Context) -> None:
+    """Engine version, registry reachability and kernel features (netem, NFQUEUE, iptables)."""
+    _call(app.doctor)
+
+
+@task(help={"args": "extra pytest arguments, e.g. '-m \"not vm\"' or '-k udp'"})
+def test(c: Context, args: str = "") -> None:
+    """Run the test suite: unit tests, real-engine integration tests and the netem VM test."""
+    command = [sys.executable, "-m", "pytest", *shlex.split(args)]
+    result = c.run(shlex.join(command), warn=True, pty=False)
+    if result is not None and result.exited:
+        raise Exit(code=result.exited)
+
+
+def _logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+
+
+namespace = Collection(scenarios, scenario, build, clean, doctor, test)
