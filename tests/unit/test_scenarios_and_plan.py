@@ -1,0 +1,75 @@
+"""Scenario files, parameters and plans: every bad input is refused before anything is created."""
+import pytest
+
+from lab import scenario_loader
+from lab.errors import ParameterError, ScenarioFileError, ScenarioNotFound
+from lab.plan import build_plan
+
+ALL = list(scenario_loader.available())
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_every_scenario_loads_plans_and_states_one_lesson(name):
+    scenario = scenario_loader.load(name)
+    plan = build_plan(scenario, {})
+    assert scenario.lesson.endswith(".") and "\n" not in scenario.lesson
+    assert plan.instances and all(i.argv for i in plan.instances)
+
+
+def test_the_issue_scenarios_exist():
+    for name in ("tcp-echo", "udp-echo", "tcp-sequential", "udp-multi-client", "tcp-no-server",
+                 "udp-no-server"):
+        assert name in ALL
+
+
+def test_unknown_scenario_names_the_closest_and_lists_all():
+    with pytest.raises(ScenarioNotFound) as caught:
+        scenario_loader.find("udp-los")
+    message = str(caught.value)
+    assert "Did you mean" in message and "tcp-echo" in message
+    assert caught.value.exit_code == 2
+
+
+def test_replicas_follow_the_clients_parameter():
+    plan = build_plan(scenario_loader.load("tcp-sequential"), {"clients": "5"})
+    assert [i.name for i in plan.of_host("client")] == [f"client-{n}" for n in range(1, 6)]
+    assert plan.instance("client-4").argv[-2:] == ("--name", "client-4")
+    assert "hello from client-4" in plan.instance("client-4").argv
+
+
+@pytest.mark.parametrize("overrides, match", [
+    ({"clients": "0"}, "at least 1"),
+    ({"clients": "21"}, "at most 20"),
+    ({"clients": "three"}, "expected int"),
+    ({"loss": "20%"}, "has no parameter --loss"),
+    ({"client": "3"}, "did you mean --clients"),
+])
+def test_bad_parameters_are_refused_with_what_is_allowed(overrides, match):
+    with pytest.raises(ParameterError, match=match):
+        build_plan(scenario_loader.load("tcp-sequential"), overrides)
+
+
+def test_bad_backend_and_seed():
+    scenario = scenario_loader.load("tcp-echo")
+    with pytest.raises(ParameterError, match="auto, netem, userspace"):
+        build_plan(scenario, {}, impair_backend="tc")
+    with pytest.raises(ParameterError, match="non-negative"):
+        build_plan(scenario, {}, seed=-3)
+
+
+def test_scenario_file_errors_name_the_field():
+    base = {"lesson": "A lesson.", "hosts": [{"name": "s", "program": "tcp-server"}],
+            "steps": [{"start": "s"}]}
+    scenario_loader.parse("ok", base)
+    with pytest.raises(ScenarioFileError, match="program"):
+        scenario_loader.parse("x", {**base, "hosts": [{"name": "s", "program": "ftp-server"}]})
+    with pytest.raises(ScenarioFileError, match="unknown field"):
+        scenario_loader.parse("x", {**base, "colour": "red"})
+    with pytest.raises(ScenarioFileError, match="unknown check"):
+        scenario_loader.parse("x", {**base, "checks": [{"check": "magic"}]})
+    with pytest.raises(ScenarioFileError, match="takes no"):
+        scenario_loader.parse("x", {**base, "checks": [{"check": "replies_uppercase", "colour": 1}]})
+    with pytest.raises(ScenarioFileError, match="exactly one"):
+        scenario_loader.parse("x", {**base, "steps": [{"start": "s", "run": "s"}]})
+    with pytest.raises(ScenarioFileError, match="not one of"):
+        scenario_loader.parse("x", {**base, "steps": [{"run": "nobody"}]})
