@@ -188,20 +188,26 @@ class LabRun:
     def __enter__(self) -> "LabRun":
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *rest: object) -> None:
         if self.keep:
             log.info("keeping run %s (invoke clean removes it)", self.run_id)
             return
-        self.teardown()
+        self.teardown(interrupted=exc_type is not None and issubclass(exc_type, KeyboardInterrupt))
 
-    def teardown(self) -> None:
+    def teardown(self, interrupted: bool = False) -> None:
         import signal
 
         previous = None
         if threading.current_thread() is threading.main_thread():
             previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
         try:
+            # A Ctrl-C can cut a create call whose container the daemon still makes a moment later:
+            # look again until a round finds nothing.
             self.engine.remove_labelled(self.run_id)
+            for _ in range(5 if interrupted else 0):
+                time.sleep(0.3)
+                if self.engine.remove_labelled(self.run_id) == (0, 0):
+                    break
         finally:
             if previous is not None:
                 signal.signal(signal.SIGINT, previous)

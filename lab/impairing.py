@@ -14,7 +14,6 @@ from lab.engine import ContainerSpec, LabRun
 from lab.images import TOOLS_IMAGE
 from lab.impairment import get_backend
 from lab.impairment.command import CommandResult, run_commands
-from lab.impairment.probe import ProbeResult, choose_backend, probe_backends
 from lab.plan import Instance
 
 log = logging.getLogger(__name__)
@@ -37,7 +36,7 @@ class AppliedImpairments:
     """Which backend ran and what it set, for the report."""
 
     backend: str
-    probe: ProbeResult | None
+    probe: object | None  # lab.impairment.probe.ProbeResult
     notes: list[str]
 
 
@@ -56,6 +55,8 @@ def start_helper(lab: LabRun, instance: Instance) -> HelperRunner:
 def apply_all(lab: LabRun, instances: list[Instance], requested: str,
               progress: Callable[[str], None]) -> AppliedImpairments:
     """Start helpers, choose the backend once (by probe unless forced), apply and verify each."""
+    from lab.impairment.probe import choose_backend, probe_backends  # only impaired runs probe
+
     runners = {i.name: start_helper(lab, i) for i in instances}
     first = runners[instances[0].name]
     probe = probe_backends(first)

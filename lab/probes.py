@@ -11,6 +11,8 @@ from lab.engine import LabRun
 from lab.model import Probe
 from lab.record import ProbeObservation
 
+DOCKER_DNS = "tcp://127.0.0.11:"
+
 
 def look(lab: LabRun, probe: Probe, after: str | None) -> ProbeObservation:
     """One observation of a probe on the probe's host, right now."""
@@ -20,8 +22,11 @@ def look(lab: LabRun, probe: Probe, after: str | None) -> ProbeObservation:
         wanted = probe.expect == "listening"
         detail = f"{probe.socket} {'listening' if listening else 'not listening'}"
         return ProbeObservation(probe.name, after, listening == wanted, detail)
-    # no-tcp: no TCP socket of any state on the host (no listener, no connection ever made).
-    tcp = [s for s in host.socket.get_listening_sockets() if s.startswith("tcp")]
-    established = host.run("ss -Htan").stdout.strip()
-    detail = f"tcp listeners {tcp or 'none'}; tcp sockets: {established or 'none'}"
-    return ProbeObservation(probe.name, after, not tcp and not established, detail)
+    # no-tcp: no TCP socket of any state on the host's network (no listener, no connection).
+    # Docker's embedded DNS resolver listens on 127.0.0.11 inside every container: not the lesson's.
+    tcp = [s for s in host.socket.get_listening_sockets()
+           if s.startswith("tcp") and not s.startswith(DOCKER_DNS)]
+    rows = [line.split() for line in host.run("ss -Htan").stdout.splitlines() if line.strip()]
+    sockets = [" ".join(row) for row in rows if not row[3].startswith("127.0.0.11:")]
+    detail = f"tcp listeners {tcp or 'none'}; other tcp sockets: {sockets or 'none'}"
+    return ProbeObservation(probe.name, after, not tcp and not sockets, detail)

@@ -1,0 +1,62 @@
+"""Every scenario on the real engine: passes, writes a valid result file, leaves nothing behind."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from lab import report, scenario_loader
+from lab.plan import build_plan
+from lab.runner import run_scenario
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMA = json.loads((ROOT / "tests/contracts/result.schema.json").read_text())
+ECHO = ["tcp-echo", "udp-echo", "tcp-sequential", "udp-multi-client", "tcp-no-server", "udp-no-server"]
+
+pytestmark = pytest.mark.integration
+
+
+def run(engine, name: str, overrides: dict | None = None, **options):
+    plan = build_plan(scenario_loader.load(name), overrides or {}, **options)
+    outcome = run_scenario(engine, plan, progress=lambda message: None)
+    document = report.result_document(outcome)
+    jsonschema.validate(document, SCHEMA)
+    return outcome, document
+
+
+@pytest.mark.parametrize("name", ECHO)
+def test_echo_scenario_passes(engine, built_images, no_leftovers, name):
+    outcome, document = run(engine, name)
+    failed = [c for c in outcome.checks if not c.passed]
+    assert outcome.passed, failed
+    assert document["impairment_backend"] is None
+
+
+def test_sequential_clients_are_separate_hosts_served_in_order(engine, built_images, no_leftovers):
+    outcome, _ = run(engine, "tcp-sequential", {"clients": "4"})
+    assert outcome.passed, [c for c in outcome.checks if not c.passed]
+    clients = outcome.record.clients
+    assert [c.instance for c in clients] == ["client-1", "client-2", "client-3", "client-4"]
+    addresses = {c.first("connected")["local"][0] for c in clients}
+    assert len(addresses) == 4, "each client must be its own host (own IP address)"
+    listening_probes = [p for p in outcome.record.probes if p.probe == "server-listening"]
+    assert len(listening_probes) == 5 and all(p.passed for p in listening_probes)
+
+
+def test_a_failing_check_fails_the_run_and_still_tears_down(engine, built_images, no_leftovers):
+    """tcp-echo's topology with the no-server expectation: the check must fail, exit code 1."""
+    data = {
+        "lesson": "A deliberately wrong expectation.",
+        "hosts": [{"name": "server", "program": "tcp-server"},
+                  {"name": "client", "program": "tcp-client", "args": ["--host", "server"]}],
+        "steps": [{"start": "server"}, {"run": "client"}],
+        "checks": [{"check": "tcp_connect_refused"}, {"check": "replies_uppercase"}],
+    }
+    plan = build_plan(scenario_loader.parse("wrong", data), {})
+    outcome = run_scenario(engine, plan, progress=lambda message: None)
+    verdicts = {c.name: c.passed for c in outcome.checks}
+    assert verdicts == {"TCP connect() is refused at once": False,
+                        "replies are the sentence in upper case": True}
+    assert not outcome.passed
