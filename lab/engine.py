@@ -14,6 +14,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -149,12 +150,11 @@ class Engine:
         label = f"{LABEL_RUN}={run_id}" if run_id else LABEL_RUN
         containers = self.client.containers.list(all=True, filters={"label": label})
         # Helpers share a target's namespace: remove them before the containers they lean on.
-        containers.sort(key=lambda c: c.labels.get(LABEL_ROLE) != "helper")
-        for container in containers:
-            try:
-                container.remove(force=True)
-            except docker.errors.NotFound:
-                pass
+        helpers = [c for c in containers if c.labels.get(LABEL_ROLE) == "helper"]
+        others = [c for c in containers if c.labels.get(LABEL_ROLE) != "helper"]
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            for group in (helpers, others):
+                list(pool.map(_remove_container, group))
         networks = self.client.networks.list(filters={"label": label})
         for network in networks:
             try:
@@ -269,6 +269,16 @@ class LabRun:
         except docker.errors.APIError as error:
             raise StepFailed(f"starting {spec.name} failed: {_short(error)}") from None
 
+    def start_all(self, specs: Sequence[ContainerSpec]) -> None:
+        """Start independent containers concurrently (each create/start is a round trip)."""
+        if len(specs) <= 1:
+            for spec in specs:
+                self.start(spec)
+            return
+        with ThreadPoolExecutor(max_workers=min(8, len(specs))) as pool:
+            for future in [pool.submit(self.start, spec) for spec in specs]:
+                future.result()
+
     def container_name(self, logical: str) -> str:
         """The Docker name of a started container, for testinfra's ``docker://`` hosts."""
         return self._containers[logical].name
@@ -336,6 +346,16 @@ class LabRun:
 
     def containers(self) -> Iterator[str]:
         return iter(self._containers)
+
+
+def _remove_container(container: Container) -> None:
+    try:
+        container.remove(force=True)
+    except docker.errors.NotFound:
+        pass
+    except docker.errors.APIError as error:
+        if "already in progress" not in str(error):
+            raise
 
 
 def _short(error: BaseException) -> str:

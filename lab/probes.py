@@ -5,6 +5,8 @@ instead of socklab parsing ``ss`` output itself.
 """
 from __future__ import annotations
 
+import threading
+
 import testinfra
 
 from lab.engine import LabRun
@@ -12,11 +14,35 @@ from lab.model import Probe
 from lab.record import ProbeObservation
 
 DOCKER_DNS = "tcp://127.0.0.11:"
+_warming: dict[str, threading.Thread] = {}
+
+
+def warm_up(lab: LabRun, host_name: str) -> threading.Thread:
+    """Let testinfra learn the host (OS, where ss is) in the background, before the first look.
+
+    Its first call on a host costs about six ``docker exec`` round trips; done while the run is
+    busy elsewhere, the lesson's probes later cost one each.
+    """
+    def learn() -> None:
+        host = testinfra.get_host(f"docker://{lab.container_name(host_name)}")
+        try:
+            host.socket.get_listening_sockets()
+        except Exception:  # a failed warm-up only costs time; the real look reports errors
+            pass
+
+    thread = threading.Thread(target=learn, daemon=True)
+    _warming[lab.container_name(host_name)] = thread
+    thread.start()
+    return thread
 
 
 def look(lab: LabRun, probe: Probe, after: str | None) -> ProbeObservation:
     """One observation of a probe on the probe's host, right now."""
-    host = testinfra.get_host(f"docker://{lab.container_name(probe.host)}")
+    name = lab.container_name(probe.host)
+    warming = _warming.pop(name, None)
+    if warming is not None:
+        warming.join()
+    host = testinfra.get_host(f"docker://{name}")
     if probe.expect in ("listening", "not-listening"):
         listening = host.socket(probe.socket).is_listening
         wanted = probe.expect == "listening"

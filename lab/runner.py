@@ -59,9 +59,10 @@ def run_scenario(engine: Engine, plan: Plan, progress: Callable[[str], None],
             for network in scenario.networks:
                 lab.create_network(network.name, internal=network.internal, subnet=network.subnet)
             # Clients wait idle in their own containers, so impairments are in force before they run.
-            for instance in plan.instances:
-                if instance.role == "client" or instance.program == "none":
-                    lab.start(_container(instance.name, instance.role, ("sleep", "infinity"), instance.networks))
+            lab.start_all([_container(i.name, i.role, ("sleep", "infinity"), i.networks)
+                           for i in plan.instances if i.role == "client" or i.program == "none"])
+            for host in _probed_idle_hosts(plan):
+                probe_runner.warm_up(lab, host)
             progress(f"run {run_id}: {len(scenario.networks)} network(s), "
                      f"{len(plan.instances)} host(s) planned")
             timings["topology_s"] = time.monotonic() - mark
@@ -71,6 +72,8 @@ def run_scenario(engine: Engine, plan: Plan, progress: Callable[[str], None],
                     for host in step.hosts:
                         _start_service(lab, plan, host, progress)
                         started_services.add(host)
+                        if any(p.host == host for p in scenario.probes.values()):
+                            probe_runner.warm_up(lab, host)
                     _impair_ready(lab, plan, record, started_services, progress, timings)
                 elif step.action == "run":
                     _impair_ready(lab, plan, record, started_services, progress, timings)
@@ -84,12 +87,18 @@ def run_scenario(engine: Engine, plan: Plan, progress: Callable[[str], None],
                             lab.stop(instance.name)
         finally:
             for instance in plan.instances:
+                # Every event is a flushed line: the logs are complete without stopping first.
                 if instance.role == "service" and instance.name in set(lab.containers()):
-                    lab.stop(instance.name)
                     record.service_events[instance.name] = parse_events(lab.logs(instance.name))
     duration = time.monotonic() - started
     checks = run_checks(record)
     return Outcome(record, checks, started_at, duration, timings)
+
+
+def _probed_idle_hosts(plan: Plan) -> set[str]:
+    """Hosts that probes look at and that are up from the start (programless servers)."""
+    probed = {p.host for p in plan.scenario.probes.values()}
+    return {i.host for i in plan.instances if i.host in probed and i.program == "none"}
 
 
 def _container(name: str, role: str, command: tuple[str, ...], networks: tuple[str, ...]) -> ContainerSpec:
