@@ -86,6 +86,15 @@ def doctor(c: Context) -> None:
     _call(app.doctor)
 
 
+@task(positional=["name"], help={"name": "scenario name, or 'all'"})
+def compose(c: Context, name: str) -> None:
+    """Write compose/NAME.yml: the scenario's topology as a plain Compose file."""
+    from lab import scenario_loader
+
+    for each in (scenario_loader.available() if name == "all" else [name]):
+        _call(app.compose, each)
+
+
 @task(help={"args": "extra pytest arguments, e.g. '-m \"not vm\"' or '-k udp'"})
 def test(c: Context, args: str = "") -> None:
     """Run the test suite: unit tests, real-engine integration tests and the netem VM test."""
@@ -100,4 +109,4 @@ def _logging(verbose: bool) -> None:
                         format="%(levelname)s %(name)s: %(message)s")
 
 
-namespace = Collection(scenarios, scenario, build, clean, doctor, test)
+namespace = Collection(scenarios, scenario, build, clean, doctor, compose, test)

@@ -111,3 +111,15 @@ def doctor() -> int:
     return 0
 
 
+
+
+def compose(name: str, output_dir: str = "compose") -> int:
+    """Write compose/NAME.yml for a scenario's topology (default parameters)."""
+    from lab import compose as compose_file
+
+    plan = build_plan(scenario_loader.load(name), {})
+    path = Path(output_dir) / f"{name}.yml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(compose_file.render(plan))
+    report.console.print(f"wrote {path}: docker compose -f {path} up")
+    return 0
