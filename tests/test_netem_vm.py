@@ -1,0 +1,195 @@
+"""The netem backend against a real kernel that has sch_netem: Debian's stock kernel in qemu.
+
+The CI machine's own kernel has no sch_netem, so the commands that `NetemBackend` generates are
+run inside a VM (see tests/netem_vm/): for each spec, in fresh namespaces A and B joined by a veth,
+the apply commands run twice in A (the second time proves `replace` is idempotent), then the
+backend's own verify commands, a UDP echo probe A → B → A, and the clear commands.
+
+The VM boots once per session and runs every case in sequence. Outside CI, a machine that cannot
+get qemu or the kernel package skips these tests with the reason; under CI=true it fails.
+
+Run: `.venv/bin/pytest -m vm tests/test_netem_vm.py` (root; about 15 s after a first ~25 s build).
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Sequence
+
+import pytest
+
+from lab.impairment.command import Command, CommandResult
+from lab.impairment.netem import NetemBackend, ifb_name
+from lab.impairment.spec import Impairment, parse_impairment
+
+try:
+    from netem_vm.build import VmUnavailable, build_image, cache_root
+    from netem_vm.vm import IFACE_A, Case, Probe, VmRun, qemu_binary, run_cases
+except ImportError:  # tests/ imported as a package (rootdir on sys.path instead of tests/)
+    from tests.netem_vm.build import VmUnavailable, build_image, cache_root
+    from tests.netem_vm.vm import IFACE_A, Case, Probe, VmRun, qemu_binary, run_cases
+
+pytestmark = pytest.mark.vm
+
+BASE = "base"
+#: case name → (user fields as a scenario would give them, probe)
+SPECS: dict[str, tuple[dict[str, str], Probe]] = {
+    "egress-loss": ({"loss": "20%"}, Probe(count=400, interval_ms=5)),
+    "egress-delay": ({"delay": "50ms"}, Probe(count=200, interval_ms=10)),
+    "ingress-delay-loss": ({"delay": "50ms", "loss": "20%", "direction": "ingress"},
+                           Probe(count=400, interval_ms=5)),
+    "both-delay": ({"delay": "25ms", "direction": "both"}, Probe(count=200, interval_ms=10)),
+    "egress-delay-jitter-loss": ({"delay": "40ms", "jitter": "5ms", "loss": "10%"},
+                                 Probe(count=400, interval_ms=5)),
+}
+CONFIDENCE = 0.99
+P50_TOLERANCE_MS = 2.0
+VM_TIMEOUT_S = 600
+
+
+def binomial_interval(n: int, p: float, confidence: float = CONFIDENCE) -> tuple[int, int]:
+    """Exact central interval [lo, hi] holding a Binomial(n, p) count with `confidence`.
+
+    >>> binomial_interval(400, 0.2)
+    (60, 101)
+    """
+    tail = (1 - confidence) / 2
+    pmf = [math.comb(n, k) * p**k * (1 - p) ** (n - k) for k in range(n + 1)]
+    lo, acc = 0, 0.0
+    while acc + pmf[lo] <= tail:
+        acc += pmf[lo]
+        lo += 1
+    hi, acc = n, 0.0
+    while acc + pmf[hi] <= tail:
+        acc += pmf[hi]
+        hi -= 1
+    return lo, hi
+
+
+def _argv(command: Command | Sequence[str]) -> list[str]:
+    return list(command.argv) if hasattr(command, "argv") else list(command)
+
+
+def _as_command(command: Command | Sequence[str]) -> Command:
+    return command if isinstance(command, Command) else Command(list(command))
+
+
+def spec_for(name: str) -> Impairment:
+    return parse_impairment({**SPECS[name][0], "interface": IFACE_A})
+
+
+def _plan() -> list[Case]:
+    backend = NetemBackend()
+    cases = [Case(BASE, probe=Probe(count=200, interval_ms=10))]
+    for name, (_, probe) in SPECS.items():
+        spec = spec_for(name)
+        apply = [_argv(c) for c in backend.apply_commands(spec)]
+        cases.append(Case(name, commands=apply + apply,
+                          verify=[_argv(c) for c in backend.verify_commands(spec)],
+                          cleanup=[_argv(c) for c in backend.clear_commands(spec)],
+                          probe=probe))
+    return cases
+
+
+@pytest.fixture(scope="session")
+def vm_run() -> VmRun:
+    """One boot for the whole session; every case's report, keyed by case name."""
+    try:
+        qemu_binary()
+        image = build_image()
+    except VmUnavailable as exc:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true and the netem VM cannot be had: {exc}")
+        pytest.skip(f"netem VM unavailable: {exc}")
+    run = run_cases(image, _plan(), timeout=VM_TIMEOUT_S)
+    # Kept for whoever debugs a failure (CI can archive the folder).
+    out = cache_root()
+    (out / "last-console.log").write_text(run.console)
+    (out / "last-reports.json").write_text(json.dumps(run.reports, indent=1))
+    return run
+
+
+def _probe(run: VmRun, name: str) -> dict:
+    report = run.report(name)
+    assert "error" not in report, report["error"]
+    assert report.get("probe"), f"{name}: no probe result (commands failed?): {report}"
+    return report["probe"]
+
+
+def _results(raw: list[dict]) -> list[CommandResult]:
+    return [CommandResult(r["rc"], r["stdout"], r["stderr"]) for r in raw]
+
+
+def test_vm_boots_stock_kernel_and_powers_off(vm_run: VmRun) -> None:
+    assert vm_run.guest_kernel, f"no guest banner; console tail:\n{vm_run.console[-3000:]}"
+    assert vm_run.returncode == 0, f"qemu exit {vm_run.returncode}:\n{vm_run.console[-3000:]}"
+
+
+def test_base_rtt_is_measurable(vm_run: VmRun) -> None:
+    probe = _probe(vm_run, BASE)
+    assert probe["received"] == probe["sent"], f"loss without impairment: {probe}"
+    assert probe["rtt_ms"]["p50"] < 10, f"base RTT too noisy to judge delays: {probe}"
+
+
+@pytest.mark.parametrize("name", list(SPECS))
+def test_kernel_accepts_apply_commands(vm_run: VmRun, name: str) -> None:
+    """First apply: every checked command exits 0. Second apply on top of it: every checked
+    command succeeds or fails only as the backend declares harmless (`tolerate`, e.g. the IFB
+    device that already exists), so applying twice is safe."""
+    report = vm_run.report(name)
+    assert "error" not in report, report["error"]
+    commands = [_as_command(c) for c in NetemBackend().apply_commands(spec_for(name))]
+    assert len(report["commands"]) == 2 * len(commands)
+    first, second = report["commands"][:len(commands)], report["commands"][len(commands):]
+    for command, result, again in zip(commands, first, second, strict=True):
+        if command.check:
+            assert result["rc"] == 0, f"{name}: `{command}` → rc {result['rc']}: {result['stderr']}"
+            assert command.accepts(CommandResult(again["rc"], again["stdout"], again["stderr"])), (
+                f"{name}: `{command}` applied again → rc {again['rc']}: {again['stderr']}")
+
+
+@pytest.mark.parametrize("name", list(SPECS))
+def test_kernel_reports_spec_in_force(vm_run: VmRun, name: str) -> None:
+    """`tc qdisc show` lists netem, and the backend's own verify() agrees with the kernel."""
+    report = vm_run.report(name)
+    spec = spec_for(name)
+    assert "qdisc netem" in report["qdisc"], report["qdisc"]
+    if spec.ingress:
+        assert f"dev {ifb_name(IFACE_A)} root" in report["qdisc"], report["qdisc"]
+    NetemBackend().verify(spec, _results(report["verify"]))
+
+
+@pytest.mark.parametrize("name", list(SPECS))
+def test_clear_commands_remove_everything(vm_run: VmRun, name: str) -> None:
+    report = vm_run.report(name)
+    assert "netem" not in report["qdisc_after_cleanup"], report["qdisc_after_cleanup"]
+    assert "ingress" not in report["qdisc_after_cleanup"], report["qdisc_after_cleanup"]
+    assert ifb_name(IFACE_A) not in report["links_after_cleanup"], report["links_after_cleanup"]
+
+
+@pytest.mark.parametrize("name", [n for n in SPECS if spec_for(n).loss_pct])
+def test_measured_loss_matches(vm_run: VmRun, name: str) -> None:
+    probe, spec = _probe(vm_run, name), spec_for(name)
+    keep = (1 - spec.loss_pct / 100) ** (int(spec.egress) + int(spec.ingress))
+    lo, hi = binomial_interval(probe["sent"], 1 - keep)
+    lost = probe["sent"] - probe["received"]
+    assert lo <= lost <= hi, (f"{name}: lost {lost}/{probe['sent']}, {CONFIDENCE:.0%} interval "
+                              f"for {1 - keep:.1%} is [{lo}, {hi}]")
+
+
+@pytest.mark.parametrize("name", [n for n in SPECS if spec_for(n).delay_ms])
+def test_measured_delay_matches(vm_run: VmRun, name: str) -> None:
+    """RTT p50 = base p50 + the delay added per impaired direction, within ±2 ms."""
+    base, probe, spec = _probe(vm_run, BASE)["rtt_ms"], _probe(vm_run, name), spec_for(name)
+    rtt = probe["rtt_ms"]
+    added = spec.delay_ms * (int(spec.egress) + int(spec.ingress))
+    want = base["p50"] + added
+    assert abs(rtt["p50"] - want) <= P50_TOLERANCE_MS, (
+        f"{name}: RTT p50 {rtt['p50']:.2f} ms, want {want:.2f} ± {P50_TOLERANCE_MS} "
+        f"(base {base['p50']:.2f} + {added:g}); {rtt}")
+    # netem never sends early: nothing returns faster than the smallest possible added delay.
+    assert rtt["min"] >= added - spec.jitter_ms, f"{name}: {rtt}"
+    if spec.jitter_ms:
+        spread = rtt["p95"] - rtt["p5"]  # uniform ±j: about 1.8 j
+        assert spec.jitter_ms <= spread <= 4 * spec.jitter_ms, f"{name}: p5..p95 {spread:.2f} ms"
