@@ -6,7 +6,6 @@ process status: 0 passed, 1 a check failed, 2 bad input (nothing created), 3 env
 from __future__ import annotations
 
 import logging
-import os
 import platform
 import shutil
 import signal

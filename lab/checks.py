@@ -298,7 +298,7 @@ def jitter_visible(record: RunRecord, client: str = "client", baseline: str = "b
                    jitter_param: str = "jitter") -> CheckResult:
     """With jitter, the RTT spread (p95 − p5) grows well beyond the unimpaired path's."""
     jitter = units.parse_duration_ms(_param(record, jitter_param))
-    spread = lambda r: r["p95"] - r["p5"]  # noqa: E731
+    spread = lambda r: r["p95"] - r["p5"]
     base = spread(_summary(record, baseline)["rtt_ms"])
     measured = spread(_summary(record, client)["rtt_ms"])
     if jitter == 0:

@@ -8,8 +8,8 @@ into socklab's own error types, so nothing above this layer needs to know the SD
 from __future__ import annotations
 
 import logging
-import platform
 import os
+import platform
 import shutil
 import threading
 import time
@@ -91,7 +91,7 @@ class Engine:
         self.client = client
 
     @classmethod
-    def connect(cls, timeout: float = 10) -> "Engine":
+    def connect(cls, timeout: float = 10) -> Engine:
         """Connect to the engine from the environment, or say exactly what to install/start."""
         try:
             client = docker.from_env(timeout=timeout)
@@ -185,7 +185,7 @@ class LabRun:
         self._containers: dict[str, Container] = {}
         self._networks: dict[str, str] = {}
 
-    def __enter__(self) -> "LabRun":
+    def __enter__(self) -> LabRun:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, *rest: object) -> None:

@@ -55,12 +55,15 @@ def start_helper(lab: LabRun, instance: Instance) -> HelperRunner:
 def apply_all(lab: LabRun, instances: list[Instance], requested: str,
               progress: Callable[[str], None]) -> AppliedImpairments:
     """Start helpers, choose the backend once (by probe unless forced), apply and verify each."""
-    from lab.impairment.probe import choose_backend, probe_backends  # only impaired runs probe
+    from lab.impairment.probe import (  # only impaired runs probe
+        choose_backend,
+        probe_backends,
+    )
 
     runners = {i.name: start_helper(lab, i) for i in instances}
     first = runners[instances[0].name]
     probe = probe_backends(first)
-    backend_name = choose_backend(requested, probe)
+    backend_name = choose_backend(requested, probe, [i.impairment for i in instances if i.impairment])
     progress(f"impairment backend: {backend_name}"
              + (" (chosen by probe)" if requested == "auto" else " (forced)"))
     backend = get_backend(backend_name)

@@ -6,14 +6,25 @@ messages that name the file and the field, because teachers write these files by
 from __future__ import annotations
 
 import difflib
-import tomllib
 from pathlib import Path
 from typing import Any
 
+import tomllib
+
 from lab.errors import ScenarioFileError, ScenarioNotFound
 from lab.model import (
-    PARAMETER_KINDS, PROBE_EXPECTATIONS, PROGRAMS, ROLES, RUN_MODES,
-    CheckSpec, Host, Network, Parameter, Probe, Scenario, Step,
+    PARAMETER_KINDS,
+    PROBE_EXPECTATIONS,
+    PROGRAMS,
+    ROLES,
+    RUN_MODES,
+    CheckSpec,
+    Host,
+    Network,
+    Parameter,
+    Probe,
+    Scenario,
+    Step,
 )
 
 SCENARIOS_DIR = Path(__file__).resolve().parent.parent / "scenarios"
