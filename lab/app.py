@@ -80,11 +80,20 @@ def clean() -> int:
     return 0
 
 
+def probe_kernel(engine: Engine) -> Any:
+    """What the kernel offers the impairment backends, probed from a throwaway helper container."""
+    from lab.impairing import HelperRunner
+    from lab.impairment.probe import probe_backends
+
+    with LabRun(engine, f"doctor-{new_run_id()}", "doctor") as lab:
+        lab.start(ContainerSpec("probe", images.TOOLS_IMAGE, ("sleep", "infinity"), "helper",
+                                user="root", cap_add=("NET_ADMIN", "NET_RAW")))
+        return probe_backends(HelperRunner(lab, "probe"))
+
+
 def doctor() -> int:
     """What this machine can do, and what each finding means for the user."""
     from lab import base_image
-    from lab.impairing import HelperRunner
-    from lab.impairment.probe import probe_backends
 
     say = report.console.print
     say(f"[bold]host[/bold]: {platform.system()} {platform.release()}, python {platform.python_version()}")
@@ -94,18 +103,14 @@ def doctor() -> int:
         engine.client.images.get_registry_data(base_image.PULLED_BASE)
         say(f"[bold]registry[/bold]: {base_image.PULLED_BASE} can be pulled — images build on it")
     except Exception as error:  # any failure means: no registry for us
-        reason = " ".join(str(error).split())[:120]
+        reason = " ".join(str(getattr(error, "explanation", None) or error).split())[:120]
         tool = "mmdebstrap is installed" if shutil.which("mmdebstrap") else "install mmdebstrap"
         say(f"[bold]registry[/bold]: cannot pull {base_image.PULLED_BASE} ({reason}) — the base is "
             f"bootstrapped locally from this host's apt sources ({tool})")
     if engine.image_labels(images.TOOLS_IMAGE) is None:
         say("[bold]kernel[/bold]: tools image not built yet — run `invoke build`, then `invoke doctor`")
         return 0
-    with LabRun(engine, f"doctor-{new_run_id()}", "doctor") as lab:
-        lab.start(ContainerSpec("probe", images.TOOLS_IMAGE, ("sleep", "infinity"), "helper",
-                                user="root", cap_add=("NET_ADMIN", "NET_RAW")))
-        found = probe_backends(HelperRunner(lab, "probe"))
-    for line in found.describe():
+    for line in probe_kernel(engine).describe():
         say(f"[bold]kernel[/bold]: {line}")
     return 0
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from lab import stats, units
 from lab.errors import ScenarioFileError
+from lab.metrics import host_figures
 from lab.model import CheckSpec
 from lab.record import ClientRun, RunRecord
 
@@ -232,6 +233,14 @@ def _summary(record: RunRecord, host: str) -> dict[str, Any]:
     return summary
 
 
+def _rtt(record: RunRecord, host: str) -> dict[str, float]:
+    """RTT percentiles (min, p5, p50, p95, max) over every reply a client host received."""
+    figures = host_figures(record, host)["rtt_ms"]
+    if figures is None:
+        raise ValueError(f"{host} received no reply, so it measured no RTT")
+    return figures
+
+
 @check("loss_within_interval")
 def loss_within_interval(record: RunRecord, client: str = "client", loss_param: str = "loss",
                          confidence: float = 0.99) -> CheckResult:
@@ -285,8 +294,8 @@ def rtt_p50_near(record: RunRecord, client: str = "client", baseline: str = "bas
                  delay_param: str = "delay", tolerance_ms: float = 5.0) -> CheckResult:
     """RTT p50 = configured one-way delay (client egress) + the base RTT of the same path."""
     delay = units.parse_duration_ms(_param(record, delay_param))
-    base = _summary(record, baseline)["rtt_ms"]["p50"]
-    measured = _summary(record, client)["rtt_ms"]["p50"]
+    base = _rtt(record, baseline)["p50"]
+    measured = _rtt(record, client)["p50"]
     expected = delay + base
     return CheckResult(
         f"RTT p50 within ±{tolerance_ms:g} ms of delay + base RTT", abs(measured - expected) <= tolerance_ms,
@@ -299,8 +308,8 @@ def jitter_visible(record: RunRecord, client: str = "client", baseline: str = "b
     """With jitter, the RTT spread (p95 − p5) grows well beyond the unimpaired path's."""
     jitter = units.parse_duration_ms(_param(record, jitter_param))
     spread = lambda r: r["p95"] - r["p5"]
-    base = spread(_summary(record, baseline)["rtt_ms"])
-    measured = spread(_summary(record, client)["rtt_ms"])
+    base = spread(_rtt(record, baseline))
+    measured = spread(_rtt(record, client))
     if jitter == 0:
         return CheckResult("jitter spreads the RTT", True,
                            f"no jitter configured (spread {measured:.2f} ms vs base {base:.2f} ms)")

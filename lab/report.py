@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,8 @@ from rich.table import Table
 from lab.metrics import metrics
 from lab.runner import Outcome
 
-console = Console(highlight=False)
+# CI logs are no terminal: give tables room rather than folding every cell into three lines.
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
 
 
 class ConsoleProgress:
@@ -69,7 +71,11 @@ def print_outcome(document: dict[str, Any]) -> None:
         for host, f in hosts.items():
             rtt = f.get("rtt_ms") or {}
             transfer = f.get("transfer") or {}
-            figures.add_row(host, str(f["sent"]), str(f["received"]), f"{f['loss_rate']:.1%}",
+            if transfer:  # a bulk TCP transfer: one message each way, bytes are what matter
+                sent, received, loss = f"{transfer['bytes']} B", "intact" if transfer["intact"] else "CORRUPT", "–"
+            else:
+                sent, received, loss = str(f["sent"]), str(f["received"]), f"{f['loss_rate']:.1%}"
+            figures.add_row(host, sent, received, loss,
                             f"{rtt['p50']:.2f} ms" if rtt else "–", f"{rtt['p95']:.2f} ms" if rtt else "–",
                             f"{transfer['goodput_mbit_s']:.1f} Mbit/s" if transfer else "–",
                             str(f["retrans_segs"]) if "retrans_segs" in f else "–")
