@@ -307,9 +307,9 @@ def jitter_visible(record: RunRecord, client: str = "client", baseline: str = "b
                    jitter_param: str = "jitter") -> CheckResult:
     """With jitter, the RTT spread (p95 − p5) grows well beyond the unimpaired path's."""
     jitter = units.parse_duration_ms(_param(record, jitter_param))
-    spread = lambda r: r["p95"] - r["p5"]
-    base = spread(_rtt(record, baseline))
-    measured = spread(_rtt(record, client))
+    base_rtt, rtt = _rtt(record, baseline), _rtt(record, client)
+    base = base_rtt["p95"] - base_rtt["p5"]
+    measured = rtt["p95"] - rtt["p5"]
     if jitter == 0:
         return CheckResult("jitter spreads the RTT", True,
                            f"no jitter configured (spread {measured:.2f} ms vs base {base:.2f} ms)")

@@ -238,8 +238,10 @@ class LabRun:
             "hostname": spec.name if not spec.network_mode_of else None,
             "labels": self._labels(spec.role),
             "detach": True,
+            # Least privilege: the programs need no capability at all (port 12000 is unprivileged);
+            # only the impairment helper gets exactly the ones it asks for.
             "cap_add": list(spec.cap_add) or None,
-            "cap_drop": None,
+            "cap_drop": None if spec.cap_add else ["ALL"],
             "security_opt": ["no-new-privileges"] if not spec.cap_add else None,
             "user": spec.user,
             "stop_signal": "SIGTERM",

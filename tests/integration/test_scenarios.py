@@ -60,3 +60,29 @@ def test_a_failing_check_fails_the_run_and_still_tears_down(engine, built_images
     assert verdicts == {"TCP connect() is refused at once": False,
                         "replies are the sentence in upper case": True}
     assert not outcome.passed
+
+
+def test_programs_run_unprivileged_and_only_the_helper_may_change_the_network(engine, built_images):
+    """Least privilege, read back from Docker itself during a kept run."""
+    from lab.engine import LABEL_ROLE, LABEL_RUN
+
+    plan = build_plan(scenario_loader.load("udp-loss"), {"count": "5"})
+    outcome = run_scenario(engine, plan, progress=lambda message: None, keep=True)
+    try:
+        containers = engine.client.containers.list(
+            all=True, filters={"label": f"{LABEL_RUN}={outcome.record.run_id}"})
+        roles = {c.labels[LABEL_ROLE] for c in containers}
+        assert roles == {"service", "client", "helper"}
+        for container in containers:
+            host_config, config = container.attrs["HostConfig"], container.attrs["Config"]
+            if container.labels[LABEL_ROLE] == "helper":
+                assert sorted(host_config["CapAdd"]) == ["NET_ADMIN", "NET_RAW"]
+                assert host_config["NetworkMode"].startswith("container:")
+            else:
+                assert config["User"] == "student" and not host_config["CapAdd"]
+                assert host_config["CapDrop"] == ["ALL"] and not host_config["Privileged"]
+        networks = engine.client.networks.list(filters={"label": f"{LABEL_RUN}={outcome.record.run_id}"})
+        assert networks and all(n.attrs["Internal"] for n in networks)
+    finally:
+        engine.remove_labelled(outcome.record.run_id)
+    assert engine.count_labelled() == (0, 0)
