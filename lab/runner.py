@@ -59,8 +59,12 @@ def run_scenario(engine: Engine, plan: Plan, progress: Callable[[str], None],
             for network in scenario.networks:
                 lab.create_network(network.name, internal=network.internal, subnet=network.subnet)
             # Clients wait idle in their own containers, so impairments are in force before they run.
+            # The services of a leading "start" step start alongside them (one round of latency).
+            early = set(scenario.steps[0].hosts) if scenario.steps and scenario.steps[0].action == "start" else set()
             lab.start_all([_container(i.name, i.role, ("sleep", "infinity"), i.networks)
-                           for i in plan.instances if i.role == "client" or i.program == "none"])
+                           for i in plan.instances if i.role == "client" or i.program == "none"]
+                          + [_container(i.name, i.role, i.argv, i.networks)
+                             for i in plan.instances if i.host in early and i.program != "none"])
             for host in _probed_idle_hosts(plan):
                 probe_runner.warm_up(lab, host)
             progress(f"run {run_id}: {len(scenario.networks)} network(s), "
@@ -70,7 +74,7 @@ def run_scenario(engine: Engine, plan: Plan, progress: Callable[[str], None],
             for step in scenario.steps:
                 if step.action == "start":
                     for host in step.hosts:
-                        _start_service(lab, plan, host, progress)
+                        _start_service(lab, plan, host, progress, already_started=host in early)
                         started_services.add(host)
                         if any(p.host == host for p in scenario.probes.values()):
                             probe_runner.warm_up(lab, host)
@@ -105,9 +109,12 @@ def _container(name: str, role: str, command: tuple[str, ...], networks: tuple[s
     return ContainerSpec(name=name, image=APPS_IMAGE, command=command, role=role, networks=networks)
 
 
-def _start_service(lab: LabRun, plan: Plan, host: str, progress: Callable[[str], None]) -> None:
+def _start_service(lab: LabRun, plan: Plan, host: str, progress: Callable[[str], None],
+                   already_started: bool = False) -> None:
+    """Start a service (unless started with the topology) and wait for its ready event."""
     for instance in plan.of_host(host):
-        lab.start(_container(instance.name, instance.role, instance.argv, instance.networks))
+        if not already_started and instance.program != "none":  # programless hosts are up already
+            lab.start(_container(instance.name, instance.role, instance.argv, instance.networks))
         ready = plan.scenario.host(host).ready_event
         if ready:
             lab.wait_for_log(instance.name, f'"event": "{ready}"', SERVICE_READY_TIMEOUT_S)
