@@ -67,6 +67,14 @@ def scenario(c: Context, name: str, loss: str = "", delay: str = "", jitter: str
           seed=None if seed < 0 else seed, report_dir=report_dir or None, keep=keep)
 
 
+@task(name="all", help={"report-dir": "write each scenario's JSON, JUnit and Markdown here",
+                         "impair-backend": "auto (probe), netem or userspace", "verbose": "show debug logging"})
+def all_scenarios(c: Context, report_dir: str = "", impair_backend: str = "auto", verbose: bool = False) -> None:
+    """Run every scenario with its defaults (what CI does) and print a summary table."""
+    _logging(verbose)
+    _call(app.run_all, report_dir=report_dir or None, impair_backend=impair_backend)
+
+
 @task(help={"force": "rebuild even when the images match their sources", "verbose": "show build output"})
 def build(c: Context, force: bool = False, verbose: bool = False) -> None:
     """Build the apps and tools images (bootstraps a base locally when no registry answers)."""
@@ -109,4 +117,4 @@ def _logging(verbose: bool) -> None:
                         format="%(levelname)s %(name)s: %(message)s")
 
 
-namespace = Collection(scenarios, scenario, build, clean, doctor, compose, test)
+namespace = Collection(scenarios, scenario, all_scenarios, build, clean, doctor, compose, test)

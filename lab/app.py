@@ -64,6 +64,28 @@ def run(name: str, overrides: dict[str, Any], impair_backend: str = "auto", seed
     return 0 if result.passed else 1
 
 
+def run_all(report_dir: str | None = None, impair_backend: str = "auto") -> int:
+    """Every scenario with its defaults, one after another; a summary table; the worst exit code.
+
+    Exit: 3 if any scenario met an environment problem, else 1 if any check failed, else 0.
+    """
+    from lab.errors import LabError
+
+    codes: dict[str, int] = {}
+    for name, _ in list_scenarios():
+        try:
+            codes[name] = run(name, {}, impair_backend=impair_backend, report_dir=report_dir)
+        except LabError as error:
+            report.console.print(f"[red]{name}: {error}[/red]")
+            codes[name] = error.exit_code
+        if codes[name] == 130:
+            break
+    report.print_summary(codes)
+    if 130 in codes.values():
+        return 130
+    return 3 if 3 in codes.values() else 1 if any(codes.values()) else 0
+
+
 def build(force: bool = False) -> int:
     engine = Engine.connect()
     progress = report.ConsoleProgress("build images")

@@ -13,6 +13,7 @@ from typing import Any
 from lab import stats, units
 from lab.errors import ScenarioFileError
 from lab.metrics import host_figures
+from lab.parameters import UNSET
 from lab.model import CheckSpec
 from lab.record import ClientRun, RunRecord
 
@@ -77,6 +78,18 @@ def probe_results(record: RunRecord) -> list[CheckResult]:
 
 def _param(record: RunRecord, name: str) -> Any:
     return record.plan.parameters[name]
+
+
+def _ms(record: RunRecord, name: str) -> float:
+    """A duration parameter in ms; an unset one ("none") is no delay at all."""
+    value = _param(record, name)
+    return 0.0 if value == UNSET else units.parse_duration_ms(value)
+
+
+def _fraction(record: RunRecord, name: str) -> float:
+    """A percentage parameter as a fraction; an unset one ("none") is 0."""
+    value = _param(record, name)
+    return 0.0 if value == UNSET else units.parse_percent(value) / 100
 
 
 def _clients(record: RunRecord, host: str) -> list[ClientRun]:
@@ -246,7 +259,7 @@ def loss_within_interval(record: RunRecord, client: str = "client", loss_param: 
                          confidence: float = 0.99) -> CheckResult:
     """The measured loss is what a link with the configured loss gives, within its 99% interval."""
     summary = _summary(record, client)
-    configured = units.parse_percent(_param(record, loss_param)) / 100
+    configured = _fraction(record, loss_param)
     low, high = stats.binomial_interval(summary["sent"], configured, confidence)
     measured = summary["loss_rate"]
     return CheckResult(
@@ -293,7 +306,7 @@ def client_never_blocks(record: RunRecord, client: str = "client", timeout_param
 def rtt_p50_near(record: RunRecord, client: str = "client", baseline: str = "baseline",
                  delay_param: str = "delay", tolerance_ms: float = 5.0) -> CheckResult:
     """RTT p50 = configured one-way delay (client egress) + the base RTT of the same path."""
-    delay = units.parse_duration_ms(_param(record, delay_param))
+    delay = _ms(record, delay_param)
     base = _rtt(record, baseline)["p50"]
     measured = _rtt(record, client)["p50"]
     expected = delay + base
@@ -306,7 +319,7 @@ def rtt_p50_near(record: RunRecord, client: str = "client", baseline: str = "bas
 def jitter_visible(record: RunRecord, client: str = "client", baseline: str = "baseline",
                    jitter_param: str = "jitter") -> CheckResult:
     """With jitter, the RTT spread (p95 − p5) grows well beyond the unimpaired path's."""
-    jitter = units.parse_duration_ms(_param(record, jitter_param))
+    jitter = _ms(record, jitter_param)
     base_rtt, rtt = _rtt(record, baseline), _rtt(record, client)
     base = base_rtt["p95"] - base_rtt["p5"]
     measured = rtt["p95"] - rtt["p5"]

@@ -10,9 +10,16 @@ from lab.errors import BadInput, ParameterError
 from lab.model import Parameter
 
 
+# Impairment-valued kinds may be left unset: "", "none" or "off" means the field is not applied.
+UNSETTABLE_KINDS = ("percent", "duration", "rate")
+UNSET = "none"
+
+
 def coerce(parameter: Parameter, raw: Any) -> Any:
     """The typed value of one parameter, or a ParameterError that says what is allowed."""
     name, kind = parameter.name, parameter.kind
+    if kind in UNSETTABLE_KINDS and str(raw).strip().lower() in ("", "none", "off"):
+        return UNSET  # an impairment field left unset (e.g. no rate limit)
     try:
         if kind == "int":
             value: Any = int(str(raw).replace("_", ""))
@@ -45,6 +52,8 @@ def coerce(parameter: Parameter, raw: Any) -> Any:
 
 
 def _numeric(kind: str, value: Any) -> float | None:
+    if value == UNSET:
+        return None
     if kind in ("int", "float"):
         return float(value)
     if kind == "percent":

@@ -97,6 +97,7 @@ def build_plan(scenario: Scenario, overrides: dict[str, Any], impair_backend: st
             impairment = None
             if host.impairment:
                 fields: dict[str, object] = {k: params.substitute(v, local) for k, v in host.impairment.items()}
+                fields = {k: v for k, v in fields.items() if v.lower() not in ("", params.UNSET)}
                 if seed is not None:
                     fields["seed"] = seed
                 spec = parse_impairment(fields)

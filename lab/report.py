@@ -73,6 +73,7 @@ def print_outcome(document: dict[str, Any]) -> None:
             transfer = f.get("transfer") or {}
             if transfer:  # a bulk TCP transfer: one message each way, bytes are what matter
                 sent, received, loss = f"{transfer['bytes']} B", "intact" if transfer["intact"] else "CORRUPT", "–"
+                rtt = {}  # the wait for the digest after the upload is no round-trip time
             else:
                 sent, received, loss = str(f["sent"]), str(f["received"]), f"{f['loss_rate']:.1%}"
             figures.add_row(host, sent, received, loss,
@@ -90,6 +91,21 @@ def print_outcome(document: dict[str, Any]) -> None:
     console.print(table)
     colour = "green" if document["passed"] else "red"
     console.print(f"[bold {colour}]{verdict_line(document)}[/bold {colour}]")
+
+
+def print_summary(codes: dict[str, int]) -> None:
+    """One row per scenario of a run-all, then a one-line verdict."""
+    meaning = {0: "[green]passed[/green]", 1: "[red]a check failed[/red]", 2: "[red]bad input[/red]",
+               3: "[red]environment problem[/red]", 130: "[yellow]interrupted[/yellow]"}
+    table = Table(title="All scenarios", title_justify="left")
+    table.add_column("scenario")
+    table.add_column("outcome")
+    for name, code in codes.items():
+        table.add_row(name, meaning.get(code, f"exit {code}"))
+    console.print(table)
+    passed = sum(code == 0 for code in codes.values())
+    colour = "green" if passed == len(codes) else "red"
+    console.print(f"[bold {colour}]{passed}/{len(codes)} scenarios passed[/bold {colour}]")
 
 
 def junit_xml(document: dict[str, Any]) -> str:

@@ -73,3 +73,27 @@ def test_scenario_file_errors_name_the_field():
         scenario_loader.parse("x", {**base, "steps": [{"start": "s", "run": "s"}]})
     with pytest.raises(ScenarioFileError, match="not one of"):
         scenario_loader.parse("x", {**base, "steps": [{"run": "nobody"}]})
+
+
+def test_an_unset_impairment_parameter_applies_nothing_and_a_set_one_applies():
+    scenario = scenario_loader.load("tcp-loss")
+    unset = build_plan(scenario, {})
+    assert unset.parameters["rate"] == "none"
+    assert all(i.impairment.rate_bit is None for i in unset.impaired)
+    limited = build_plan(scenario, {"rate": "10mbit"})
+    assert {i.name: i.impairment.rate_bit for i in limited.impaired} == {"client": 10_000_000,
+                                                                          "udp-client": 10_000_000}
+    assert limited.instance("clean-client").impairment is None
+
+
+def test_loss_and_delay_apply_to_the_client_egress_only():
+    for name, field in (("udp-loss", "loss_pct"), ("udp-delay", "delay_ms")):
+        plan = build_plan(scenario_loader.load(name), {})
+        assert [i.name for i in plan.impaired] == ["client"]
+        spec = plan.instance("client").impairment
+        assert spec.direction == "egress" and getattr(spec, field) > 0
+
+
+def test_seed_reaches_every_impairment():
+    plan = build_plan(scenario_loader.load("tcp-loss"), {}, seed=42)
+    assert {i.impairment.seed for i in plan.impaired} == {42} and plan.parameters["seed"] == 42
