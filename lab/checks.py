@@ -13,8 +13,8 @@ from typing import Any
 from lab import stats, units
 from lab.errors import ScenarioFileError
 from lab.metrics import host_figures
-from lab.parameters import UNSET
 from lab.model import CheckSpec
+from lab.parameters import UNSET
 from lab.record import ClientRun, RunRecord
 
 

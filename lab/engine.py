@@ -219,6 +219,7 @@ class LabRun:
         return {LABEL_RUN: self.run_id, LABEL_SCENARIO: self.scenario, LABEL_ROLE: role}
 
     def create_network(self, name: str, internal: bool = True, subnet: str | None = None) -> None:
+        log.debug("network %s (internal=%s, subnet=%s)", name, internal, subnet)
         ipam = None
         if subnet:
             ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=subnet)])
@@ -257,6 +258,7 @@ class LabRun:
             kwargs["networking_config"] = {self.docker_name(primary): endpoint}
         else:
             kwargs["network_mode"] = "none"
+        log.debug("start %s (%s, role %s): %s", spec.name, spec.image, spec.role, " ".join(spec.command))
         try:
             container = client.containers.create(spec.image, list(spec.command),
                                                  **{k: v for k, v in kwargs.items() if v is not None})
@@ -327,9 +329,10 @@ class LabRun:
             rc, (out, err) = container.exec_run(list(argv), demux=True, user=user or "")
         except docker.errors.APIError as error:
             raise StepFailed(f"exec in {logical} failed: {_short(error)}") from None
-        return CommandResult(int(rc if rc is not None else -1),
-                             (out or b"").decode(errors="replace"),
-                             (err or b"").decode(errors="replace"))
+        result = CommandResult(int(rc if rc is not None else -1), (out or b"").decode(errors="replace"),
+                               (err or b"").decode(errors="replace"))
+        log.debug("exec in %s: %s -> rc %s %s", logical, " ".join(argv), result.rc, result.stderr.strip()[:200])
+        return result
 
     def exec_background(self, logical: str, argv: Sequence[str], user: str | None = None
                         ) -> StreamedExec:

@@ -9,7 +9,6 @@ from lab import units
 from lab.errors import BadInput, ParameterError
 from lab.model import Parameter
 
-
 # Impairment-valued kinds may be left unset: "", "none" or "off" means the field is not applied.
 UNSETTABLE_KINDS = ("percent", "duration", "rate")
 UNSET = "none"

@@ -86,3 +86,23 @@ def test_programs_run_unprivileged_and_only_the_helper_may_change_the_network(en
     finally:
         engine.remove_labelled(outcome.record.run_id)
     assert engine.count_labelled() == (0, 0)
+
+
+def test_a_run_past_its_timeout_stops_with_exit_3_and_tears_down(engine, built_images, no_leftovers):
+    """A client that would wait 30 s in a scenario allowed 3 s: StepFailed (exit 3), nothing left."""
+    from lab.errors import StepFailed
+
+    data = {
+        "lesson": "A run that cannot finish in time.",
+        "timeout_s": 3,
+        "hosts": [{"name": "server", "program": "none"},
+                  {"name": "client", "program": "udp-client",
+                   "args": ["--host", "server", "--timeout", "30"]}],
+        "steps": [{"run": "client"}],
+        "checks": [{"check": "udp_silent_timeout", "timeout_param": "timeout"}],
+        "parameters": {"timeout": {"kind": "float", "default": 30}},
+    }
+    plan = build_plan(scenario_loader.parse("slow", data), {})
+    with pytest.raises(StepFailed, match="did not finish") as caught:
+        run_scenario(engine, plan, progress=lambda message: None)
+    assert caught.value.exit_code == 3
