@@ -27,8 +27,7 @@ def _call(function: Callable[..., int], *args: object, **kwargs: object) -> None
 @task(help={"verbose": "show debug logging"})
 def scenarios(c: Context, verbose: bool = False) -> None:
     """List the scenarios: name first, then its one-line lesson."""
-    for name, lesson in app.list_scenarios():
-        print(f"{name:<20} {lesson}")
+    _call(app.scenarios)
 
 
 @task(
@@ -49,30 +48,33 @@ def scenarios(c: Context, verbose: bool = False) -> None:
         "verbose": "show debug logging",
     },
 )
-def scenario(c: Context, name: str, loss: str = "", delay: str = "", jitter: str = "", rate: str = "",
-             count: str = "", clients: str = "", message: str = "", timeout: str = "", payload: str = "",
-             seed: int = -1, impair_backend: str = "auto", set_: list[str] | None = None,
-             report_dir: str = "", keep: bool = False, verbose: bool = False) -> None:
+def scenario(c: Context, name: str, loss: str | None = None, delay: str | None = None,
+             jitter: str | None = None, rate: str | None = None, count: str | None = None,
+             clients: str | None = None, message: str | None = None, timeout: str | None = None,
+             payload: str | None = None, seed: str | None = None, impair_backend: str = "auto",
+             set_: list[str] | None = None, report_dir: str | None = None, keep: bool = False,
+             verbose: bool = False) -> None:
     """Run one scenario, check its outcome and print a results table and a verdict."""
     _logging(verbose)
-    overrides: dict[str, str] = {k: v for k, v in {
-        "loss": loss, "delay": delay, "jitter": jitter, "rate": rate, "count": count,
-        "clients": clients, "message": message, "timeout": timeout, "payload": payload}.items() if v}
+    given = {"loss": loss, "delay": delay, "jitter": jitter, "rate": rate, "count": count,
+             "clients": clients, "message": message, "timeout": timeout, "payload": payload}
+    overrides: dict[str, str] = {k: v for k, v in given.items() if v is not None}
     for item in set_ or []:
         key, sep, value = item.partition("=")
         if not sep:
             raise Exit(f"socklab: --set {item!r}: expected NAME=VALUE", code=2)
         overrides[key.strip().replace("-", "_")] = value
-    _call(app.run, name, overrides, impair_backend=impair_backend,
-          seed=None if seed < 0 else seed, report_dir=report_dir or None, keep=keep)
+    _call(app.run, name, overrides, impair_backend=impair_backend, seed=seed,
+          report_dir=report_dir, keep=keep)
 
 
 @task(name="all", help={"report-dir": "write each scenario's JSON, JUnit and Markdown here",
                          "impair-backend": "auto (probe), netem or userspace", "verbose": "show debug logging"})
-def all_scenarios(c: Context, report_dir: str = "", impair_backend: str = "auto", verbose: bool = False) -> None:
+def all_scenarios(c: Context, report_dir: str | None = None, impair_backend: str = "auto",
+                  verbose: bool = False) -> None:
     """Run every scenario with its defaults (what CI does) and print a summary table."""
     _logging(verbose)
-    _call(app.run_all, report_dir=report_dir or None, impair_backend=impair_backend)
+    _call(app.run_all, report_dir=report_dir, impair_backend=impair_backend)
 
 
 @task(help={"force": "rebuild even when the images match their sources", "verbose": "show build output"})
@@ -82,10 +84,10 @@ def build(c: Context, force: bool = False, verbose: bool = False) -> None:
     _call(app.build, force=force)
 
 
-@task
-def clean(c: Context) -> None:
-    """Remove every container and network labelled io.socklab.run (by label, never by name)."""
-    _call(app.clean)
+@task(help={"run": "only this run id (printed by --keep); default: every run"})
+def clean(c: Context, run: str | None = None) -> None:
+    """Remove containers and networks labelled io.socklab.run (by label, never by name)."""
+    _call(app.clean, run)
 
 
 @task

@@ -2,6 +2,7 @@
 
 Each returns an exit code or raises a LabError whose ``exit_code`` tasks.py turns into the
 process status: 0 passed, 1 a check failed, 2 bad input (nothing created), 3 environment.
+Everything shown to the user is drawn by lab.report.
 """
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from lab import images, report, scenario_loader
+from lab import base_image, images, report, scenario_loader
 from lab.engine import ContainerSpec, Engine, LabRun
+from lab.errors import BadInput, LabError
 from lab.plan import build_plan
 from lab.runner import new_run_id, run_scenario
 
@@ -24,6 +26,11 @@ log = logging.getLogger(__name__)
 
 def list_scenarios() -> list[tuple[str, str]]:
     return [(name, scenario_loader.lesson_of(path)) for name, path in scenario_loader.available().items()]
+
+
+def scenarios() -> int:
+    report.print_scenarios(list_scenarios())
+    return 0
 
 
 @contextmanager
@@ -38,45 +45,63 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def run(name: str, overrides: dict[str, Any], impair_backend: str = "auto", seed: int | None = None,
+def _report_directory(report_dir: str | None) -> Path | None:
+    """The report directory, made now: a bad path is bad input, found before the run."""
+    if not report_dir:
+        return None
+    path = Path(report_dir)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".socklab-write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as error:
+        raise BadInput(f"--report-dir {report_dir}: cannot write there ({error.strerror or error})") from None
+    return path
+
+
+def run(name: str, overrides: dict[str, Any], impair_backend: str = "auto", seed: int | str | None = None,
         report_dir: str | None = None, keep: bool = False) -> int:
     """Validate everything, make sure the images exist, run, report; 0 passed, 1 failed."""
     scenario = scenario_loader.load(name)
     plan = build_plan(scenario, overrides, impair_backend, seed)   # bad input stops here
+    directory = _report_directory(report_dir)
     engine = Engine.connect()
     progress = report.ConsoleProgress(f"{name} — {scenario.lesson}")
     for outcome in images.ensure_images(engine, progress):
         if outcome.action != "up to date":
             progress(f"{outcome.image}: {outcome.action} ({outcome.seconds:.1f} s)")
-    parameters = ", ".join(f"{k}={v}" for k, v in plan.parameters.items())
-    progress(f"parameters: {parameters or 'none'}")
+    progress("parameters: " + (", ".join(f"{k}={v}" for k, v in plan.parameters.items()) or "none"))
+    run_id = new_run_id()
     with _sigterm_as_interrupt():
         try:
-            result = run_scenario(engine, plan, progress, keep=keep, run_id=new_run_id())
+            result = run_scenario(engine, plan, progress, keep=keep, run_id=run_id)
         except KeyboardInterrupt:
-            report.console.print("[yellow]interrupted: the lab was torn down[/yellow]")
+            report.interrupted()
             return 130
     document = report.result_document(result)
     report.print_outcome(document)
-    if report_dir:
-        for path in report.write_reports(document, Path(report_dir)):
+    if directory:
+        for path in report.write_reports(document, directory):
             progress(f"wrote {path}")
+    if keep:
+        report.kept(run_id)
     return 0 if result.passed else 1
 
 
 def run_all(report_dir: str | None = None, impair_backend: str = "auto") -> int:
     """Every scenario with its defaults, one after another; a summary table; the worst exit code.
 
-    Exit: 3 if any scenario met an environment problem, else 1 if any check failed, else 0.
+    Exit: 130 if interrupted, 3 if any scenario met an environment problem, else 1 if any check
+    failed, else 0.
     """
-    from lab.errors import LabError
-
+    _report_directory(report_dir)
     codes: dict[str, int] = {}
     for name, _ in list_scenarios():
         try:
             codes[name] = run(name, {}, impair_backend=impair_backend, report_dir=report_dir)
         except LabError as error:
-            report.console.print(f"[red]{name}: {error}[/red]")
+            report.scenario_error(name, error)
             codes[name] = error.exit_code
         if codes[name] == 130:
             break
@@ -94,11 +119,10 @@ def build(force: bool = False) -> int:
     return 0
 
 
-def clean() -> int:
+def clean(run_id: str | None = None) -> int:
     engine = Engine.connect()
-    containers, networks = engine.remove_labelled()
-    report.console.print(f"removed {containers} container(s) and {networks} network(s) "
-                         "labelled io.socklab.run")
+    containers, networks = engine.remove_labelled(run_id)
+    report.cleaned(containers, networks, run_id)
     return 0
 
 
@@ -115,28 +139,22 @@ def probe_kernel(engine: Engine) -> Any:
 
 def doctor() -> int:
     """What this machine can do, and what each finding means for the user."""
-    from lab import base_image
-
-    say = report.console.print
-    say(f"[bold]host[/bold]: {platform.system()} {platform.release()}, python {platform.python_version()}")
+    findings = [("host", f"{platform.system()} {platform.release()}, python {platform.python_version()}")]
     engine = Engine.connect()
-    say(f"[bold]engine[/bold]: Docker {engine.version()} — ok")
-    try:
-        engine.client.images.get_registry_data(base_image.PULLED_BASE)
-        say(f"[bold]registry[/bold]: {base_image.PULLED_BASE} can be pulled — images build on it")
-    except Exception as error:  # any failure means: no registry for us
-        reason = " ".join(str(getattr(error, "explanation", None) or error).split())[:120]
+    findings.append(("engine", f"Docker {engine.version()} — ok"))
+    reachable, reason = engine.registry_reachable(base_image.PULLED_BASE)
+    if reachable:
+        findings.append(("registry", f"{base_image.PULLED_BASE} can be pulled — images build on it"))
+    else:
         tool = "mmdebstrap is installed" if shutil.which("mmdebstrap") else "install mmdebstrap"
-        say(f"[bold]registry[/bold]: cannot pull {base_image.PULLED_BASE} ({reason}) — the base is "
-            f"bootstrapped locally from this host's apt sources ({tool})")
+        findings.append(("registry", f"cannot pull {base_image.PULLED_BASE} ({reason}) — the base is "
+                                     f"bootstrapped locally from this host's apt sources ({tool})"))
     if engine.image_labels(images.TOOLS_IMAGE) is None:
-        say("[bold]kernel[/bold]: tools image not built yet — run `invoke build`, then `invoke doctor`")
-        return 0
-    for line in probe_kernel(engine).describe():
-        say(f"[bold]kernel[/bold]: {line}")
+        findings.append(("kernel", "tools image not built yet — run `invoke build`, then `invoke doctor`"))
+    else:
+        findings += [("kernel", line) for line in probe_kernel(engine).describe()]
+    report.print_findings(findings)
     return 0
-
-
 
 
 def compose(name: str, output_dir: str = "compose") -> int:
@@ -147,5 +165,5 @@ def compose(name: str, output_dir: str = "compose") -> int:
     path = Path(output_dir) / f"{name}.yml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(compose_file.render(plan))
-    report.console.print(f"wrote {path}: docker compose -f {path} up")
+    report.wrote_compose(path)
     return 0

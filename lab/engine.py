@@ -22,7 +22,7 @@ import docker
 import docker.errors
 from docker.models.containers import Container
 
-from lab.errors import EngineUnavailable, ImageBuildError, StepFailed
+from lab.errors import EngineUnavailable, ImageBuildError, RunTimedOut, StepFailed
 from lab.impairment import CommandResult
 
 log = logging.getLogger(__name__)
@@ -74,11 +74,13 @@ class StreamedExec:
 
     thread: threading.Thread
     box: dict[str, object]
+    what: str = "a command"
 
     def wait(self, timeout: float | None) -> CommandResult:
         self.thread.join(timeout)
         if self.thread.is_alive():
-            raise StepFailed(f"command did not finish within {timeout:.0f} s")
+            raise RunTimedOut(f"{self.what} still running when the scenario's time limit ran out "
+                              f"({timeout:.0f} s left for it); give it fewer datagrams or a shorter timeout")
         if "error" in self.box:
             raise self.box["error"]  # type: ignore[misc]
         return self.box["result"]  # type: ignore[return-value]
@@ -111,6 +113,14 @@ class Engine:
             return dict(self.client.images.get(tag).labels or {})
         except docker.errors.ImageNotFound:
             return None
+
+    def registry_reachable(self, reference: str) -> tuple[bool, str]:
+        """Whether a registry serves `reference`, asked without pulling it."""
+        try:
+            self.client.images.get_registry_data(reference)
+            return True, "reachable"
+        except docker.errors.DockerException as error:
+            return False, _short(error)
 
     def try_pull(self, reference: str) -> tuple[bool, str]:
         """Pull an image; (False, reason) when no registry serves it. Never raises."""
@@ -148,7 +158,8 @@ class Engine:
     def remove_labelled(self, run_id: str | None = None) -> tuple[int, int]:
         """Remove containers, then networks, labelled with a run id (any run when None)."""
         label = f"{LABEL_RUN}={run_id}" if run_id else LABEL_RUN
-        containers = self.client.containers.list(all=True, filters={"label": label})
+        # ignore_removed: a container someone else removes meanwhile must not abort the teardown.
+        containers = self.client.containers.list(all=True, filters={"label": label}, ignore_removed=True)
         # Helpers share a target's namespace: remove them before the containers they lean on.
         helpers = [c for c in containers if c.labels.get(LABEL_ROLE) == "helper"]
         others = [c for c in containers if c.labels.get(LABEL_ROLE) != "helper"]
@@ -161,12 +172,15 @@ class Engine:
                 network.remove()
             except docker.errors.NotFound:
                 pass
+            except docker.errors.APIError as error:  # e.g. an endpoint still detaching: next round
+                log.warning("network %s not removed yet: %s", network.name, _short(error))
         return len(containers), len(networks)
 
-    def count_labelled(self) -> tuple[int, int]:
-        """How many containers and networks of any run exist (a leak check)."""
-        containers = self.client.containers.list(all=True, filters={"label": LABEL_RUN})
-        networks = self.client.networks.list(filters={"label": LABEL_RUN})
+    def count_labelled(self, run_id: str | None = None) -> tuple[int, int]:
+        """How many containers and networks of a run (any run when None) exist: a leak check."""
+        label = f"{LABEL_RUN}={run_id}" if run_id else LABEL_RUN
+        containers = self.client.containers.list(all=True, filters={"label": label}, ignore_removed=True)
+        networks = self.client.networks.list(filters={"label": label})
         return len(containers), len(networks)
 
 
@@ -189,10 +203,11 @@ class LabRun:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, *rest: object) -> None:
-        if self.keep:
-            log.info("keeping run %s (invoke clean removes it)", self.run_id)
+        interrupted = exc_type is not None and issubclass(exc_type, KeyboardInterrupt)
+        if self.keep and not interrupted:  # --keep keeps a finished run, never a half-made one
+            log.info("keeping run %s (invoke clean --run %s removes it)", self.run_id, self.run_id)
             return
-        self.teardown(interrupted=exc_type is not None and issubclass(exc_type, KeyboardInterrupt))
+        self.teardown(interrupted=interrupted)
 
     def teardown(self, interrupted: bool = False) -> None:
         import signal
@@ -203,11 +218,13 @@ class LabRun:
         try:
             # A Ctrl-C can cut a create call whose container the daemon still makes a moment later:
             # look again until a round finds nothing.
-            self.engine.remove_labelled(self.run_id)
-            for _ in range(5 if interrupted else 0):
+            removed = self.engine.remove_labelled(self.run_id)
+            # After a Ctrl-C cut a create call, or a removal that raced, look again until clean.
+            for _ in range(5 if interrupted or self.engine.count_labelled(self.run_id) != (0, 0) else 0):
                 time.sleep(0.3)
                 if self.engine.remove_labelled(self.run_id) == (0, 0):
                     break
+            log.debug("teardown of %s removed %s", self.run_id, removed)
         finally:
             if previous is not None:
                 signal.signal(signal.SIGINT, previous)
@@ -294,10 +311,17 @@ class LabRun:
         return str(networks[self.docker_name(network)]["IPAddress"])
 
     def logs(self, logical: str) -> str:
-        return self._containers[logical].logs(stdout=True, stderr=False).decode(errors="replace")
+        return self._read_logs(logical, stdout=True)
 
     def stderr(self, logical: str) -> str:
-        return self._containers[logical].logs(stdout=False, stderr=True).decode(errors="replace")
+        return self._read_logs(logical, stdout=False)
+
+    def _read_logs(self, logical: str, stdout: bool) -> str:
+        try:
+            raw = self._containers[logical].logs(stdout=stdout, stderr=not stdout)
+        except docker.errors.APIError as error:
+            raise StepFailed(f"reading the output of {logical} failed: {_short(error)}") from None
+        return raw.decode(errors="replace")
 
     def wait_for_log(self, logical: str, needle: str, timeout: float) -> None:
         """Wait until a container printed `needle` (e.g. its ``listening`` event)."""
@@ -306,7 +330,10 @@ class LabRun:
         while time.monotonic() < deadline:
             if needle in self.logs(logical):
                 return
-            container.reload()
+            try:
+                container.reload()
+            except docker.errors.NotFound:
+                raise StepFailed(f"{logical} was removed while starting") from None
             if container.status == "exited":
                 raise StepFailed(f"{logical} exited before it was ready: {self.stderr(logical)[-500:]}")
             time.sleep(0.05)
@@ -315,8 +342,8 @@ class LabRun:
     def stop(self, logical: str, timeout: int = 3) -> None:
         try:
             self._containers[logical].stop(timeout=timeout)
-        except docker.errors.NotFound:
-            pass
+        except docker.errors.APIError as error:
+            log.warning("stopping %s: %s", logical, _short(error))
 
     def exec(self, logical: str, argv: Sequence[str], *, detach: bool = False,
              user: str | None = None) -> CommandResult:
@@ -347,7 +374,7 @@ class LabRun:
 
         thread = threading.Thread(target=work, daemon=True)
         thread.start()
-        return StreamedExec(thread, box)
+        return StreamedExec(thread, box, f"{logical}: {' '.join(argv[:2])}")
 
     def containers(self) -> Iterator[str]:
         return iter(self._containers)
@@ -358,9 +385,8 @@ def _remove_container(container: Container) -> None:
         container.remove(force=True)
     except docker.errors.NotFound:
         pass
-    except docker.errors.APIError as error:
-        if "already in progress" not in str(error):
-            raise
+    except docker.errors.APIError as error:  # already being removed, or gone meanwhile
+        log.warning("container %s not removed: %s", container.name, _short(error))
 
 
 def _short(error: BaseException) -> str:

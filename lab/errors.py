@@ -56,6 +56,16 @@ class ImpairmentNotInForce(EnvironmentProblem):
     """An impairment was applied but verification could not see it in force."""
 
 
+class ReportError(EnvironmentProblem):
+    """A result file could not be written (disk full, permissions)."""
+
+
+class RunTimedOut(LabError):
+    """The scenario ran past its time limit (timeout_s): a failed expectation, reported as a check."""
+
+    exit_code = 1
+
+
 class StepFailed(LabError):
     """A scenario step could not run to completion (container crashed, timed out)."""
 

@@ -53,29 +53,29 @@ def start_helper(lab: LabRun, instance: Instance) -> HelperRunner:
 
 
 def apply_all(lab: LabRun, instances: list[Instance], requested: str,
-              progress: Callable[[str], None]) -> AppliedImpairments:
-    """Start helpers, choose the backend once (by probe unless forced), apply and verify each."""
-    from lab.impairment.probe import (  # only impaired runs probe
-        choose_backend,
-        probe_backends,
-    )
+              progress: Callable[[str], None], backend_name: str | None = None) -> AppliedImpairments:
+    """Start helpers, choose the backend (by probe, once per run, unless forced), apply and verify.
+
+    `backend_name` is the backend an earlier call of the same run chose: hosts started later use
+    the same one without probing again.
+    """
+    from lab.impairment.probe import choose_backend, probe_backends  # only impaired runs probe
 
     runners = {i.name: start_helper(lab, i) for i in instances}
-    first = runners[instances[0].name]
-    probe = probe_backends(first)
-    backend_name = choose_backend(requested, probe, [i.impairment for i in instances if i.impairment])
-    progress(f"impairment backend: {backend_name}"
-             + (" (chosen by probe)" if requested == "auto" else " (forced)"))
+    probe = None
+    if backend_name is None:
+        probe = probe_backends(runners[instances[0].name])
+        backend_name = choose_backend(requested, probe, [s for i in instances for s in i.impairments])
+        progress(f"impairment backend: {backend_name}"
+                 + (" (chosen by probe)" if requested == "auto" else " (forced)"))
     backend = get_backend(backend_name)
     notes = []
     for instance in instances:
-        spec = instance.impairment
-        assert spec is not None
         runner = runners[instance.name]
-        run_commands(runner, backend.apply_commands(spec))
-        outputs = run_commands(runner, backend.verify_commands(spec))
-        backend.verify(spec, outputs)
-        note = f"{instance.name}: {spec.describe()}"
-        notes.append(note)
-        progress(f"impairment in force on {note}")
+        for spec in instance.impairments:
+            run_commands(runner, backend.apply_commands(spec))
+            backend.verify(spec, run_commands(runner, backend.verify_commands(spec)))
+            note = f"{instance.name}: {spec.describe()}"
+            notes.append(note)
+            progress(f"impairment in force on {note}")
     return AppliedImpairments(backend_name, probe, notes)

@@ -56,7 +56,9 @@ class Host:
     args: tuple[str, ...] = ()
     networks: tuple[str, ...] = ()
     replicas: int | str = 1       # a number, or a "{parameter}" resolved by lab.plan
-    impairment: dict[str, str] = field(default_factory=dict)  # raw fields, parsed by lab.plan
+    # One table of raw fields per impaired interface (parsed by lab.plan): a router-like host may
+    # impair eth0 and eth1 differently.
+    impairments: tuple[dict[str, str], ...] = ()
     ready_event: str = "listening"
 
 
@@ -113,4 +115,4 @@ class Scenario:
 
     @property
     def impaired(self) -> bool:
-        return any(h.impairment for h in self.hosts)
+        return any(h.impairments for h in self.hosts)

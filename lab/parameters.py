@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -40,6 +41,8 @@ def coerce(parameter: Parameter, raw: Any) -> Any:
     except ValueError:
         raise ParameterError(f"--{name.replace('_', '-')} {raw!r}: expected {kind}") from None
     number = _numeric(kind, value)
+    if number is not None and not math.isfinite(number):
+        raise ParameterError(f"--{name.replace('_', '-')} {raw!r}: must be a finite number")
     if number is not None:
         if parameter.minimum is not None and number < parameter.minimum:
             raise ParameterError(f"--{name.replace('_', '-')} {raw}: must be at least "
@@ -87,3 +90,16 @@ def substitute(template: str, values: Mapping[str, Any]) -> str:
         return template.format_map(dict(values))
     except KeyError as missing:
         raise ParameterError(f"scenario refers to unknown parameter {missing}") from None
+
+
+def parse_seed(raw: Any) -> int | None:
+    """``--seed``: a non-negative integer, or None when not given."""
+    if raw is None or raw == "":
+        return None
+    try:
+        seed = int(str(raw))
+    except ValueError:
+        raise ParameterError(f"--seed {raw!r}: expected a non-negative integer") from None
+    if seed < 0:
+        raise ParameterError(f"--seed {raw}: must be a non-negative integer")
+    return seed

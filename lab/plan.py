@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from lab import parameters as params
-from lab.errors import ParameterError, ScenarioFileError
+from lab.errors import LabError, ParameterError, ScenarioFileError
+from lab.impairment import get_backend
 from lab.impairment.spec import Impairment, parse_impairment
 from lab.model import PROGRAMS, Host, Scenario
 
@@ -28,7 +29,7 @@ class Instance:
     program: str
     argv: tuple[str, ...]
     networks: tuple[str, ...]
-    impairment: Impairment | None
+    impairments: tuple[Impairment, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ class Plan:
 
     @property
     def impaired(self) -> list[Instance]:
-        return [i for i in self.instances if i.impairment is not None]
+        return [i for i in self.instances if i.impairments]
 
 
 def _replicas(host: Host, values: dict[str, Any]) -> int:
@@ -69,6 +70,25 @@ def _replicas(host: Host, values: dict[str, Any]) -> int:
     return raw
 
 
+def _impairment(table: dict[str, str], values: dict[str, Any], seed: int | None, backend: str) -> Impairment:
+    """One interface's impairment: placeholders filled, unset fields dropped, values validated.
+
+    A forced backend also checks here what it can do (e.g. userspace has no pareto distribution),
+    so that such a spec is refused before anything exists.
+    """
+    fields: dict[str, object] = {k: params.substitute(v, values) for k, v in table.items()}
+    fields = {k: v for k, v in fields.items() if str(v).lower() not in ("", params.UNSET)}
+    if seed is not None:
+        fields["seed"] = seed
+    spec = parse_impairment(fields)
+    if backend != "auto" and not spec.is_empty:
+        try:
+            get_backend(backend).check(spec)
+        except LabError as error:
+            raise ParameterError(f"--impair-backend {backend}: {error}") from None
+    return spec
+
+
 def program_argv(program: str, args: list[str]) -> tuple[str, ...]:
     """The command that starts one of the four programs inside the apps image."""
     script = PROGRAMS[program]
@@ -78,12 +98,14 @@ def program_argv(program: str, args: list[str]) -> tuple[str, ...]:
 
 
 def build_plan(scenario: Scenario, overrides: dict[str, Any], impair_backend: str = "auto",
-               seed: int | None = None) -> Plan:
+               seed: int | str | None = None) -> Plan:
     """Resolve parameters, expand replicas, fill argv templates and parse impairments."""
     if impair_backend not in IMPAIR_BACKENDS:
         raise ParameterError(f"--impair-backend {impair_backend!r}: allowed {', '.join(IMPAIR_BACKENDS)}")
-    if seed is not None and seed < 0:
-        raise ParameterError(f"--seed {seed}: must be a non-negative integer")
+    seed = params.parse_seed(seed)
+    if seed is not None and not any(h.impairments for h in scenario.hosts):
+        raise ParameterError(f"--seed {seed}: scenario {scenario.name} has no impairment, so there is "
+                             "no random choice to make reproducible")
     values = params.resolve(scenario.parameters, overrides, scenario.name)
     instances: list[Instance] = []
     for host in scenario.hosts:
@@ -94,16 +116,10 @@ def build_plan(scenario: Scenario, overrides: dict[str, Any], impair_backend: st
             args = [params.substitute(a, local) for a in host.args]
             if host.role == "client" and host.program != "none":
                 args += ["--name", name]
-            impairment = None
-            if host.impairment:
-                fields: dict[str, object] = {k: params.substitute(v, local) for k, v in host.impairment.items()}
-                fields = {k: v for k, v in fields.items() if v.lower() not in ("", params.UNSET)}
-                if seed is not None:
-                    fields["seed"] = seed
-                spec = parse_impairment(fields)
-                impairment = None if spec.is_empty else spec
+            impairments = tuple(spec for table in host.impairments
+                                if not (spec := _impairment(table, local, seed, impair_backend)).is_empty)
             instances.append(Instance(name, host.name, host.role, host.program,
-                                      program_argv(host.program, args), host.networks, impairment))
+                                      program_argv(host.program, args), host.networks, impairments))
     effective = dict(values)
     if seed is not None:
         effective["seed"] = seed

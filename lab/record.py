@@ -67,6 +67,8 @@ class RunRecord:
     probes: list[ProbeObservation] = field(default_factory=list)
     impairment_backend: str | None = None
     impairment_notes: list[str] = field(default_factory=list)
+    impaired_instances: set[str] = field(default_factory=set)
+    timed_out: str | None = None  # what was still running when the scenario's time ran out
 
     def clients_of(self, host: str) -> list[ClientRun]:
         return [c for c in self.clients if c.host == host]

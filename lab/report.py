@@ -13,8 +13,10 @@ from typing import Any
 from xml.etree import ElementTree
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from lab.errors import ReportError
 from lab.metrics import metrics
 from lab.runner import Outcome
 
@@ -27,10 +29,11 @@ class ConsoleProgress:
 
     def __init__(self, title: str) -> None:
         self.started = time.monotonic()
-        console.rule(f"[bold]{title}")
+        console.rule(f"[bold]{escape(title)}")
 
     def __call__(self, message: str) -> None:
-        console.print(f"[dim]{time.monotonic() - self.started:6.1f}s[/dim]  {message}")
+        # Messages carry user text (--message "[red]"): never read as markup.
+        console.print(f"[dim]{time.monotonic() - self.started:6.1f}s[/dim]  {escape(message)}")
 
 
 def result_document(outcome: Outcome) -> dict[str, Any]:
@@ -76,7 +79,7 @@ def print_outcome(document: dict[str, Any]) -> None:
                 rtt = {}  # the wait for the digest after the upload is no round-trip time
             else:
                 sent, received, loss = str(f["sent"]), str(f["received"]), f"{f['loss_rate']:.1%}"
-            figures.add_row(host, sent, received, loss,
+            figures.add_row(escape(host), sent, received, loss,
                             f"{rtt['p50']:.2f} ms" if rtt else "–", f"{rtt['p95']:.2f} ms" if rtt else "–",
                             f"{transfer['goodput_mbit_s']:.1f} Mbit/s" if transfer else "–",
                             str(f["retrans_segs"]) if "retrans_segs" in f else "–")
@@ -87,10 +90,45 @@ def print_outcome(document: dict[str, Any]) -> None:
     table.add_column("what was expected and seen", overflow="fold")
     for check in document["checks"]:
         mark = "[green]✔[/green]" if check["passed"] else "[red]✘[/red]"
-        table.add_row(mark, check["name"], check["detail"])
+        table.add_row(mark, escape(check["name"]), escape(check["detail"]))
     console.print(table)
     colour = "green" if document["passed"] else "red"
-    console.print(f"[bold {colour}]{verdict_line(document)}[/bold {colour}]")
+    console.print(f"[bold {colour}]{escape(verdict_line(document))}[/bold {colour}]")
+
+
+def print_scenarios(entries: list[tuple[str, str]]) -> None:
+    """`invoke scenarios`: name first, then the one-line lesson (plain text, easy to grep)."""
+    for name, lesson in entries:
+        print(f"{name:<20} {lesson}")
+
+
+def print_findings(findings: list[tuple[str, str]]) -> None:
+    """`invoke doctor`: one finding a line, what it means for the user included."""
+    for topic, text in findings:
+        console.print(f"[bold]{topic}[/bold]: {escape(text)}")
+
+
+def interrupted() -> None:
+    console.print("[yellow]interrupted: the lab was torn down[/yellow]")
+
+
+def kept(run_id: str) -> None:
+    console.print(f"[yellow]kept run {run_id} running: docker ps --filter label=io.socklab.run={run_id}; "
+                  f"remove it with: invoke clean --run {run_id}[/yellow]")
+
+
+def cleaned(containers: int, networks: int, run_id: str | None) -> None:
+    which = f"run {run_id}" if run_id else "any run"
+    console.print(f"removed {containers} container(s) and {networks} network(s) of {which} "
+                  "(label io.socklab.run)")
+
+
+def scenario_error(name: str, error: Exception) -> None:
+    console.print(f"[red]{escape(name)}: {escape(str(error))}[/red]")
+
+
+def wrote_compose(path: Path) -> None:
+    console.print(f"wrote {path}: docker compose -f {path} up")
 
 
 def print_summary(codes: dict[str, int]) -> None:
@@ -134,12 +172,15 @@ def markdown(document: dict[str, Any]) -> str:
 
 def write_reports(document: dict[str, Any], directory: Path) -> list[Path]:
     """NAME.json (the contract), NAME.junit.xml and NAME.md in `directory`."""
-    directory.mkdir(parents=True, exist_ok=True)
     name = document["scenario"]
     paths = [directory / f"{name}.json", directory / f"{name}.junit.xml", directory / f"{name}.md"]
-    paths[0].write_text(json.dumps(document, indent=2) + "\n")
-    paths[1].write_text(junit_xml(document) + "\n")
-    paths[2].write_text(markdown(document))
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        paths[0].write_text(json.dumps(document, indent=2, allow_nan=False) + "\n")
+        paths[1].write_text(junit_xml(document) + "\n")
+        paths[2].write_text(markdown(document))
+    except (OSError, ValueError) as error:
+        raise ReportError(f"writing the reports to {directory} failed: {error}") from None
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
         with open(summary, "a", encoding="utf-8") as handle:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from lab import probes as probe_runner
 from lab.checks import CheckResult, run_checks
 from lab.engine import ContainerSpec, Engine, LabRun
-from lab.errors import StepFailed
+from lab.errors import RunTimedOut, StepFailed
 from lab.images import APPS_IMAGE
 from lab.impairing import apply_all
 from lab.plan import Plan
@@ -55,48 +55,61 @@ def run_scenario(engine: Engine, plan: Plan, progress: Callable[[str], None],
     deadline = started + scenario.timeout_s
     with LabRun(engine, run_id, scenario.name, keep=keep) as lab:
         try:
-            mark = time.monotonic()
-            for network in scenario.networks:
-                lab.create_network(network.name, internal=network.internal, subnet=network.subnet)
-            # Clients wait idle in their own containers, so impairments are in force before they run.
-            # The services of a leading "start" step start alongside them (one round of latency).
-            early = set(scenario.steps[0].hosts) if scenario.steps and scenario.steps[0].action == "start" else set()
-            lab.start_all([_container(i.name, i.role, ("sleep", "infinity"), i.networks)
-                           for i in plan.instances if i.role == "client" or i.program == "none"]
-                          + [_container(i.name, i.role, i.argv, i.networks)
-                             for i in plan.instances if i.host in early and i.program != "none"])
-            for host in _probed_idle_hosts(plan):
-                probe_runner.warm_up(lab, host)
-            progress(f"run {run_id}: {len(scenario.networks)} network(s), "
-                     f"{len(plan.instances)} host(s) planned")
-            timings["topology_s"] = time.monotonic() - mark
-            started_services: set[str] = set()
-            for step in scenario.steps:
-                if step.action == "start":
-                    for host in step.hosts:
-                        _start_service(lab, plan, host, progress, already_started=host in early)
-                        started_services.add(host)
-                        if any(p.host == host for p in scenario.probes.values()):
-                            probe_runner.warm_up(lab, host)
-                    _impair_ready(lab, plan, record, started_services, progress, timings)
-                elif step.action == "run":
-                    _impair_ready(lab, plan, record, started_services, progress, timings)
-                    _run_clients(lab, plan, record, step.hosts, step.mode, step.between, deadline, progress)
-                elif step.action == "probe":
-                    for name in step.probes:
-                        record.probes.append(probe_runner.look(lab, scenario.probes[name], None))
-                elif step.action == "stop":
-                    for host in step.hosts:
-                        for instance in plan.of_host(host):
-                            lab.stop(instance.name)
+            _run_steps(lab, plan, record, timings, deadline, progress)
+        except RunTimedOut as error:
+            record.timed_out = str(error)
+            progress(str(error))
         finally:
             for instance in plan.instances:
                 # Every event is a flushed line: the logs are complete without stopping first.
                 if instance.role == "service" and instance.name in set(lab.containers()):
-                    record.service_events[instance.name] = parse_events(lab.logs(instance.name))
+                    try:
+                        record.service_events[instance.name] = parse_events(lab.logs(instance.name))
+                    except StepFailed as error:  # keep the first error of the run, if any
+                        log.warning("%s", error)
     duration = time.monotonic() - started
     checks = run_checks(record)
     return Outcome(record, checks, started_at, duration, timings)
+
+
+def _run_steps(lab: LabRun, plan: Plan, record: RunRecord, timings: dict[str, float], deadline: float,
+               progress: Callable[[str], None]) -> None:
+    """Topology up, then the scenario's steps in order."""
+    scenario, run_id = plan.scenario, record.run_id
+    mark = time.monotonic()
+    for network in scenario.networks:
+        lab.create_network(network.name, internal=network.internal, subnet=network.subnet)
+    # Clients wait idle in their own containers, so impairments are in force before they run.
+    # The services of a leading "start" step start alongside them (one round of latency).
+    early = set(scenario.steps[0].hosts) if scenario.steps and scenario.steps[0].action == "start" else set()
+    lab.start_all([_container(i.name, i.role, ("sleep", "infinity"), i.networks)
+                   for i in plan.instances if i.role == "client" or i.program == "none"]
+                  + [_container(i.name, i.role, i.argv, i.networks)
+                     for i in plan.instances if i.host in early and i.program != "none"])
+    for host in _probed_idle_hosts(plan):
+        probe_runner.warm_up(lab, host)
+    progress(f"run {run_id}: {len(scenario.networks)} network(s), "
+             f"{len(plan.instances)} host(s) planned")
+    timings["topology_s"] = time.monotonic() - mark
+    started_services: set[str] = set()
+    for step in scenario.steps:
+        if step.action == "start":
+            for host in step.hosts:
+                _start_service(lab, plan, host, progress, already_started=host in early)
+                started_services.add(host)
+                if any(p.host == host for p in scenario.probes.values()):
+                    probe_runner.warm_up(lab, host)
+            _impair_ready(lab, plan, record, started_services, progress, timings)
+        elif step.action == "run":
+            _impair_ready(lab, plan, record, started_services, progress, timings)
+            _run_clients(lab, plan, record, step.hosts, step.mode, step.between, deadline, progress)
+        elif step.action == "probe":
+            for name in step.probes:
+                record.probes.append(probe_runner.look(lab, scenario.probes[name], None))
+        elif step.action == "stop":
+            for host in step.hosts:
+                for instance in plan.of_host(host):
+                    lab.stop(instance.name)
 
 
 def _probed_idle_hosts(plan: Plan) -> set[str]:
@@ -123,17 +136,17 @@ def _start_service(lab: LabRun, plan: Plan, host: str, progress: Callable[[str],
 
 def _impair_ready(lab: LabRun, plan: Plan, record: RunRecord, started: set[str],
                   progress: Callable[[str], None], timings: dict[str, float]) -> None:
-    """Apply impairments to every host that is up and not yet impaired (once per run)."""
-    if record.impairment_backend is not None:
-        return
-    pending = [i for i in plan.impaired if i.role == "client" or i.host in started]
+    """Impair every host that is up and not impaired yet: clients at once, services once started."""
+    pending = [i for i in plan.impaired
+               if i.name not in record.impaired_instances and (i.role == "client" or i.program == "none" or i.host in started)]
     if not pending:
         return
     mark = time.monotonic()
-    applied = apply_all(lab, pending, plan.impair_backend, progress)
+    applied = apply_all(lab, pending, plan.impair_backend, progress, record.impairment_backend)
     record.impairment_backend = applied.backend
-    record.impairment_notes = applied.notes
-    timings["impairment_setup_s"] = time.monotonic() - mark
+    record.impairment_notes += applied.notes
+    record.impaired_instances |= {i.name for i in pending}
+    timings["impairment_setup_s"] = timings.get("impairment_setup_s", 0.0) + time.monotonic() - mark
 
 
 def _run_clients(lab: LabRun, plan: Plan, record: RunRecord, hosts: tuple[str, ...], mode: str,
@@ -150,7 +163,8 @@ def _run_clients(lab: LabRun, plan: Plan, record: RunRecord, hosts: tuple[str, .
         return
     for position, instance in enumerate(instances, start=1):
         if time.monotonic() > deadline:
-            raise StepFailed(f"scenario timeout ({plan.scenario.timeout_s:.0f} s) reached before {instance.name}")
+            raise RunTimedOut(f"the scenario's time limit ({plan.scenario.timeout_s:.0f} s) ran out before "
+                              f"{instance.name} could start")
         progress(f"{instance.name} ({position}/{len(instances)}): {instance.program} running")
         began = time.time()
         result = lab.exec_background(instance.name, instance.argv).wait(max(1.0, deadline - time.monotonic()))

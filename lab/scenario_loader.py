@@ -85,6 +85,18 @@ def _names(value: Any) -> tuple[str, ...]:
     return (value,) if isinstance(value, str) else tuple(value)
 
 
+def _impair_tables(value: Any, where: str) -> tuple[dict[str, str], ...]:
+    """``impair`` is one table (one interface) or a list of tables (one per interface)."""
+    tables = [value] if isinstance(value, dict) else list(value)
+    if not all(isinstance(t, dict) for t in tables):
+        raise ScenarioFileError(f"{where}.impair: a table of impairment fields, or a list of them")
+    interfaces = [str(t.get("interface", "eth0")) for t in tables]
+    if len(set(interfaces)) != len(interfaces):
+        raise ScenarioFileError(f"{where}.impair: interface listed twice ({', '.join(interfaces)}); "
+                                "use direction = \"both\" or one table per interface")
+    return tuple({k: str(v) for k, v in t.items()} for t in tables)
+
+
 def parse(name: str, data: dict[str, Any], filename: str = "<scenario>") -> Scenario:
     """A validated Scenario from the file's data."""
     _only(data, {"lesson", "parameters", "networks", "hosts", "steps", "checks", "probes",
@@ -123,7 +135,7 @@ def parse(name: str, data: dict[str, Any], filename: str = "<scenario>") -> Scen
             name=str(_require(h, "name", where)), program=program, role=role,
             args=tuple(str(a) for a in h.get("args", [])), networks=attached,
             replicas=replicas,
-            impairment={k: str(v) for k, v in h.get("impair", {}).items()},
+            impairments=_impair_tables(h.get("impair", ()), where),
             ready_event=h.get("ready_event", "listening" if program != "none" else ""),
         ))
     host_names = {h.name for h in hosts}

@@ -8,7 +8,13 @@ backend is what most users get. Debian's stock kernel ships the module, so we bo
 Everything is fetched with the host's own apt configuration: the kernel package with
 `apt-get download` (into a scratch folder, then unpacked with `dpkg-deb -x`: never installed on
 the host, so the host's kernel, boot files and initramfs hooks are left alone), the root file
-system with `mmdebstrap` given the host's sources file. No mirror is named here.
+system with `mmdebstrap` given a temporary `.sources` file holding the host's own repositories as
+`lab.base_image.host_apt_sources()` reads them (deb822 or one-line `sources.list`). No mirror is
+named here.
+
+The kernel package is Debian's `linux-image-amd64`, so only a Debian host (ID=debian in
+/etc/os-release) can build the image; elsewhere (e.g. Ubuntu) `build_image()` raises
+`VmUnavailable` saying so.
 
 The cache (default `~/.cache/socklab/netem-vm/`, or `$SOCKLAB_CACHE/netem-vm/`) keeps:
 
@@ -42,6 +48,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from lab.base_image import AptSource, host_apt_sources
+from lab.errors import ImageBuildError
+
 if __package__ in (None, ""):  # run as a script
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from netem_vm.cpio import CpioWriter
@@ -50,8 +59,8 @@ else:
 
 log = logging.getLogger(__name__)
 
-SOURCES_FILE = Path("/etc/apt/sources.list.d/debian.sources")
-KERNEL_META_PACKAGE = "linux-image-amd64"
+OS_RELEASE = Path("/etc/os-release")
+KERNEL_META_PACKAGE = "linux-image-amd64"  # Debian's; the reason the build needs a Debian host
 GUEST_PACKAGES = ("python3", "iproute2", "kmod", "mount")
 # Traffic control needs these; their dependencies (none today) are added from the modules' own
 # `depends=` field. cls_u32 and act_gact cover the filter forms tc examples commonly use.
@@ -84,17 +93,41 @@ def cache_root() -> Path:
     return root / "netem-vm"
 
 
-def _codename() -> str:
-    text = Path("/etc/os-release").read_text()
-    match = re.search(r"^VERSION_CODENAME=\"?([a-z]+)\"?$", text, re.MULTILINE)
-    if not match:
-        raise VmUnavailable("cannot tell the Debian release from /etc/os-release")
-    return match.group(1)
+def distribution_id(os_release: Path = OS_RELEASE) -> str:
+    """The `ID=` of /etc/os-release (`debian`, `ubuntu`, ...), or "" when there is none."""
+    try:
+        text = os_release.read_text()
+    except OSError:
+        return ""
+    match = re.search(r"^ID=\"?([^\"\n]*)\"?$", text, re.MULTILINE)
+    return match.group(1).strip() if match else ""
 
 
-def _recipe() -> dict:
-    return {"version": RECIPE_VERSION, "suite": _codename(), "packages": list(GUEST_PACKAGES),
-            "modules": list(GUEST_MODULES), "kernel": KERNEL_META_PACKAGE}
+def kernel_meta_package(os_release: Path = OS_RELEASE) -> str:
+    """The guest kernel's meta package for this host's apt, or VmUnavailable if it has none.
+
+    Only Debian's apt has `linux-image-amd64` (Ubuntu's kernels are packaged differently, with
+    sch_netem in linux-modules-extra), so other distributions are refused with the reason.
+    """
+    distro = distribution_id(os_release)
+    if distro != "debian":
+        raise VmUnavailable(
+            f"the guest kernel is Debian's {KERNEL_META_PACKAGE}, which only a Debian host's apt "
+            f"can fetch; this host is {distro or 'of unknown distribution'} (ID= in {os_release})")
+    return KERNEL_META_PACKAGE
+
+
+def _host_apt() -> tuple[str, list[AptSource]]:
+    """The host's codename and its distribution's own apt repositories."""
+    try:
+        return host_apt_sources()
+    except ImageBuildError as exc:
+        raise VmUnavailable(str(exc)) from exc
+
+
+def _recipe(codename: str, kernel_package: str) -> dict:
+    return {"version": RECIPE_VERSION, "suite": codename, "packages": list(GUEST_PACKAGES),
+            "modules": list(GUEST_MODULES), "kernel": kernel_package}
 
 
 def _recipe_key(recipe: dict) -> str:
@@ -127,10 +160,10 @@ def _apt_download(spec: str, dest: Path) -> Path:
     return debs[0]
 
 
-def fetch_kernel(debs: Path) -> Path:
+def fetch_kernel(debs: Path, meta_package: str = KERNEL_META_PACKAGE) -> Path:
     """Download the image package that the meta package points at; returns its .deb."""
     debs.mkdir(parents=True, exist_ok=True)
-    meta = _apt_download(KERNEL_META_PACKAGE, debs)
+    meta = _apt_download(meta_package, debs)
     depends = _run(["dpkg-deb", "-f", str(meta), "Depends"])
     match = re.search(r"(linux-image-[0-9][^\s,(]*)\s*\(=\s*([^)\s]+)\)", depends)
     if not match:
@@ -165,15 +198,17 @@ def module_closure(modroot: Path, wanted: tuple[str, ...]) -> dict[str, Path]:
     return ordered
 
 
-def _bootstrap_tar(suite: str, out: Path) -> None:
+def _bootstrap_tar(suite: str, sources: list[AptSource], out: Path) -> None:
+    """mmdebstrap a root file system tar at `out` from `sources`, the host's own repositories
+    (written next to `out` as a deb822 `.sources` file, which goes with the build folder)."""
     if not shutil.which("mmdebstrap"):
         raise VmUnavailable("mmdebstrap is not installed (apt-get install mmdebstrap)")
-    if not SOURCES_FILE.exists():
-        raise VmUnavailable(f"{SOURCES_FILE} not found: no apt configuration to bootstrap from")
+    sources_file = out.parent / "host.sources"  # mmdebstrap tells the format by the extension
+    sources_file.write_text("\n".join(source.deb822() for source in sources))
     argv = ["mmdebstrap", "--quiet", "--variant=essential",
             "--include=" + ",".join(GUEST_PACKAGES),
             *(f"--dpkgopt=path-exclude=/usr/share/{d}/*" for d in ("doc", "man", "info", "locale")),
-            "--format=tar", suite, str(out), str(SOURCES_FILE)]
+            "--format=tar", suite, str(out), str(sources_file)]
     try:
         _run(argv)
     except subprocess.CalledProcessError as exc:
@@ -233,9 +268,11 @@ def _pack(rootfs_tar: Path, modules: dict[str, Path], modroot: Path, kver: str,
 
 def build_image(cache: Path | None = None, rebuild: bool = False) -> VmImage:
     """Return the cached kernel + base initramfs, building them first if the recipe changed."""
+    kernel_package = kernel_meta_package()  # first: on a non-Debian host nothing else matters
+    codename, sources = _host_apt()
     cache = cache or cache_root()
     cache.mkdir(parents=True, exist_ok=True)
-    recipe = _recipe()
+    recipe = _recipe(codename, kernel_package)
     key = _recipe_key(recipe)
     start = time.monotonic()
     with (cache / ".lock").open("w") as lock:
@@ -250,7 +287,7 @@ def build_image(cache: Path | None = None, rebuild: bool = False) -> VmImage:
         log.info("building the netem VM image in %s", cache)
         with tempfile.TemporaryDirectory(dir=cache, prefix=".build-") as tmp:
             work = Path(tmp)
-            deb = fetch_kernel(work / "debs")  # dropped after extraction
+            deb = fetch_kernel(work / "debs", kernel_package)  # dropped after extraction
             _run(["dpkg-deb", "-x", str(deb), str(work / "kernel")])
             vmlinuz = next((work / "kernel" / "boot").glob("vmlinuz-*"))
             kver = vmlinuz.name.removeprefix("vmlinuz-")
@@ -258,7 +295,7 @@ def build_image(cache: Path | None = None, rebuild: bool = False) -> VmImage:
                                        work / "kernel" / "usr" / "lib" / "modules" / kver)
                            if p.exists())
             modules = module_closure(modroot, GUEST_MODULES)
-            _bootstrap_tar(recipe["suite"], work / "rootfs.tar")
+            _bootstrap_tar(codename, sources, work / "rootfs.tar")
             ext = _compressor()[0]
             initrd_name, kernel_name = f"base-{key}.cpio.{ext}", f"vmlinuz-{kver}"
             _pack(work / "rootfs.tar", modules, modroot, kver, work / initrd_name)

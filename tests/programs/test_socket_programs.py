@@ -219,6 +219,77 @@ def test_tcp_bulk_mode_reports_a_digest_mismatch(run_client):
     assert transfer["intact"] is False and transfer["sha256_server"] == wrong
 
 
+class DelayedEchoServer:
+    """A one-connection TCP server in a thread: reads one message, waits `delay` s, answers it
+    upper-cased. Its `port` is bound on 127.0.0.1 before the client starts."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.bind((LOOPBACK, 0))
+        self.listener.listen(1)
+        self.listener.settimeout(10)
+        self.port = self.listener.getsockname()[1]
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _serve(self) -> None:
+        connection, _ = self.listener.accept()
+        with connection:
+            connection.settimeout(10)
+            message = connection.recv(1024)
+            time.sleep(self.delay)
+            connection.sendall(message.upper())
+
+    def __enter__(self) -> DelayedEchoServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.thread.join(timeout=10)
+        self.listener.close()
+
+
+def test_tcp_rtt_counts_the_servers_delay(run_client):
+    with DelayedEchoServer(delay=0.2) as server:
+        rc, events, _ = run_client("tcp_client.py", "tcp-client", "--host", LOOPBACK,
+                                   "--port", server.port, "--message", "slow")
+    assert rc == 0, events
+    received = only(events, "received")[0]
+    assert received["text"] == "SLOW"
+    assert 190 <= received["rtt_ms"] < 2000
+
+
+# Runs tcp_client.main() with a stdout that blocks for 200 ms after the `sent` event (as a full
+# pipe or a slow log collector would): the reply is already in the socket buffer when recv() is
+# entered, so only a clock started at send() sees the 200 ms.
+SLOW_STDOUT_DRIVER = """
+import sys, time
+sys.path.insert(0, sys.argv[1])
+import events, tcp_client
+emit = events.Events.emit
+def slow_emit(self, event, **fields):
+    emit(self, event, **fields)
+    if event == "sent":
+        time.sleep(0.2)
+events.Events.emit = slow_emit
+sys.exit(tcp_client.main(sys.argv[2:]))
+"""
+
+
+def test_tcp_rtt_is_measured_from_send_not_from_recv(tmp_path):
+    """The server answers at once but the client is busy for 200 ms between send() and recv():
+    rtt_ms must include those 200 ms (a clock started at recv() would report ~0 ms)."""
+    with DelayedEchoServer(delay=0) as server:
+        done = subprocess.run([sys.executable, "-c", SLOW_STDOUT_DRIVER, str(PROGRAMS),
+                               "--host", LOOPBACK, "--port", str(server.port)],
+                              check=False, capture_output=True, text=True, timeout=10,
+                              cwd=tmp_path)
+    events = parse_events(done.stdout, "tcp-client")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert names(events) == ["connected", "sent", "received", "closed"]
+    assert only(events, "received")[0]["rtt_ms"] >= 190
+
+
 def test_tcp_client_without_server_reports_refused_quickly(run_client):
     rc, events, elapsed = run_client("tcp_client.py", "tcp-client", "--host", LOOPBACK,
                                      "--port", free_port(socket.SOCK_STREAM), "--timeout", 5)

@@ -79,21 +79,45 @@ def test_an_unset_impairment_parameter_applies_nothing_and_a_set_one_applies():
     scenario = scenario_loader.load("tcp-loss")
     unset = build_plan(scenario, {})
     assert unset.parameters["rate"] == "none"
-    assert all(i.impairment.rate_bit is None for i in unset.impaired)
+    assert all(s.rate_bit is None for i in unset.impaired for s in i.impairments)
     limited = build_plan(scenario, {"rate": "10mbit"})
-    assert {i.name: i.impairment.rate_bit for i in limited.impaired} == {"client": 10_000_000,
+    assert {i.name: i.impairments[0].rate_bit for i in limited.impaired} == {"client": 10_000_000,
                                                                           "udp-client": 10_000_000}
-    assert limited.instance("clean-client").impairment is None
+    assert limited.instance("clean-client").impairments == ()
 
 
 def test_loss_and_delay_apply_to_the_client_egress_only():
     for name, field in (("udp-loss", "loss_pct"), ("udp-delay", "delay_ms")):
         plan = build_plan(scenario_loader.load(name), {})
         assert [i.name for i in plan.impaired] == ["client"]
-        spec = plan.instance("client").impairment
+        spec, = plan.instance("client").impairments
         assert spec.direction == "egress" and getattr(spec, field) > 0
 
 
 def test_seed_reaches_every_impairment():
     plan = build_plan(scenario_loader.load("tcp-loss"), {}, seed=42)
-    assert {i.impairment.seed for i in plan.impaired} == {42} and plan.parameters["seed"] == 42
+    assert {s.seed for i in plan.impaired for s in i.impairments} == {42} and plan.parameters["seed"] == 42
+
+
+def test_a_host_may_impair_several_interfaces_but_not_one_twice():
+    base = {"lesson": "Two links.", "networks": [{"name": "a"}, {"name": "b"}],
+            "hosts": [{"name": "router", "program": "udp-server", "networks": ["a", "b"],
+                       "impair": [{"interface": "eth0", "delay": "10ms"},
+                                  {"interface": "eth1", "loss": "5%", "direction": "ingress"}]}],
+            "steps": [{"start": "router"}]}
+    plan = build_plan(scenario_loader.parse("two", base), {})
+    assert [(s.interface, s.direction) for s in plan.instance("router").impairments] == [
+        ("eth0", "egress"), ("eth1", "ingress")]
+    twice = {**base, "hosts": [{**base["hosts"][0], "impair": [{"delay": "1ms"}, {"loss": "1%"}]}]}
+    with pytest.raises(ScenarioFileError, match="interface listed twice"):
+        scenario_loader.parse("twice", twice)
+
+
+def test_a_forced_backend_refuses_what_it_cannot_do_before_anything_runs():
+    pareto = scenario_loader.parse("p", {
+        "lesson": "Pareto jitter.", "steps": [{"run": "c"}],
+        "hosts": [{"name": "c", "program": "udp-client",
+                   "impair": {"delay": "10ms", "jitter": "2ms", "distribution": "pareto"}}]})
+    with pytest.raises(ParameterError, match="--impair-backend userspace"):
+        build_plan(pareto, {}, impair_backend="userspace")
+    assert build_plan(pareto, {}, impair_backend="netem").instance("c").impairments
