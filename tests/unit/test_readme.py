@@ -1,0 +1,20 @@
+"""README.md stays true: its scenario example loads, its scenario table lists every scenario."""
+import re
+import tomllib
+from pathlib import Path
+
+from lab import scenario_loader
+from lab.plan import build_plan
+
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+
+
+def test_the_scenario_example_is_a_valid_scenario():
+    block = re.search(r"```toml\n(.*?)```", README, re.S).group(1)
+    plan = build_plan(scenario_loader.parse("readme-example", tomllib.loads(block)), {"clients": "2"})
+    assert [i.name for i in plan.instances] == ["server", "client-1", "client-2"]
+
+
+def test_every_scenario_is_in_the_table_with_its_lesson():
+    for name, path in scenario_loader.available().items():
+        assert f"| `{name}` | {scenario_loader.lesson_of(path)}" in README, name
