@@ -142,7 +142,7 @@ def tcp_connections_distinct(record: RunRecord, server: str = "server", clients:
     accepted = [e for e in record.events_of_host(server) if e.get("event") == "accepted"]
     listening = [e for e in record.events_of_host(server) if e.get("event") == "listening"]
     peers = {tuple(e["client"]) for e in accepted}
-    client_ends = {tuple(r.first("connected")["local"]) for r in runs if r.first("connected")}
+    client_ends = {tuple(e["local"]) for r in runs for e in r.all("connected")[:1]}
     listen_fds = {e["listen_fd"] for e in accepted}
     ok = (len(accepted) == len(runs) and len(peers) == len(runs) and client_ends == peers
           and len(listening) == 1 and len(listen_fds) == 1

@@ -19,8 +19,8 @@ def host_figures(record: RunRecord, host: str) -> dict[str, Any]:
                                "rtt_ms": stats.summary_ms(rtts)}
     if any(r.all("summary") for r in runs):
         figures["lost_seqs"] = lost
-    transfers = [r.first("transfer") for r in runs if r.first("transfer")]
-    tcp = [r.first("tcp_stats") for r in runs if r.first("tcp_stats")]
+    transfers = [e for r in runs for e in r.all("transfer")[:1]]
+    tcp = [e for r in runs for e in r.all("tcp_stats")[:1]]
     if transfers:
         figures["transfer"] = {
             "bytes": sum(t["bytes"] for t in transfers),

@@ -1,6 +1,6 @@
 """README.md stays true: its scenario example loads, its scenario table lists every scenario."""
 import re
-import tomllib
+from lab.scenario_loader import tomllib  # tomli on Python 3.10
 from pathlib import Path
 
 from lab import scenario_loader
