@@ -7,6 +7,7 @@ that `import events` works from the script's own directory.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import queue
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -219,40 +221,36 @@ def test_tcp_bulk_mode_reports_a_digest_mismatch(run_client):
     assert transfer["intact"] is False and transfer["sha256_server"] == wrong
 
 
-class DelayedEchoServer:
-    """A one-connection TCP server in a thread: reads one message, waits `delay` s, answers it
-    upper-cased. Its `port` is bound on 127.0.0.1 before the client starts."""
+@contextlib.contextmanager
+def delayed_echo_server(delay: float) -> Iterator[int]:
+    """A one-connection TCP server in a thread on 127.0.0.1 (yields its port): reads one
+    message, waits `delay` s, answers it upper-cased."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind((LOOPBACK, 0))
+    listener.listen(1)
+    listener.settimeout(10)
 
-    def __init__(self, delay: float) -> None:
-        self.delay = delay
-        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.listener.bind((LOOPBACK, 0))
-        self.listener.listen(1)
-        self.listener.settimeout(10)
-        self.port = self.listener.getsockname()[1]
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-
-    def _serve(self) -> None:
-        connection, _ = self.listener.accept()
+    def serve() -> None:
+        connection, _ = listener.accept()
         with connection:
             connection.settimeout(10)
             message = connection.recv(1024)
-            time.sleep(self.delay)
+            time.sleep(delay)
             connection.sendall(message.upper())
 
-    def __enter__(self) -> DelayedEchoServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.thread.join(timeout=10)
-        self.listener.close()
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        thread.join(timeout=10)
+        listener.close()
 
 
 def test_tcp_rtt_counts_the_servers_delay(run_client):
-    with DelayedEchoServer(delay=0.2) as server:
+    with delayed_echo_server(delay=0.2) as port:
         rc, events, _ = run_client("tcp_client.py", "tcp-client", "--host", LOOPBACK,
-                                   "--port", server.port, "--message", "slow")
+                                   "--port", port, "--message", "slow")
     assert rc == 0, events
     received = only(events, "received")[0]
     assert received["text"] == "SLOW"
@@ -279,9 +277,9 @@ sys.exit(tcp_client.main(sys.argv[2:]))
 def test_tcp_rtt_is_measured_from_send_not_from_recv(tmp_path):
     """The server answers at once but the client is busy for 200 ms between send() and recv():
     rtt_ms must include those 200 ms (a clock started at recv() would report ~0 ms)."""
-    with DelayedEchoServer(delay=0) as server:
+    with delayed_echo_server(delay=0) as port:
         done = subprocess.run([sys.executable, "-c", SLOW_STDOUT_DRIVER, str(PROGRAMS),
-                               "--host", LOOPBACK, "--port", str(server.port)],
+                               "--host", LOOPBACK, "--port", str(port)],
                               check=False, capture_output=True, text=True, timeout=10,
                               cwd=tmp_path)
     events = parse_events(done.stdout, "tcp-client")

@@ -11,7 +11,8 @@ long it took. --timeout bounds connect() and each recv().
 Events (one JSON object per line on stdout, see events.py; each also carries `client_name`):
     connected {local, peer, handshake_ms}
     sent      {bytes, text}
-    received  {bytes, text, rtt_ms}            (rtt from send(); in bulk mode from shutdown())
+    received  {bytes, text, rtt_ms}            rtt_ms: from just before send() to recv()'s return
+                                               (bulk mode: from shutdown(SHUT_WR) to the EOF)
     error     {during, errno, name, message}   during: resolve | connect | send | recv
     timeout   {during, waited_ms}
     closed    {}
@@ -22,6 +23,8 @@ Events (one JSON object per line on stdout, see events.py; each also carries `cl
 Bulk mode: sendall() N bytes of a fixed pattern, shutdown(SHUT_WR) (our FIN: "no more data,
 but I still listen"), read the server's reply until EOF and compare its SHA256 with ours.
 `seconds` runs from the first byte sent to the reply read, and goodput = N * 8 / seconds.
+In bulk mode `rtt_ms` is NOT measured from send(): it runs from shutdown(SHUT_WR) to the end of
+the reply, i.e. the time the server needs to drain what is still in flight, hash it and answer.
 The payload goes out in 64 KiB sendall() calls, each bounded by --timeout: the transfer may take
 as long as it needs while it makes progress, but fails after --timeout without any.
 
@@ -68,14 +71,15 @@ def run(args: argparse.Namespace, out: events.Events) -> int:
         else:
             message = args.message.encode()
             phase.enter("send")
+            sent_at = time.monotonic()  # the RTT clock starts here, not when recv() is entered
             # send(): our message, on the connected socket (no address needed).
             sent = client_socket.send(message)
             out.emit("sent", bytes=sent, text=events.text(message[:sent]))
-            phase.enter("recv")
-            # recv(): wait for the server's reply.
+            phase.enter("recv")  # --timeout (and a timeout's waited_ms) count from here
+            # recv(): wait for the server's reply (it may already be waiting in our buffer).
             reply = client_socket.recv(RECV_SIZE)
             out.emit("received", bytes=len(reply), text=events.text(reply),
-                     rtt_ms=phase.waited_ms())
+                     rtt_ms=events.ms(time.monotonic() - sent_at))
             ok = len(reply) > 0
     except TimeoutError:
         out.emit("timeout", during=phase.name, waited_ms=phase.waited_ms())
