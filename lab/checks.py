@@ -60,6 +60,12 @@ def run_checks(record: RunRecord) -> list[CheckResult]:
     results = probe_results(record)
     if record.timed_out:
         results.append(CheckResult("run finished within its time limit", False, record.timed_out))
+    if record.impairment_problems is not None:
+        problems = record.impairment_problems
+        results.append(CheckResult(
+            "impairments stayed in force through the run", not problems,
+            "; ".join(problems) or f"{record.impairment_backend}: verified again after the last client "
+                                   f"({len(record.impaired_instances)} host(s))"))
     for spec in record.plan.scenario.checks:
         try:
             result = REGISTRY[spec.check](record, **spec.args)
@@ -257,6 +263,9 @@ def _summary(record: RunRecord, host: str) -> dict[str, Any]:
     return summary
 
 
+UDP_IP_HEADERS = 28  # IPv4 (20) + UDP (8): what a rate limit counts beyond the payload
+
+
 def _rtt(record: RunRecord, host: str) -> dict[str, float]:
     """RTT percentiles (min, p5, p50, p95, max) over every reply a client host received."""
     figures = host_figures(record, host)["rtt_ms"]
@@ -315,15 +324,24 @@ def client_never_blocks(record: RunRecord, client: str = "client", timeout_param
 
 @check("rtt_p50_near")
 def rtt_p50_near(record: RunRecord, client: str = "client", baseline: str = "baseline",
-                 delay_param: str = "delay", tolerance_ms: float = 5.0) -> CheckResult:
-    """RTT p50 = configured one-way delay (client egress) + the base RTT of the same path."""
+                 delay_param: str = "delay", rate_param: str = "rate", tolerance_ms: float = 5.0
+                 ) -> CheckResult:
+    """RTT p50 = configured one-way delay (client egress) + the base RTT of the same path,
+    + the time to put the datagram on a rate-limited link (IP length × 8 / rate)."""
     delay = _ms(record, delay_param)
     base = _rtt(record, baseline)["p50"]
     measured = _rtt(record, client)["p50"]
-    expected = delay + base
+    rate = record.plan.parameters.get(rate_param, UNSET)
+    serialisation = 0.0
+    if rate != UNSET:
+        sent = _clients(record, client)[0].first("sent")
+        ip_bytes = (sent["bytes"] if sent else 0) + UDP_IP_HEADERS
+        serialisation = ip_bytes * 8 / units.parse_rate_bit(rate) * 1000
+    expected = delay + base + serialisation
+    on_wire = f" + {serialisation:.2f} (at {rate})" if serialisation else ""
     return CheckResult(
         f"RTT p50 within ±{tolerance_ms:g} ms of delay + base RTT", abs(measured - expected) <= tolerance_ms,
-        f"expected {delay:g} + {base:.2f} = {expected:.2f} ms; measured p50 {measured:.2f} ms")
+        f"expected {delay:g} + {base:.2f}{on_wire} = {expected:.2f} ms; measured p50 {measured:.2f} ms")
 
 
 @check("jitter_visible")

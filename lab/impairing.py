@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from lab.engine import ContainerSpec, LabRun
 from lab.images import TOOLS_IMAGE
 from lab.impairment import get_backend
+from lab.errors import LabError
 from lab.impairment.command import CommandResult, run_commands
 from lab.plan import Instance
 
@@ -79,3 +80,18 @@ def apply_all(lab: LabRun, instances: list[Instance], requested: str,
             notes.append(note)
             progress(f"impairment in force on {note}")
     return AppliedImpairments(backend_name, probe, notes)
+
+
+def still_in_force(lab: LabRun, instances: list[Instance], backend_name: str) -> list[str]:
+    """Verify again once the clients are done: a daemon that died mid-run, or a qdisc someone
+    removed, would otherwise leave a run that passed over an unimpaired link."""
+    backend = get_backend(backend_name)
+    problems = []
+    for instance in instances:
+        runner = HelperRunner(lab, helper_name(instance))
+        for spec in instance.impairments:
+            try:
+                backend.verify(spec, run_commands(runner, backend.verify_commands(spec)))
+            except LabError as error:
+                problems.append(f"{instance.name} {spec.interface}: {error}")
+    return problems

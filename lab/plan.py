@@ -5,6 +5,7 @@ happen here, so every bad value is reported before the engine creates anything.
 """
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,6 +71,15 @@ def _replicas(host: Host, values: dict[str, Any]) -> int:
     return raw
 
 
+def instance_seed(seed: int, instance: str, interface: str) -> int:
+    """One reproducible seed per host and interface, so that replicas do not lose the same packets.
+
+    >>> instance_seed(7, "client-1", "eth0") != instance_seed(7, "client-2", "eth0")
+    True
+    """
+    return zlib.crc32(f"{seed}/{instance}/{interface}".encode()) & 0x7FFFFFFF
+
+
 def _impairment(table: dict[str, str], values: dict[str, Any], seed: int | None, backend: str) -> Impairment:
     """One interface's impairment: placeholders filled, unset fields dropped, values validated.
 
@@ -79,7 +89,7 @@ def _impairment(table: dict[str, str], values: dict[str, Any], seed: int | None,
     fields: dict[str, object] = {k: params.substitute(v, values) for k, v in table.items()}
     fields = {k: v for k, v in fields.items() if str(v).lower() not in ("", params.UNSET)}
     if seed is not None:
-        fields["seed"] = seed
+        fields["seed"] = instance_seed(seed, str(values["host"]), str(fields.get("interface", "eth0")))
     spec = parse_impairment(fields)
     if backend != "auto" and not spec.is_empty:
         try:

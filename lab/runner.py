@@ -16,7 +16,7 @@ from lab.checks import CheckResult, run_checks
 from lab.engine import ContainerSpec, Engine, LabRun
 from lab.errors import RunTimedOut, StepFailed
 from lab.images import APPS_IMAGE
-from lab.impairing import apply_all
+from lab.impairing import apply_all, still_in_force
 from lab.plan import Plan
 from lab.record import ClientRun, RunRecord, parse_events
 
@@ -56,6 +56,10 @@ def run_scenario(engine: Engine, plan: Plan, progress: Callable[[str], None],
     with LabRun(engine, run_id, scenario.name, keep=keep) as lab:
         try:
             _run_steps(lab, plan, record, timings, deadline, progress)
+            if record.impairment_backend:
+                record.impairment_problems = still_in_force(
+                    lab, [i for i in plan.impaired if i.name in record.impaired_instances],
+                    record.impairment_backend)
         except RunTimedOut as error:
             record.timed_out = str(error)
             progress(str(error))

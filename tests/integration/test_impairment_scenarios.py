@@ -97,3 +97,37 @@ def test_bad_impairment_values_exit_2_and_create_nothing(engine, no_leftovers, a
     result = invoke("scenario", name, *args)
     assert result.returncode == 2, result.stdout + result.stderr
     assert fragment in result.stderr and "Traceback" not in result.stderr
+
+
+def test_an_impairment_that_vanishes_mid_run_fails_the_run(engine, built_images, no_leftovers):
+    """Kill the userspace daemon while the client runs: the re-verification must fail the run."""
+    import threading
+    import time
+
+    import docker.errors
+
+    run_id = "vanish" + str(int(time.time()) % 10000)
+    helper = f"socklab-{run_id}-client-impair"
+
+    def kill_daemon_once_the_client_runs() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                container = engine.client.containers.get(f"socklab-{run_id}-client")
+                if "udp_client" in container.exec_run(["ps", "-eo", "args"]).output.decode():
+                    engine.client.containers.get(helper).exec_run(["pkill", "-9", "-f", "impaird"], user="root")
+                    return
+            except docker.errors.NotFound:
+                pass
+            time.sleep(0.2)
+
+    killer = threading.Thread(target=kill_daemon_once_the_client_runs, daemon=True)
+    killer.start()
+    plan = build_plan(scenario_loader.load("udp-delay"), {"delay": "50ms", "count": "60"},
+                      impair_backend="userspace")
+    outcome = run_scenario(engine, plan, progress=lambda message: None, run_id=run_id)
+    killer.join(5)
+    verdicts = {c.name: c for c in outcome.checks}
+    lost = verdicts["impairments stayed in force through the run"]
+    assert not lost.passed and "client eth0" in lost.detail, lost
+    assert not outcome.passed

@@ -96,7 +96,12 @@ def test_loss_and_delay_apply_to_the_client_egress_only():
 
 def test_seed_reaches_every_impairment():
     plan = build_plan(scenario_loader.load("tcp-loss"), {}, seed=42)
-    assert {s.seed for i in plan.impaired for s in i.impairments} == {42} and plan.parameters["seed"] == 42
+    seeds = {i.name: s.seed for i in plan.impaired for s in i.impairments}
+    assert set(seeds) == {"client", "udp-client"} and None not in seeds.values()
+    assert len(set(seeds.values())) == 2, "two hosts must not drop the same packets"
+    again = build_plan(scenario_loader.load("tcp-loss"), {}, seed=42)
+    assert {i.name: s.seed for i in again.impaired for s in i.impairments} == seeds
+    assert plan.parameters["seed"] == 42
 
 
 def test_a_host_may_impair_several_interfaces_but_not_one_twice():
