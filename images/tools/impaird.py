@@ -29,18 +29,26 @@ Semantics follow netem: duplicate and loss of the same packet cancel (one copy g
 reordered packet (needs delay) skips the delay; jitter is uniform in +-jitter (default) or
 normal(delay, jitter), clipped at 0; rate serialises packets (a packet leaves when the link has
 finished sending the ones before it, then waits its delay); at most 1000 packets are held
-(netem's default limit), beyond that packets are dropped.
+(netem's default limit), beyond that packets are dropped (as in netem, before they take any time
+on the emulated link).
+
+The interface must exist when the daemon starts (``/sys/class/net/<if>``): iptables accepts any
+name in ``-o``/``-i``, so an impairment of a missing interface would be "in force" and do nothing.
+``start`` refuses it (exit 1, naming the interfaces that exist), and ``status`` reports
+``in_force: false`` with a ``reason`` if the interface has gone since.
 
 Command line::
 
     impaird.py start  --spec JSON --queue N   # daemonise; exit 0 once rules are in force
     impaird.py run    --spec JSON --queue N   # the same in the foreground (SIGTERM/SIGINT stop)
     impaird.py status [--queue N]             # JSON; exit 0 if running with its rules in place
+                                              # on an interface that exists (else a reason)
     impaird.py stop   [--queue N]             # SIGTERM, wait, remove leftover rules; exit 0
     impaird.py --probe [--queue N]            # can this namespace bind an NFQUEUE? exit 0/1
 
 Files (``--run-dir``, default /run/socklab): ``impaird-N.pid``, ``impaird-N.json`` (status,
-rewritten every 0.5 s while counters change), ``impaird-N.log`` (when started with ``start``).
+rewritten every 0.5 s, and with the final counters when the daemon stops, before ``stop``
+returns), ``impaird-N.log`` (when started with ``start``).
 Only IPv4 is impaired (IPv6 and ARP pass untouched).
 """
 from __future__ import annotations
@@ -65,6 +73,7 @@ from typing import Any
 log = logging.getLogger("impaird")
 
 RUN_DIR = "/run/socklab"
+SYS_CLASS_NET = "/sys/class/net"  # this network namespace's interfaces (sysfs mounted in it)
 MARK = 0x50C1AB  # SO_MARK of our re-injected duplicates; the chain lets it through
 HOLD_LIMIT = 1000  # netem's default limit: packets held at once
 STATUS_INTERVAL = 0.5
@@ -176,6 +185,7 @@ class Decision:
     duplicate: bool = False
     corrupt_bit: int | None = None  # bit index counted from the end of the IP header
     reordered: bool = False
+    overlimit: bool = False  # dropped because the hold queue was full
 
 
 class Decider:
@@ -197,8 +207,12 @@ class Decider:
         self._delay = stream("delay")
         self._link_free = 0.0  # when the emulated link finishes sending what it has (rate)
 
-    def decide(self, now: float, length: int, header_len: int = 20) -> Decision:
-        """Decide for a packet of ``length`` bytes (``header_len`` of them the IP header)."""
+    def decide(self, now: float, length: int, header_len: int = 20, full: bool = False) -> Decision:
+        """Decide for a packet of ``length`` bytes (``header_len`` of them the IP header).
+
+        ``full``: the hold queue is at its limit, so a packet that is not lost anyway is dropped
+        (``overlimit``); like a lost packet it takes no time on the emulated link (rate).
+        """
         spec = self.spec
         lost = self._loss.random() * 100 < spec.loss_pct
         duplicated = self._dup.random() * 100 < spec.duplicate_pct
@@ -207,6 +221,8 @@ class Decider:
         delay_s = self._sample_delay()
         if lost and not duplicated:
             return Decision(drop=True)
+        if full:
+            return Decision(drop=True, overlimit=True)
         corrupt_bit = None
         payload_bits = (length - header_len) * 8
         if corrupt_draw * 100 < spec.corrupt_pct and payload_bits > 0:
@@ -243,6 +259,26 @@ def flip_bit(packet: bytes, bit: int, header_len: int) -> bytes:
 
 def ip_header_len(packet: bytes) -> int:
     return (packet[0] & 0x0F) * 4 if packet else 0
+
+
+def interfaces() -> list[str]:
+    """Names of the network interfaces of this namespace."""
+    try:
+        names = os.listdir(SYS_CLASS_NET)
+    except OSError:
+        return []
+    return sorted(n for n in names if os.path.isdir(os.path.join(SYS_CLASS_NET, n)))
+
+
+def missing_interface(name: str) -> str | None:
+    """Why ``name`` cannot be impaired here (it does not exist), or None when it exists."""
+    if name and "/" not in name and name not in (".", "..") and os.path.isdir(
+        os.path.join(SYS_CLASS_NET, name)
+    ):
+        return None
+    existing = ", ".join(interfaces()) or "none found"
+    return (f"interface {name!r} does not exist in this network namespace "
+            f"(no {os.path.join(SYS_CLASS_NET, name)}); interfaces here: {existing}")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -517,7 +553,13 @@ class Daemon:
         return "kernel" if self.spec.kernel_loss else "queue"
 
     def setup(self) -> None:
-        """Bind before installing rules, so that no packet meets a queue nobody reads."""
+        """Bind before installing rules, so that no packet meets a queue nobody reads.
+
+        Refuses a missing interface first: iptables would take the name and match nothing.
+        """
+        missing = missing_interface(self.spec.interface)
+        if missing:
+            raise RuntimeError(missing)
         os.makedirs(self.run_dir, exist_ok=True)
         if self.mode == "queue":
             self.queue = NfQueue(self.queue_num)
@@ -553,10 +595,10 @@ class Daemon:
         assert self.queue is not None
         self.counters.seen += 1
         header_len = ip_header_len(packet.payload)
-        decision = self.decider.decide(now, len(packet.payload), header_len)
-        if decision.drop or len(self.held) >= HOLD_LIMIT:
-            if not decision.drop:
-                self.counters.overlimit += 1
+        decision = self.decider.decide(now, len(packet.payload), header_len,
+                                       full=len(self.held) >= HOLD_LIMIT)
+        if decision.drop:
+            self.counters.overlimit += decision.overlimit
             self.counters.dropped += 1
             self.queue.verdict(packet.packet_id, NF_DROP)
             return
@@ -744,7 +786,18 @@ def queue_status(run_dir: str, queue_num: int, iptables: str) -> dict[str, Any]:
     status["rules_present"] = bool(status.get("spec")) and rules.present()
     if status.get("mode") == "kernel" and status["alive"]:
         status["counters"].update(rules.counters())
-    status["in_force"] = status["alive"] and status["rules_present"]
+    reasons = []
+    if not status["alive"]:
+        reasons.append(f"impaird for queue {queue_num} is not running")
+    if not status["rules_present"]:
+        reasons.append(f"the iptables rules of {rules.chain} are missing")
+    if status.get("spec"):
+        missing = missing_interface(spec.interface)
+        status["interface_present"] = missing is None
+        if missing:  # the rules match by name: they are in place and impair nothing
+            reasons.append(missing)
+    status["in_force"] = not reasons
+    status["reason"] = "; ".join(reasons) or None
     return status
 
 

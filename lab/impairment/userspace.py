@@ -115,6 +115,8 @@ class UserspaceBackend:
                                        f"/run/socklab/impaird-{queue_for(spec.interface)}.log")
         if not status.get("rules_present"):
             raise ImpairmentNotInForce(f"{where} runs but its iptables rules are missing")
+        if not status.get("in_force", True):
+            raise ImpairmentNotInForce(f"{where} is not in force: {status.get('reason') or 'no reason given'}")
         if status.get("mode") != self.mode(spec):
             raise ImpairmentNotInForce(f"{where} runs in mode {status.get('mode')!r}, "
                                        f"expected {self.mode(spec)!r}")

@@ -53,7 +53,8 @@ SERVER = textwrap.dedent(f"""
             print("sendto failed:", exc, flush=True)
 """)
 
-# burst: send N numbered datagrams `gap` apart while a thread counts the replies.
+# burst: send N numbered datagrams `gap` apart while a thread counts the replies and notes the
+# order in which they arrive.
 # pingpong: N sequential round trips, RTT of each in ms.
 CLIENT = textwrap.dedent(f"""
     import json, socket, sys, threading, time
@@ -75,13 +76,14 @@ CLIENT = textwrap.dedent(f"""
                 pass
         print(json.dumps({{"rtts_ms": rtts}}))
     else:
-        received = {{}}
+        received, order = {{}}, []
         def receive():
             s.settimeout(1.5)
             try:
                 while True:
                     k = int.from_bytes(s.recv(4096)[:4], "big")
                     received[k] = received.get(k, 0) + 1
+                    order.append(k)
             except socket.timeout:
                 pass
         thread = threading.Thread(target=receive)
@@ -90,7 +92,7 @@ CLIENT = textwrap.dedent(f"""
             s.send(i.to_bytes(4, "big") + bytes(60))
             time.sleep(gap)
         thread.join()
-        print(json.dumps({{"received": received}}))
+        print(json.dumps({{"received": received, "order": order}}))
 """)
 
 
@@ -168,11 +170,26 @@ def impaired(lab: Lab) -> Iterator[Lab]:
     lab.impaird("stop", "--queue", "7", check=False)
 
 
-def start(lab: Lab, **spec: object) -> None:
+def start(lab: Lab, **spec: object) -> int:
+    """Start impaird on queue 7 and return its pid."""
     spec.setdefault("interface", "veth0")
     lab.impaird("start", "--queue", "7", "--spec", json.dumps(spec))
     status = json.loads(lab.impaird("status", "--queue", "7").stdout)
-    assert status["in_force"], status
+    assert status["in_force"] and status["reason"] is None, status
+    return int((lab.run_dir / "impaird-7.pid").read_text())
+
+
+def final_counters(lab: Lab, pid: int) -> dict[str, int]:
+    """Stop the daemon ``pid`` and return the counters it wrote on its way out.
+
+    While running, the status file is a snapshot rewritten every 0.5 s; the daemon writes it a
+    last time (``running: false``) after it has given every held packet its verdict, and ``stop``
+    returns only after that.
+    """
+    lab.impaird("stop", "--queue", "7")
+    status = json.loads((lab.run_dir / "impaird-7.json").read_text())
+    assert status["pid"] == pid and status["running"] is False, status
+    return status["counters"]
 
 
 def binomial_interval(n: int, p: float, confidence: float) -> tuple[int, int]:
@@ -244,34 +261,75 @@ def test_jitter_reorders_and_spreads(impaired: Lab) -> None:
     spread = statistics.pstdev(rtts)
     print(f"jitter normal 30+-10ms: p50 {statistics.median(rtts):.1f} ms, sd {spread:.1f} ms")
     assert 5 <= spread <= 15
+    # replies 2 ms apart, each delayed by its own normal(30, 10) ms draw, overtake one another
+    # (as with netem): with this seed's draws and exact 2 ms gaps, 46 of 99 neighbours in arrival
+    # order are out of sequence. A FIFO release would give 0.
+    n = 100
+    burst = impaired.client("burst", n, 0.002)
+    order = burst["order"]
+    assert isinstance(order, list) and sorted(order) == list(range(n))  # all, once each
+    out_of_order = sum(a > b for a, b in zip(order, order[1:]))
+    print(f"jitter normal 30+-10ms: {out_of_order}/{n - 1} replies arrived before their predecessor")
+    assert out_of_order >= 10
 
 
 def test_seeded_duplicates_arrive(impaired: Lab) -> None:
     n = 300
-    start(impaired, duplicate_pct=20, seed=5)
+    pid = start(impaired, duplicate_pct=20, seed=5)
     received = impaired.client("burst", n, 0.002)["received"]
     assert isinstance(received, dict)
     duplicates = sum(count - 1 for count in received.values())
-    status = json.loads(impaired.impaird("status", "--queue", "7").stdout)
-    print(f"duplicate 20%: {duplicates} duplicates received of {n}; counters {status['counters']}")
+    counters = final_counters(impaired, pid)
+    print(f"duplicate 20%: {duplicates} duplicates received of {n}; counters {counters}")
     assert len(received) == n
-    assert duplicates == status["counters"]["duplicated"]
+    assert duplicates == counters["duplicated"]
     low, high = binomial_interval(n, 0.2, 0.999)
     assert low <= duplicates <= high
 
 
 def test_corrupted_datagrams_fail_the_checksum(impaired: Lab) -> None:
     n = 200
-    start(impaired, corrupt_pct=30, seed=9)
+    pid = start(impaired, corrupt_pct=30, seed=9)
     received = impaired.client("burst", n, 0.002)["received"]
     assert isinstance(received, dict)
-    corrupted = json.loads(impaired.impaird("status", "--queue", "7").stdout)["counters"]["corrupted"]
-    print(f"corrupt 30%: {corrupted} corrupted, {len(received)}/{n} replies accepted by the client")
+    counters = final_counters(impaired, pid)
+    corrupted = counters["corrupted"]
+    print(f"corrupt 30%: {corrupted} corrupted, {len(received)}/{n} replies accepted by the client; "
+          f"counters {counters}")
+    assert counters["seen"] == counters["accepted"] == n  # every reply queued, none dropped
     low, high = binomial_interval(n, 0.3, 0.999)
     assert low <= corrupted <= high
-    # a flipped bit past the IP header breaks the UDP checksum: the client's kernel drops the
-    # datagram, unless the driver vouches for the checksum (then it arrives, altered)
-    assert n - corrupted <= len(received)
+    # a flipped bit past the IP header breaks the UDP checksum, and veth leaves the checksum to
+    # the receiver, whose kernel drops the datagram: exactly the corrupted replies go missing.
+    # (An unmodified "corrupted" packet, or a driver vouching for checksums, would fail this.)
+    assert len(received) == n - corrupted
+
+
+def test_refuses_an_interface_that_does_not_exist(impaired: Lab) -> None:
+    spec = json.dumps({"interface": "nosuch0", "delay_ms": 10})
+    # `impaired`: a daemon that wrongly started is stopped after the test
+    result = impaired.impaird("start", "--queue", "7", "--spec", spec, check=False)
+    assert result.returncode == 1, result
+    assert "'nosuch0' does not exist" in result.stderr
+    assert "interfaces here: lo, veth0" in result.stderr  # what this namespace has
+    assert "SOCKLAB" not in impaired.mangle_rules()
+    assert not (impaired.run_dir / "impaird-7.pid").exists()
+    assert impaired.impaird("status", "--queue", "7", check=False).returncode == 1
+
+
+def test_status_not_in_force_when_the_interface_goes(impaired: Lab) -> None:
+    _run(["ip", "-n", impaired.a, "link", "add", "slgone0", "type", "veth", "peer", "name",
+          "slgone1"], check=True)
+    try:
+        start(impaired, interface="slgone0", delay_ms=10)  # asserts in_force
+    finally:
+        _run(["ip", "-n", impaired.a, "link", "del", "slgone0"], check=False)  # takes slgone1
+    result = impaired.impaird("status", "--queue", "7", check=False)
+    status = json.loads(result.stdout)
+    assert result.returncode == 1
+    assert status["alive"] and status["rules_present"]  # iptables still matches the name
+    assert not status["in_force"] and not status["interface_present"]
+    assert "'slgone0' does not exist" in status["reason"]
 
 
 def test_stop_removes_rules_and_daemon(lab: Lab) -> None:

@@ -1,10 +1,12 @@
 """The userspace backend: impaird's decisions (seeded, statistical), its wire format, commands."""
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import itertools
 import json
 import math
+import os
 import statistics
 import struct
 import sys
@@ -166,6 +168,96 @@ def test_rate_adds_to_delay() -> None:
     assert d.decide(0.0, 1000).delay_s == pytest.approx(0.011)
 
 
+def test_overlimit_drop_takes_no_link_time() -> None:
+    d = decider(rate_bit=1_000_000)  # 1000-byte packet: 8 ms on the wire
+    assert d.decide(0.0, 1000).delay_s == pytest.approx(0.008)
+    dropped = d.decide(0.0, 1000, full=True)
+    assert dropped.drop and dropped.overlimit
+    assert d.decide(0.0, 1000).delay_s == pytest.approx(0.016)  # not 0.024
+
+
+class FakeQueue:
+    def __init__(self) -> None:
+        self.verdicts: list[tuple[int, int]] = []
+
+    def verdict(self, packet_id: int, verdict: int, payload: bytes | None = None) -> None:
+        self.verdicts.append((packet_id, verdict))
+
+
+@pytest.fixture
+def daemon(tmp_path: Path):
+    made = impaird.Daemon(impaird.Spec(rate_bit=1_000_000), 7, str(tmp_path))
+    made.queue = FakeQueue()
+    yield made
+    os.close(made._wake_r)
+    os.close(made._wake_w)
+
+
+def test_daemon_overlimit_drop_does_not_delay_later_packets(daemon) -> None:
+    """A packet dropped at the hold limit must not occupy the emulated link."""
+    packet = bytes([0x45]) + bytes(999)  # 1000 bytes: 8 ms at 1 Mbit/s
+    daemon.held = [impaird.Held(100.0, k, 10_000 + k, None, None)
+                   for k in range(impaird.HOLD_LIMIT)]
+    daemon.handle(impaird.Packet(1, packet, 4), now=0.0)
+    assert daemon.queue.verdicts == [(1, impaird.NF_DROP)]
+    assert (daemon.counters.overlimit, daemon.counters.dropped) == (1, 1)
+    daemon.held = []
+    daemon.handle(impaird.Packet(2, packet, 4), now=0.0)
+    (held,) = daemon.held
+    assert held.packet_id == 2 and held.release == pytest.approx(0.008)  # not 0.016
+
+
+# --- the interface must exist ---------------------------------------------------------------
+@pytest.fixture
+def sys_class_net(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    net = tmp_path / "sys-class-net"
+    for name in ("lo", "eth0"):
+        (net / name).mkdir(parents=True)
+    (net / "bonding_masters").write_text("")  # a file, not an interface
+    monkeypatch.setattr(impaird, "SYS_CLASS_NET", str(net))
+    return net
+
+
+def test_missing_interface(sys_class_net: Path) -> None:
+    assert impaird.missing_interface("eth0") is None
+    reason = impaird.missing_interface("eth1")
+    assert reason is not None and "'eth1'" in reason and reason.endswith("interfaces here: eth0, lo")
+    for name in ("", ".", "..", "../eth0", "bonding_masters"):
+        assert impaird.missing_interface(name), name
+
+
+def test_setup_refuses_missing_interface(sys_class_net: Path, tmp_path: Path) -> None:
+    daemon = impaird.Daemon(impaird.Spec(interface="eth1", delay_ms=10), 7, str(tmp_path / "run"),
+                            iptables="/nonexistent/iptables")
+    try:
+        with pytest.raises(RuntimeError, match=r"'eth1' does not exist.*interfaces here: eth0, lo"):
+            daemon.setup()
+    finally:
+        os.close(daemon._wake_r)
+        os.close(daemon._wake_w)
+    assert daemon.queue is None and not (tmp_path / "run").exists()  # nothing bound or written
+
+
+def test_status_not_in_force_when_interface_is_gone(
+    sys_class_net: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    spec = impaird.Spec(interface="eth0", delay_ms=10)
+    status = {"queue": 7, "mode": "queue", "running": True, "spec": dataclasses.asdict(spec),
+              "counters": {"seen": 0}}
+    (run / "impaird-7.json").write_text(json.dumps(status))
+    (run / "impaird-7.pid").write_text(f"{os.getpid()}\n")  # a live process
+    monkeypatch.setattr(impaird.Rules, "present", lambda self: True)
+    here = impaird.queue_status(str(run), 7, "iptables")
+    assert here["in_force"] and here["interface_present"] and here["reason"] is None
+    (sys_class_net / "eth0").rmdir()
+    gone = impaird.queue_status(str(run), 7, "iptables")
+    assert gone["alive"] and gone["rules_present"]
+    assert not gone["in_force"] and not gone["interface_present"]
+    assert "'eth0' does not exist" in gone["reason"] and "interfaces here: lo" in gone["reason"]
+
+
 # --- spec handling in the daemon ------------------------------------------------------------
 def test_daemon_spec_reads_impairment_dict() -> None:
     spec = parse_impairment({"delay": "50ms", "jitter": "5ms", "distribution": "normal",
@@ -269,6 +361,7 @@ def test_verify() -> None:
         (status(spec, alive=False), "not running"),
         (status(spec, rules_present=False), "rules are missing"),
         (status(spec, mode="kernel"), "mode"),
+        (status(spec, in_force=False, reason="interface 'eth0' is gone"), "interface 'eth0' is gone"),
         (status(spec, spec=Impairment(delay_ms=10).to_dict()), "different impairment"),
         (CommandResult(1, "", "python3: not found"), "no JSON"),
     ]
