@@ -12,7 +12,10 @@ when its own kernel has sch_netem, even under CI=true: there the real-engine int
 netem for real. Without sch_netem on the host it skips outside CI and FAILS under CI=true, since
 this VM is then the only place netem gets tested.
 
-Run: `.venv/bin/pytest -m vm tests/test_netem_vm.py` (root; about 15 s after a first ~25 s build).
+Every netem option is covered: delay (per direction), jitter (uniform and the `normal` table),
+loss, reorder, duplicate, corrupt and rate, each measured against what netem does with it.
+
+Run: `.venv/bin/pytest -m vm tests/test_netem_vm.py` (root; about 65 s after a first build).
 """
 from __future__ import annotations
 
@@ -49,10 +52,28 @@ SPECS: dict[str, tuple[dict[str, str], Probe]] = {
     "both-delay": ({"delay": "25ms", "direction": "both"}, Probe(count=200, interval_ms=10)),
     "egress-delay-jitter-loss": ({"delay": "40ms", "jitter": "5ms", "loss": "10%"},
                                  Probe(count=400, interval_ms=5)),
+    # Probes every 5 ms, half the delay: a reply sent without the delay overtakes its
+    # predecessor whenever that one was delayed, so reordering shows in the arrival order too.
+    "egress-delay-reorder": ({"delay": "10ms", "reorder": "25%"}, Probe(count=400, interval_ms=5)),
+    "egress-duplicate": ({"duplicate": "20%"}, Probe(count=400, interval_ms=5)),
+    # 1000-byte payloads: a flipped bit then lands in the UDP header or payload 97% of the time.
+    "egress-corrupt": ({"corrupt": "30%"}, Probe(count=400, interval_ms=5, payload=1000)),
+    # 1042-byte frames at 1 Mbit/s take 8.3 ms each; probes 20 ms apart never queue.
+    "egress-rate": ({"rate": "1mbit"}, Probe(count=100, interval_ms=20, payload=1000)),
+    "egress-delay-jitter-normal": ({"delay": "40ms", "jitter": "5ms", "distribution": "normal"},
+                                   Probe(count=400, interval_ms=5)),
 }
-CONFIDENCE = 0.99
+CONFIDENCE = 0.999  # seven binomial checks per run, netem unseedable here: keep chance failures ~0.7%
 P50_TOLERANCE_MS = 2.0
 VM_TIMEOUT_S = 600
+#: bytes a probe datagram occupies on the veth (what netem's rate and corrupt act on): Ethernet
+#: header 14, IPv4 header 20, UDP header 8, then the payload
+ETH_HEADER, IP_HEADER, UDP_HEADER = 14, 20, 8
+#: p5..p95 of the added delay, in units of jitter: uniform on [-j, j] spans 0.9 * 2j; netem's
+#: normal table has sigma = jitter, so 2 * 1.645 sigma
+SPREAD_P5_P95 = {"uniform": 1.8, "normal": 3.29}
+#: tc's distribution tables hold values up to 32767/8192 ~ 4 sigma: no delay goes further
+TABLE_REACH = 4
 
 
 def binomial_interval(n: int, p: float, confidence: float = CONFIDENCE) -> tuple[int, int]:
@@ -167,6 +188,15 @@ def _probe(run: VmRun, name: str) -> dict:
     return report["probe"]
 
 
+def _udp(run: VmRun, name: str, ns: str) -> dict[str, int]:
+    """Udp counters of namespace `ns` ("a": the client's, "b": the echo server's) after the probe."""
+    return run.report(name)["snmp"][ns]["Udp"]
+
+
+def _frame_bytes(name: str) -> int:
+    return ETH_HEADER + IP_HEADER + UDP_HEADER + SPECS[name][1].payload
+
+
 def _results(raw: list[dict]) -> list[CommandResult]:
     return [CommandResult(r["rc"], r["stdout"], r["stderr"]) for r in raw]
 
@@ -238,8 +268,102 @@ def test_measured_delay_matches(vm_run: VmRun, name: str) -> None:
     assert abs(rtt["p50"] - want) <= P50_TOLERANCE_MS, (
         f"{name}: RTT p50 {rtt['p50']:.2f} ms, want {want:.2f} ± {P50_TOLERANCE_MS} "
         f"(base {base['p50']:.2f} + {added:g}); {rtt}")
-    # netem never sends early: nothing returns faster than the smallest possible added delay.
-    assert rtt["min"] >= added - spec.jitter_ms, f"{name}: {rtt}"
-    if spec.jitter_ms:
-        spread = rtt["p95"] - rtt["p5"]  # uniform ±j: about 1.8 j
-        assert spec.jitter_ms <= spread <= 4 * spec.jitter_ms, f"{name}: p5..p95 {spread:.2f} ms"
+    distribution = spec.distribution or "uniform"
+    if not spec.reorder_pct:  # a reordered packet skips the delay: test_reorder_sends_some_early
+        # netem never sends early: nothing returns faster than the smallest possible added delay
+        # (delay - jitter for uniform, delay - 4 sigma for a table).
+        reach = spec.jitter_ms * (1 if distribution == "uniform" else TABLE_REACH)
+        assert rtt["min"] >= added - reach, f"{name}: {rtt}"
+    if spec.jitter_ms and distribution in SPREAD_P5_P95:
+        # The two ranges do not overlap for the same jitter, so this tells normal from uniform.
+        want = SPREAD_P5_P95[distribution] * spec.jitter_ms
+        spread = rtt["p95"] - rtt["p5"]
+        assert 0.8 * want <= spread <= 1.2 * want + 1, (
+            f"{name}: p5..p95 {spread:.2f} ms, {distribution} ±{spec.jitter_ms:g} ms gives "
+            f"about {want:.2f}; {rtt}")
+
+
+def test_normal_distribution_reaches_beyond_jitter(vm_run: VmRun) -> None:
+    """With the `normal` table, a delay can fall more than one jitter below the mean (a third of
+    them do), which netem's default uniform never gives; and none beyond the table's 4 sigma."""
+    name = "egress-delay-jitter-normal"
+    base, probe, spec = _probe(vm_run, BASE)["rtt_ms"], _probe(vm_run, name), spec_for(name)
+    assert probe["received"] == probe["sent"], probe
+    added = [r - base["p50"] for r in probe["rtts_ms"]]
+    below = sum(1 for d in added if d < spec.delay_ms - spec.jitter_ms)
+    # P(Z < -1) = 15.9%; the interval is widened to 10%..22% for the base RTT's own noise
+    assert 0.10 * len(added) <= below <= 0.22 * len(added), (
+        f"{name}: {below}/{len(added)} delays below {spec.delay_ms - spec.jitter_ms:g} ms")
+    assert min(added) >= spec.delay_ms - TABLE_REACH * spec.jitter_ms - P50_TOLERANCE_MS, added[:5]
+
+
+def test_reorder_sends_some_early(vm_run: VmRun) -> None:
+    """netem's reorder (tc adds `gap 1`): each packet, with the reorder probability, skips the
+    delay and goes out at once, ahead of the delayed ones; the others get the full delay.
+
+    So the share of replies back in about the base RTT (under half the delay) is binomial with
+    the reorder probability, and with probes 5 ms apart and a 10 ms delay, early replies overtake
+    earlier probes (the median RTT stays the delay's: test_measured_delay_matches)."""
+    name = "egress-delay-reorder"
+    base, probe, spec = _probe(vm_run, BASE)["rtt_ms"], _probe(vm_run, name), spec_for(name)
+    assert probe["received"] == probe["sent"], probe
+    early = sum(1 for r in probe["rtts_ms"] if r < base["p50"] + spec.delay_ms / 2)
+    lo, hi = binomial_interval(probe["received"], spec.reorder_pct / 100)
+    assert lo <= early <= hi, (f"{name}: {early}/{probe['received']} replies under "
+                               f"{spec.delay_ms / 2:g} ms + base, {CONFIDENCE:.0%} interval for "
+                               f"{spec.reorder_pct:g}% is [{lo}, {hi}]; {probe['rtt_ms']}")
+    assert probe["rtt_ms"]["min"] < base["p95"] + 1, probe["rtt_ms"]
+    assert probe["out_of_order"] > 0, f"{name}: every reply came back in order: {probe}"
+
+
+def test_duplicate_reaches_the_server_twice(vm_run: VmRun) -> None:
+    """Each datagram is sent twice with the duplicate probability: the echo server (namespace B's
+    Udp InDatagrams) gets a binomial number of extra copies, and echoes every copy back."""
+    name = "egress-duplicate"
+    probe, spec = _probe(vm_run, name), spec_for(name)
+    assert probe["received"] == probe["sent"], probe
+    extra = _udp(vm_run, name, "b")["InDatagrams"] - probe["sent"]
+    lo, hi = binomial_interval(probe["sent"], spec.duplicate_pct / 100)
+    assert lo <= extra <= hi, (f"{name}: server got {extra} extra copies of {probe['sent']}, "
+                               f"{CONFIDENCE:.0%} interval for {spec.duplicate_pct:g}% is "
+                               f"[{lo}, {hi}]")
+    assert probe["duplicates"] == extra, f"{name}: client saw {probe['duplicates']}, server {extra}"
+
+
+def test_corrupt_fails_the_checksum(vm_run: VmRun) -> None:
+    """netem flips one random bit of the frame (after computing the UDP checksum). A flip in the
+    UDP header or payload fails the UDP checksum (B's Udp InCsumErrors); one in the IP header
+    fails its checksum, one in the destination MAC or EtherType drops the frame on receipt; only
+    the 48 bits of the source MAC and the destination's group bit go unnoticed. So the loss is
+    binomial with corrupt * (1 - 49 / frame bits), the checksum errors with
+    corrupt * UDP bytes / frame bytes."""
+    name = "egress-corrupt"
+    probe, spec, frame = _probe(vm_run, name), spec_for(name), _frame_bytes(name)
+    corrupt = spec.corrupt_pct / 100
+    lost = probe["sent"] - probe["received"]
+    lo, hi = binomial_interval(probe["sent"], corrupt * (1 - 49 / (8 * frame)))
+    assert lo <= lost <= hi, (f"{name}: lost {lost}/{probe['sent']}, {CONFIDENCE:.0%} interval "
+                              f"is [{lo}, {hi}]")
+    udp = _udp(vm_run, name, "b")
+    lo, hi = binomial_interval(probe["sent"],
+                               corrupt * (UDP_HEADER + SPECS[name][1].payload) / frame)
+    assert lo <= udp["InCsumErrors"] <= hi, (
+        f"{name}: {udp['InCsumErrors']} UDP checksum errors at the server, {CONFIDENCE:.0%} "
+        f"interval is [{lo}, {hi}]; {udp}")
+    assert udp["InCsumErrors"] <= lost, udp
+
+
+def test_rate_adds_serialization_time(vm_run: VmRun) -> None:
+    """At `rate`, netem holds each frame for its length / rate (1042 bytes at 1 Mbit/s: 8.34 ms);
+    probes spaced wider than that never queue, so every RTT is base + that time."""
+    name = "egress-rate"
+    base, probe, spec = _probe(vm_run, BASE)["rtt_ms"], _probe(vm_run, name), spec_for(name)
+    assert spec.rate_bit
+    assert probe["received"] == probe["sent"], probe
+    serialization_ms = _frame_bytes(name) * 8 / spec.rate_bit * 1000
+    rtt = probe["rtt_ms"]
+    assert rtt["min"] >= serialization_ms, f"{name}: {rtt}, serialization {serialization_ms:.2f}"
+    want = base["p50"] + serialization_ms
+    assert abs(rtt["p50"] - want) <= P50_TOLERANCE_MS, (
+        f"{name}: RTT p50 {rtt['p50']:.2f} ms, want {want:.2f} ± {P50_TOLERANCE_MS} (base "
+        f"{base['p50']:.2f} + serialization {serialization_ms:.2f}); {rtt}")

@@ -57,15 +57,18 @@ def test_udp_delay_with_jitter_userspace(engine, built_images, no_leftovers):
 
 
 def test_tcp_loss_userspace(engine, built_images, no_leftovers):
-    _, document = run(engine, "tcp-loss", {"payload": "524288"}, impair_backend="userspace")
+    # Seeded: the UDP contrast's loss check is statistical; a seed makes this test deterministic.
+    _, document = run(engine, "tcp-loss", {"payload": "524288"}, impair_backend="userspace", seed=5)
     hosts = document["metrics"]["hosts"]
     assert hosts["client"]["retrans_segs"] > 0 and hosts["client"]["transfer"]["intact"]
     assert hosts["udp-client"]["loss_rate"] > 0
 
 
 def test_auto_picks_what_the_probe_found(engine, built_images, kernel, no_leftovers):
-    _, document = run(engine, "udp-loss", {"count": "100"})
-    assert document["impairment_backend"] == ("netem" if kernel.netem else "userspace")
+    # Unseeded (a seed steers auto to userspace), so only the choice is asserted, not the statistics.
+    plan = build_plan(scenario_loader.load("udp-loss"), {"count": "50"})
+    outcome = run_scenario(engine, plan, progress=lambda message: None)
+    assert outcome.record.impairment_backend == ("netem" if kernel.netem else "userspace")
 
 
 def test_netem_backend_on_the_real_engine(engine, built_images, kernel, no_leftovers):

@@ -35,6 +35,7 @@ class Probe:
     count: int = 200
     interval_ms: float = 10
     drain_s: float = 1.0
+    payload: int = 64  #: UDP payload bytes per datagram (at least 12: sequence number + time)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -2,10 +2,10 @@
 
     measure.py serve ADDR PORT
         echo every datagram back to its sender; prints READY once bound.
-    measure.py client ADDR PORT COUNT INTERVAL_MS DRAIN_S
-        send COUNT datagrams (sequence number + send time), one every INTERVAL_MS, keep
-        listening DRAIN_S after the last, print one JSON line: sent, received, duplicates and
-        RTT figures in milliseconds.
+    measure.py client ADDR PORT COUNT INTERVAL_MS DRAIN_S [PAYLOAD]
+        send COUNT datagrams of PAYLOAD bytes (default 64: sequence number + send time, then
+        zeros), one every INTERVAL_MS, keep listening DRAIN_S after the last, print one JSON
+        line: sent, received, duplicates, RTT figures and every RTT (sorted), in milliseconds.
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def serve(addr: str, port: int) -> None:
     sock.bind((addr, port))
     print("READY", flush=True)
     while True:
-        data, peer = sock.recvfrom(2048)
+        data, peer = sock.recvfrom(65535)
         sock.sendto(data, peer)
 
 
@@ -40,7 +40,8 @@ def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (pos - low)
 
 
-def client(addr: str, port: int, count: int, interval_ms: float, drain_s: float) -> dict:
+def client(addr: str, port: int, count: int, interval_ms: float, drain_s: float,
+           payload: int = _PAD) -> dict:
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.connect((addr, port))
     sock.settimeout(0.2)
@@ -52,7 +53,7 @@ def client(addr: str, port: int, count: int, interval_ms: float, drain_s: float)
         nonlocal duplicates
         while not stop.is_set():
             try:
-                data = sock.recv(2048)
+                data = sock.recv(65535)
             except TimeoutError:
                 continue
             now = time.monotonic_ns()
@@ -70,7 +71,7 @@ def client(addr: str, port: int, count: int, interval_ms: float, drain_s: float)
         delay = start + seq * interval_ms / 1000 - time.monotonic()
         if delay > 0:
             time.sleep(delay)
-        sock.send(_PAYLOAD.pack(seq, time.monotonic_ns()).ljust(_PAD, b"\0"))
+        sock.send(_PAYLOAD.pack(seq, time.monotonic_ns()).ljust(payload, b"\0"))
     time.sleep(drain_s)
     stop.set()
     receiver.join()
@@ -88,6 +89,7 @@ def client(addr: str, port: int, count: int, interval_ms: float, drain_s: float)
             "max": values[-1] if values else None,
             "mean": statistics.fmean(values) if values else None,
         },
+        "rtts_ms": [round(v, 3) for v in values],
         "duration_s": round(time.monotonic() - start, 3),
     }
 
@@ -96,7 +98,9 @@ def main(argv: list[str]) -> None:
     if argv[0] == "serve":
         serve(argv[1], int(argv[2]))
     elif argv[0] == "client":
-        result = client(argv[1], int(argv[2]), int(argv[3]), float(argv[4]), float(argv[5]))
+        payload = int(argv[6]) if len(argv) > 6 else _PAD
+        result = client(argv[1], int(argv[2]), int(argv[3]), float(argv[4]), float(argv[5]),
+                        payload)
         print(json.dumps(result), flush=True)
     else:
         raise SystemExit(f"unknown mode {argv[0]!r}")

@@ -1,7 +1,9 @@
 """Run the plan inside the VM (python3 stdlib only) and report each case on the serial console.
 
 For every case: two fresh network namespaces A and B joined by a veth pair; inside A the case's
-commands, its verify commands and `tc qdisc show`; a UDP echo probe from A to B and back; the
+commands, its verify commands and `tc qdisc show`; a UDP echo probe from A to B and back, then
+each namespace's Ip and Udp counters (/proc/net/snmp, per namespace, so they count this probe
+only: e.g. B's Udp InDatagrams is what the echo server received, duplicates included); the
 case's cleanup commands and `tc qdisc show` again; then both namespaces are deleted, so no case
 sees another's qdiscs. A failed command does not stop the case: the host judges every result.
 
@@ -23,7 +25,8 @@ ADDR_A, ADDR_B, PORT = "192.0.2.1", "192.0.2.2", 7007  # RFC 5737 range, inside 
 MAC_A, MAC_B = "02:00:00:00:00:0a", "02:00:00:00:00:0b"
 
 
-def run(argv: list[str], timeout: float = 30) -> dict:
+def run(argv: list[str], timeout: float = 30, limit: int | None = 2000) -> dict:
+    """Run `argv`; its rc and (the last `limit` characters of) its stdout and stderr."""
     start = time.monotonic()
     try:
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
@@ -32,7 +35,8 @@ def run(argv: list[str], timeout: float = 30) -> dict:
         rc, out, err = 127, "", str(exc)
     except subprocess.TimeoutExpired:
         rc, out, err = 124, "", f"timed out after {timeout}s"
-    return {"argv": argv, "rc": rc, "stdout": out[-2000:], "stderr": err[-2000:],
+    keep = slice(-limit if limit else None, None)
+    return {"argv": argv, "rc": rc, "stdout": out[keep], "stderr": err[keep],
             "seconds": round(time.monotonic() - start, 3)}
 
 
@@ -79,13 +83,26 @@ def probe(spec: dict) -> dict:
             raise RuntimeError("echo server did not start")
         client = run(["ip", "netns", "exec", "a", sys.executable, measure, "client", ADDR_B,
                       str(PORT), str(spec["count"]), str(spec["interval_ms"]),
-                      str(spec["drain_s"])], timeout=600)
+                      str(spec["drain_s"]), str(spec.get("payload", 64))], timeout=600,
+                     limit=None)  # the JSON line holds every RTT
         if client["rc"] != 0:
             raise RuntimeError(f"probe client failed: {client}")
         return json.loads(client["stdout"].strip().splitlines()[-1])
     finally:
         server.kill()
         server.wait()
+
+
+def snmp(ns: str) -> dict:
+    """The Ip and Udp counters of namespace `ns`: {"Udp": {"InDatagrams": 12, ...}, ...}."""
+    text = run(["ip", "netns", "exec", ns, "cat", "/proc/net/snmp"])["stdout"]
+    counters: dict = {}
+    lines = text.splitlines()
+    for names, values in zip(lines[::2], lines[1::2]):
+        group, _, keys = names.partition(":")
+        if group in ("Ip", "Udp") and values.startswith(group + ":"):
+            counters[group] = dict(zip(keys.split(), map(int, values.split(":", 1)[1].split())))
+    return counters
 
 
 def run_case(plan: dict, case: dict) -> dict:
@@ -98,6 +115,7 @@ def run_case(plan: dict, case: dict) -> dict:
         report["qdisc"] = in_a(["tc", "qdisc", "show"])["stdout"]
         if case.get("probe"):
             report["probe"] = probe(case["probe"])
+            report["snmp"] = {ns: snmp(ns) for ns in ("a", "b")}
         report["cleanup"] = [in_a(argv) for argv in case.get("cleanup", [])]
         report["qdisc_after_cleanup"] = in_a(["tc", "qdisc", "show"])["stdout"]
         report["links_after_cleanup"] = in_a(["ip", "-o", "link", "show"])["stdout"]
