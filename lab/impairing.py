@@ -6,6 +6,7 @@ own verification must see the impairment in force before any client runs.
 """
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -82,16 +83,39 @@ def apply_all(lab: LabRun, instances: list[Instance], requested: str,
     return AppliedImpairments(backend_name, probe, notes)
 
 
-def still_in_force(lab: LabRun, instances: list[Instance], backend_name: str) -> list[str]:
+def still_in_force(lab: LabRun, instances: list[Instance], backend_name: str
+                   ) -> tuple[list[str], dict[str, dict[str, int]]]:
     """Verify again once the clients are done: a daemon that died mid-run, or a qdisc someone
-    removed, would otherwise leave a run that passed over an unimpaired link."""
+    removed, would otherwise leave a run that passed over an unimpaired link.
+
+    Also returns what the backend counted per host and interface (the userspace daemon reports
+    packets seen, dropped, delayed, ...), so the result can set the clients' figures beside them.
+    """
     backend = get_backend(backend_name)
-    problems = []
+    problems: list[str] = []
+    counters: dict[str, dict[str, int]] = {}
     for instance in instances:
         runner = HelperRunner(lab, helper_name(instance))
         for spec in instance.impairments:
             try:
-                backend.verify(spec, run_commands(runner, backend.verify_commands(spec)))
+                results = run_commands(runner, backend.verify_commands(spec))
+                backend.verify(spec, results)
             except LabError as error:
                 problems.append(f"{instance.name} {spec.interface}: {error}")
-    return problems
+                continue
+            counted = _counters(results)
+            if counted:
+                counters[f"{instance.name} {spec.interface}"] = counted
+    return problems, counters
+
+
+def _counters(results: list[CommandResult]) -> dict[str, int]:
+    """Integer counters from a JSON status (impaird's), or nothing for other backends."""
+    for result in results:
+        try:
+            status = json.loads(result.stdout)
+        except ValueError:
+            continue
+        if isinstance(status, dict) and isinstance(status.get("counters"), dict):
+            return {k: v for k, v in status["counters"].items() if isinstance(v, int)}
+    return {}

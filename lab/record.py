@@ -68,6 +68,7 @@ class RunRecord:
     impairment_backend: str | None = None
     impairment_notes: list[str] = field(default_factory=list)
     impaired_instances: set[str] = field(default_factory=set)
+    impairment_counters: dict[str, dict[str, int]] = field(default_factory=dict)
     impairment_problems: list[str] | None = None  # None: not re-verified (no impairment, or cut short)
     timed_out: str | None = None  # what was still running when the scenario's time ran out
 

@@ -48,6 +48,7 @@ def result_document(outcome: Outcome) -> dict[str, Any]:
         "parameters": record.plan.parameters,
         "impairment_backend": record.impairment_backend,
         "impairments": record.impairment_notes,
+        "impairment_counters": record.impairment_counters,
         "metrics": metrics(record),
         "checks": [{"name": c.name, "passed": c.passed, "detail": c.detail} for c in outcome.checks],
         "timings_s": {k: round(v, 3) for k, v in outcome.timings.items()},
@@ -84,6 +85,9 @@ def print_outcome(document: dict[str, Any]) -> None:
                             f"{transfer['goodput_mbit_s']:.1f} Mbit/s" if transfer else "–",
                             str(f["retrans_segs"]) if "retrans_segs" in f else "–")
         console.print(figures)
+    for where, counted in document.get("impairment_counters", {}).items():
+        shown = ", ".join(f"{k} {v}" for k, v in counted.items() if v)
+        console.print(f"[dim]{document['impairment_backend']} on {escape(where)}: {escape(shown or 'nothing counted')}[/dim]")
     table = Table(title="Checks", title_justify="left")
     table.add_column("", width=2)
     table.add_column("check")

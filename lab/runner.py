@@ -57,7 +57,7 @@ def run_scenario(engine: Engine, plan: Plan, progress: Callable[[str], None],
         try:
             _run_steps(lab, plan, record, timings, deadline, progress)
             if record.impairment_backend:
-                record.impairment_problems = still_in_force(
+                record.impairment_problems, record.impairment_counters = still_in_force(
                     lab, [i for i in plan.impaired if i.name in record.impaired_instances],
                     record.impairment_backend)
         except RunTimedOut as error:

@@ -713,6 +713,8 @@ def cmd_run(args: argparse.Namespace, ready_fd: int | None = None) -> int:
     daemon = Daemon(spec, args.queue, args.run_dir, args.iptables)
     signal.signal(signal.SIGTERM, daemon.request_stop)
     signal.signal(signal.SIGINT, daemon.request_stop)
+    # `status` asks for fresh counters with SIGUSR1 instead of reading a snapshot up to 0.5 s old.
+    signal.signal(signal.SIGUSR1, lambda signum, frame: daemon.write_status())
     try:
         daemon.setup()
     except Exception as exc:  # noqa: BLE001 - report why, clean up, fail
@@ -772,8 +774,36 @@ def cmd_start(args: argparse.Namespace) -> int:
     os._exit(code)
 
 
+def refresh_status(run_dir: str, queue_num: int, wait: float = 0.5) -> None:
+    """Ask a running daemon to rewrite its status file now (SIGUSR1) and wait until it has."""
+    pid = read_pid(run_dir, queue_num)
+    if pid is None or pid == os.getpid() or not pid_alive(pid):
+        return
+    try:  # a recycled pid must never get the signal: SIGUSR1 would end any other process
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            if b"impaird" not in handle.read():
+                return
+    except OSError:
+        return
+    path = status_path(run_dir, queue_num)
+    try:
+        before = os.stat(path).st_mtime_ns
+    except OSError:
+        before = 0
+    os.kill(pid, signal.SIGUSR1)
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        try:
+            if os.stat(path).st_mtime_ns != before:
+                return
+        except OSError:
+            pass
+        time.sleep(0.01)
+
+
 def queue_status(run_dir: str, queue_num: int, iptables: str) -> dict[str, Any]:
     """Status of one queue: the daemon's own file, checked against the process and the rules."""
+    refresh_status(run_dir, queue_num)
     try:
         with open(status_path(run_dir, queue_num), encoding="utf-8") as handle:
             status = json.load(handle)

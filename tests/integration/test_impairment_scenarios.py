@@ -47,6 +47,9 @@ def test_udp_loss_userspace_and_seed_reproducibility(engine, built_images, no_le
     assert first["metrics"]["lost_seqs"], "20% loss over 300 datagrams lost nothing"
     assert first["metrics"]["lost_seqs"] == second["metrics"]["lost_seqs"]
     assert first["parameters"]["seed"] == 11
+    # What the daemon dropped is exactly what the client found missing (egress loss, one link).
+    counted = first["impairment_counters"]["client eth0"]
+    assert counted["dropped"] == len(first["metrics"]["lost_seqs"]) and counted["seen"] == 300
 
 
 def test_udp_delay_with_jitter_userspace(engine, built_images, no_leftovers):
