@@ -34,33 +34,39 @@ def _binomial_pmf(n: int, k: int, p: float) -> float:
     return math.exp(log)
 
 
-def binomial_interval(n: int, p: float, confidence: float = 0.99) -> tuple[float, float]:
-    """The range of loss *rates* that a link dropping with probability p shows over n trials.
+def binomial_count_interval(n: int, p: float, confidence: float = 0.99) -> tuple[int, int]:
+    """The counts [lo, hi] that Binomial(n, p) falls in with probability >= confidence.
 
-    Exact binomial quantiles (no normal approximation, which is poor at small p): the measured
-    count k lies in [lo, hi] with probability >= confidence, (1 - confidence)/2 cut from each tail.
+    Exact quantiles (no normal approximation, which is poor at small p), with (1 - confidence)/2
+    cut from each tail.
 
-    >>> lo, hi = binomial_interval(200, 0.2); round(lo, 3), round(hi, 3)
-    (0.13, 0.275)
+    >>> binomial_count_interval(400, 0.2)
+    (60, 101)
     """
     if n <= 0:
         raise ValueError("no trials")
     if p <= 0:
-        return 0.0, 0.0
+        return 0, 0
     if p >= 1:
-        return 1.0, 1.0
+        return n, n
     tail = (1 - confidence) / 2
-    cumulative, low = 0.0, 0
     pmf = [_binomial_pmf(n, k, p) for k in range(n + 1)]
-    for k in range(n + 1):
-        cumulative += pmf[k]
-        if cumulative > tail:
-            low = k
-            break
-    cumulative, high = 0.0, n
-    for k in range(n, -1, -1):
-        cumulative += pmf[k]
-        if cumulative > tail:
-            high = k
-            break
+    low, cumulative = 0, 0.0
+    while cumulative + pmf[low] <= tail:
+        cumulative += pmf[low]
+        low += 1
+    high, cumulative = n, 0.0
+    while cumulative + pmf[high] <= tail:
+        cumulative += pmf[high]
+        high -= 1
+    return low, high
+
+
+def binomial_interval(n: int, p: float, confidence: float = 0.99) -> tuple[float, float]:
+    """The range of loss *rates* that a link dropping with probability p shows over n trials.
+
+    >>> lo, hi = binomial_interval(200, 0.2); round(lo, 3), round(hi, 3)
+    (0.13, 0.275)
+    """
+    low, high = binomial_count_interval(n, p, confidence)
     return low / n, high / n

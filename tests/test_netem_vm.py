@@ -20,7 +20,6 @@ Run: `.venv/bin/pytest -m vm tests/test_netem_vm.py` (root; about 65 s after a f
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 import subprocess
@@ -32,6 +31,7 @@ import pytest
 from lab.impairment.command import Command, CommandResult
 from lab.impairment.netem import NetemBackend, ifb_name
 from lab.impairment.spec import Impairment, parse_impairment
+from lab.stats import binomial_count_interval
 
 try:
     from netem_vm.build import VmUnavailable, build_image, cache_root
@@ -77,22 +77,8 @@ TABLE_REACH = 4
 
 
 def binomial_interval(n: int, p: float, confidence: float = CONFIDENCE) -> tuple[int, int]:
-    """Exact central interval [lo, hi] holding a Binomial(n, p) count with `confidence`.
-
-    >>> binomial_interval(400, 0.2)
-    (60, 101)
-    """
-    tail = (1 - confidence) / 2
-    pmf = [math.comb(n, k) * p**k * (1 - p) ** (n - k) for k in range(n + 1)]
-    lo, acc = 0, 0.0
-    while acc + pmf[lo] <= tail:
-        acc += pmf[lo]
-        lo += 1
-    hi, acc = n, 0.0
-    while acc + pmf[hi] <= tail:
-        acc += pmf[hi]
-        hi -= 1
-    return lo, hi
+    """Exact central interval of a Binomial(n, p) count, at this test's confidence."""
+    return binomial_count_interval(n, p, confidence)
 
 
 def _argv(command: Command | Sequence[str]) -> list[str]:

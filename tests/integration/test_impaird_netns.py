@@ -8,7 +8,6 @@ and the tests check that ``impaird stop`` itself leaves no rule and no process b
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 import statistics
@@ -21,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from lab.stats import binomial_count_interval
 
 pytestmark = pytest.mark.integration
 
@@ -192,28 +193,13 @@ def final_counters(lab: Lab, pid: int) -> dict[str, int]:
     return status["counters"]
 
 
-def binomial_interval(n: int, p: float, confidence: float) -> tuple[int, int]:
-    """Smallest central interval of Binomial(n, p) holding ``confidence`` of the mass."""
-    pmf = [math.comb(n, k) * p**k * (1 - p) ** (n - k) for k in range(n + 1)]
-    tail = (1 - confidence) / 2
-    low, acc = 0, 0.0
-    while acc + pmf[low] <= tail:
-        acc += pmf[low]
-        low += 1
-    high, acc = n, 0.0
-    while acc + pmf[high] <= tail:
-        acc += pmf[high]
-        high -= 1
-    return low, high
-
-
 def lost_ids(lab: Lab, n: int) -> set[int]:
     received = lab.client("burst", n, 0.002)["received"]
     assert isinstance(received, dict)
     return set(range(n)) - {int(k) for k in received}
 
 
-def test_seeded_egress_loss_is_exact_and_within_binomial_interval(impaired: Lab) -> None:
+def test_seeded_egress_loss_is_exact_and_within_binomial_count_interval(impaired: Lab) -> None:
     sys.path.insert(0, str(IMPAIRD.parent))
     try:
         import impaird  # the daemon module, loaded from the tools image folder
@@ -222,7 +208,7 @@ def test_seeded_egress_loss_is_exact_and_within_binomial_interval(impaired: Lab)
     n, seed = 500, 2024
     start(impaired, loss_pct=20, seed=seed)
     lost = lost_ids(impaired, n)
-    low, high = binomial_interval(n, 0.2, 0.99)
+    low, high = binomial_count_interval(n, 0.2, 0.99)
     print(f"seeded egress loss: {len(lost)}/{n} lost; 99% interval [{low}, {high}]")
     assert low <= len(lost) <= high
     decider = impaird.Decider(impaird.Spec(loss_pct=20, seed=seed))
@@ -236,7 +222,7 @@ def test_unseeded_ingress_loss_uses_kernel_rule(impaired: Lab) -> None:
     assert "statistic --mode random --probability 0.2" in impaired.mangle_rules()
     lost = lost_ids(impaired, n)
     # unseeded, so random: the 99.9% interval keeps this test's false-alarm rate at 1/1000
-    low, high = binomial_interval(n, 0.2, 0.999)
+    low, high = binomial_count_interval(n, 0.2, 0.999)
     status = json.loads(impaired.impaird("status", "--queue", "7").stdout)
     print(f"kernel ingress loss: {len(lost)}/{n} lost; counters {status['counters']}")
     assert status["mode"] == "kernel"
@@ -283,7 +269,7 @@ def test_seeded_duplicates_arrive(impaired: Lab) -> None:
     print(f"duplicate 20%: {duplicates} duplicates received of {n}; counters {counters}")
     assert len(received) == n
     assert duplicates == counters["duplicated"]
-    low, high = binomial_interval(n, 0.2, 0.999)
+    low, high = binomial_count_interval(n, 0.2, 0.999)
     assert low <= duplicates <= high
 
 
@@ -297,7 +283,7 @@ def test_corrupted_datagrams_fail_the_checksum(impaired: Lab) -> None:
     print(f"corrupt 30%: {corrupted} corrupted, {len(received)}/{n} replies accepted by the client; "
           f"counters {counters}")
     assert counters["seen"] == counters["accepted"] == n  # every reply queued, none dropped
-    low, high = binomial_interval(n, 0.3, 0.999)
+    low, high = binomial_count_interval(n, 0.3, 0.999)
     assert low <= corrupted <= high
     # a flipped bit past the IP header breaks the UDP checksum, and veth leaves the checksum to
     # the receiver, whose kernel drops the datagram: exactly the corrupted replies go missing.
