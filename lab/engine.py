@@ -32,6 +32,23 @@ LABEL_SCENARIO = "io.socklab.scenario"
 LABEL_ROLE = "io.socklab.role"
 LABEL_CONTEXT = "io.socklab.context"
 LABEL_BASE = "io.socklab.base"
+# Set by whoever owns a batch of runs (a test session, a grader) so that its leak checks and
+# cleanups look at its own runs only, never at a lab someone else runs on the same engine.
+LABEL_SESSION = "io.socklab.session"
+SESSION_ENV = "SOCKLAB_SESSION"
+
+
+def current_session() -> str | None:
+    """The session label this process puts on its objects, from $SOCKLAB_SESSION (None: unset)."""
+    return os.environ.get(SESSION_ENV) or None
+
+
+def _selector(run_id: str | None, session: str | None) -> list[str]:
+    """Docker label filters for one run, one session's runs, or (both None) every socklab run."""
+    labels = [f"{LABEL_RUN}={run_id}" if run_id else LABEL_RUN]
+    if session:
+        labels.append(f"{LABEL_SESSION}={session}")
+    return labels
 
 
 def engine_missing_advice() -> str:
@@ -155,9 +172,9 @@ class Engine:
             raise ImageBuildError(f"building {tag} failed: {_short(error)}") from None
 
     # ----- cleanup by label ----------------------------------------------------------------
-    def remove_labelled(self, run_id: str | None = None) -> tuple[int, int]:
+    def remove_labelled(self, run_id: str | None = None, session: str | None = None) -> tuple[int, int]:
         """Remove containers, then networks, labelled with a run id (any run when None)."""
-        label = f"{LABEL_RUN}={run_id}" if run_id else LABEL_RUN
+        label = _selector(run_id, session)
         # ignore_removed: a container someone else removes meanwhile must not abort the teardown.
         containers = self.client.containers.list(all=True, filters={"label": label}, ignore_removed=True)
         # Helpers share a target's namespace: remove them before the containers they lean on.
@@ -176,9 +193,9 @@ class Engine:
                 log.warning("network %s not removed yet: %s", network.name, _short(error))
         return len(containers), len(networks)
 
-    def count_labelled(self, run_id: str | None = None) -> tuple[int, int]:
+    def count_labelled(self, run_id: str | None = None, session: str | None = None) -> tuple[int, int]:
         """How many containers and networks of a run (any run when None) exist: a leak check."""
-        label = f"{LABEL_RUN}={run_id}" if run_id else LABEL_RUN
+        label = _selector(run_id, session)
         containers = self.client.containers.list(all=True, filters={"label": label}, ignore_removed=True)
         networks = self.client.networks.list(filters={"label": label})
         return len(containers), len(networks)
@@ -233,7 +250,11 @@ class LabRun:
         return f"socklab-{self.run_id}-{logical}"
 
     def _labels(self, role: str) -> dict[str, str]:
-        return {LABEL_RUN: self.run_id, LABEL_SCENARIO: self.scenario, LABEL_ROLE: role}
+        labels = {LABEL_RUN: self.run_id, LABEL_SCENARIO: self.scenario, LABEL_ROLE: role}
+        session = current_session()
+        if session:
+            labels[LABEL_SESSION] = session
+        return labels
 
     def create_network(self, name: str, internal: bool = True, subnet: str | None = None) -> None:
         log.debug("network %s (internal=%s, subnet=%s)", name, internal, subnet)

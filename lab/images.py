@@ -23,8 +23,11 @@ from lab.errors import ImageBuildError
 log = logging.getLogger(__name__)
 
 IMAGES_DIR = Path(__file__).resolve().parent.parent / "images"
-APPS_IMAGE = "socklab/apps:latest"
-TOOLS_IMAGE = "socklab/tools:latest"
+# SOCKLAB_IMAGE_TAG lets two checkouts of socklab (a branch beside main) share one engine without
+# rebuilding each other's images back and forth.
+IMAGE_TAG = os.environ.get("SOCKLAB_IMAGE_TAG") or "latest"
+APPS_IMAGE = f"socklab/apps:{IMAGE_TAG}"
+TOOLS_IMAGE = f"socklab/tools:{IMAGE_TAG}"
 BUILT_IMAGES = {APPS_IMAGE: IMAGES_DIR / "apps", TOOLS_IMAGE: IMAGES_DIR / "tools"}
 
 

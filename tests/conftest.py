@@ -2,11 +2,22 @@
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Iterator
 
 import pytest
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
+# Every run this test session makes (in-process or through `invoke` subprocesses, which inherit
+# the environment) carries this session label, so leak checks never see someone else's live lab.
+SESSION = f"pytest-{os.getpid()}-{secrets.token_hex(3)}"
+os.environ["SOCKLAB_SESSION"] = SESSION
+
+
+@pytest.fixture(scope="session")
+def session() -> str:
+    """The label value of this test session's runs."""
+    return SESSION
 
 
 @pytest.fixture(scope="session")
@@ -32,8 +43,8 @@ def built_images(engine) -> None:
 
 @pytest.fixture
 def no_leftovers(engine) -> Iterator[None]:
-    """Fails the test when anything labelled io.socklab.run remains after it."""
-    before = engine.count_labelled()
+    """Fails the test when anything of this session's runs remains after it."""
+    before = engine.count_labelled(session=SESSION)
     yield
-    after = engine.count_labelled()
-    assert after == before == (0, 0), f"containers/networks left labelled io.socklab.run: {after}"
+    after = engine.count_labelled(session=SESSION)
+    assert after == before == (0, 0), f"containers/networks of this session left behind: {after}"

@@ -51,13 +51,13 @@ def test_no_engine_exits_3_with_advice_and_no_traceback(tmp_path):
     assert "Traceback" not in result.stderr
 
 
-def test_ctrl_c_tears_the_lab_down(engine, built_images, no_leftovers):
+def test_ctrl_c_tears_the_lab_down(engine, built_images, no_leftovers, session):
     process = subprocess.Popen([*INVOKE, "scenario", "tcp-sequential", "--clients", "8"], cwd=ROOT,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and engine.count_labelled()[0] < 3:
+    while time.monotonic() < deadline and engine.count_labelled(session=session)[0] < 3:
         time.sleep(0.1)
-    assert engine.count_labelled()[0] >= 3, "the run never created its containers"
+    assert engine.count_labelled(session=session)[0] >= 3, "the run never created its containers"
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=60)
     assert process.returncode == 130, (out, err)

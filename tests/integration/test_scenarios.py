@@ -62,7 +62,7 @@ def test_a_failing_check_fails_the_run_and_still_tears_down(engine, built_images
     assert not outcome.passed
 
 
-def test_programs_run_unprivileged_and_only_the_helper_may_change_the_network(engine, built_images):
+def test_programs_run_unprivileged_and_only_the_helper_may_change_the_network(engine, built_images, session):
     """Least privilege, read back from Docker itself during a kept run."""
     from lab.engine import LABEL_ROLE, LABEL_RUN
 
@@ -85,7 +85,7 @@ def test_programs_run_unprivileged_and_only_the_helper_may_change_the_network(en
         assert networks and all(n.attrs["Internal"] for n in networks)
     finally:
         engine.remove_labelled(outcome.record.run_id)
-    assert engine.count_labelled() == (0, 0)
+    assert engine.count_labelled(session=session) == (0, 0)
 
 
 def test_a_run_past_its_timeout_fails_a_check_and_tears_down(engine, built_images, no_leftovers):
