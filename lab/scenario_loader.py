@@ -6,10 +6,14 @@ messages that name the file and the field, because teachers write these files by
 from __future__ import annotations
 
 import difflib
+import sys
 from pathlib import Path
 from typing import Any
 
-import tomllib
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10: the same parser, from PyPI (a dependency only there, see pyproject.toml)
+    import tomli as tomllib
 
 from lab.errors import ScenarioFileError, ScenarioNotFound
 from lab.model import (
