@@ -158,3 +158,72 @@ def mmdebstrap_argv(codename: str, sources_file: Path, output_tar: Path,
         str(output_tar),
         str(sources_file),
     ]
+
+
+@dataclass(frozen=True)
+class HostFacts:
+    """What the base image choice needs to know about this machine, read once and injectable.
+
+    Reading them never fails: a host without /etc/os-release (macOS) or without apt (Fedora, Arch)
+    is a fact, not an error — it only matters when the pull of the official base has failed.
+    """
+
+    system: str                   # platform.system(): Linux, Darwin, Windows
+    os_release: str | None        # text of /etc/os-release, None when absent
+    has_apt: bool                 # apt-get on PATH and /etc/apt present
+    etc_apt: Path = Path("/etc/apt")
+    os_release_path: Path = Path("/etc/os-release")
+
+    @classmethod
+    def of_this_machine(cls) -> HostFacts:
+        import platform
+        import shutil
+
+        path = Path("/etc/os-release")
+        try:
+            text: str | None = path.read_text()
+        except OSError:
+            text = None
+        etc_apt = Path("/etc/apt")
+        return cls(platform.system(), text, shutil.which("apt-get") is not None and etc_apt.is_dir(),
+                   etc_apt, path)
+
+    @property
+    def codename(self) -> str | None:
+        """The distribution codename, or None when the host is not a Debian-like Linux."""
+        if self.os_release is None:
+            return None
+        try:
+            return host_codename(self.os_release)
+        except ImageBuildError:
+            return None
+
+    @property
+    def distribution(self) -> str:
+        """`ID=` of os-release (``debian``, ``ubuntu``, ``fedora``...), "" when unknown."""
+        match = re.search(r"^ID=\"?([^\"\n]*)\"?$", self.os_release or "", re.MULTILINE)
+        return match.group(1).strip() if match else ""
+
+    @property
+    def can_bootstrap(self) -> bool:
+        """A local base can be made here only from a Debian/Ubuntu host's own apt repositories."""
+        return self.system == "Linux" and self.has_apt and self.codename is not None
+
+
+def no_base_advice(host: HostFacts, reason: str) -> str:
+    """Exactly what to do when the official base cannot be pulled and no local base can be made."""
+    pull = (f"the base image {PULLED_BASE} cannot be pulled ({reason}), and ")
+    own = ("or give socklab a base your engine already has: SOCKLAB_BASE_IMAGE=IMAGE invoke build "
+           f"(any image with python3 and {', '.join(BOOTSTRAP_PACKAGES[1:])})")
+    if host.system in ("Darwin", "Windows"):
+        return (pull + "a local base is bootstrapped only on a Debian/Ubuntu Linux host. With Docker "
+                f"Desktop: let Desktop reach Docker Hub (sign in, check its proxy settings) or "
+                f"`docker pull {PULLED_BASE}` / `docker load -i FILE` it yourself, then "
+                f"`invoke build` again; {own}")
+    name = host.distribution or "this distribution"
+    why = (f"{name} has no apt" if not host.has_apt else
+           f"{name} gives no Debian/Ubuntu codename in {host.os_release_path}")
+    return (pull + f"{why}, which the local bootstrap (mmdebstrap from the host's own "
+            f"Debian/Ubuntu repositories) needs. Make the pull work (`docker pull {PULLED_BASE}`, "
+            f"check the engine's proxy/registry mirror settings), or `docker load -i FILE` an export "
+            f"of {PULLED_BASE} made elsewhere, then `invoke build` again; {own}")

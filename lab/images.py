@@ -49,12 +49,20 @@ def context_hash(context: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def choose_base(engine: Engine, progress: Callable[[str], None]) -> tuple[str, str]:
+def choose_base(engine: Engine, progress: Callable[[str], None],
+                host: base_image.HostFacts | None = None,
+                bootstrap: Callable[[Engine, str, list[base_image.AptSource], str], None] | None = None,
+                ) -> tuple[str, str]:
     """The base image to build on, and how it was obtained.
 
-    Order: SOCKLAB_BASE_IMAGE if set; the official slim Python image if present or pullable; a
-    locally bootstrapped base (made now if missing).
+    Order: SOCKLAB_BASE_IMAGE if set; the official slim Python image if present; a local base
+    already made on this host (no network needed); a pull of the official image; and only when
+    the pull fails, a local bootstrap — on a host with apt. Elsewhere (macOS, Fedora, Arch) the
+    failed pull ends in advice saying exactly what to do (exit 3). `host` and `bootstrap` are
+    injectable so the order is unit-tested with the facts of other machines.
     """
+    host = host or base_image.HostFacts.of_this_machine()
+    bootstrap = bootstrap or bootstrap_base
     forced = os.environ.get("SOCKLAB_BASE_IMAGE")
     if forced:
         if engine.image_labels(forced) is None:
@@ -64,16 +72,19 @@ def choose_base(engine: Engine, progress: Callable[[str], None]) -> tuple[str, s
         return forced, "forced"
     if engine.image_labels(base_image.PULLED_BASE) is not None:
         return base_image.PULLED_BASE, "present"
-    codename, sources = base_image.host_apt_sources()
-    local = base_image.local_base_tag(codename)
-    if engine.image_labels(local) is not None:
-        return local, "present"
+    codename = host.codename
+    if codename and engine.image_labels(base_image.local_base_tag(codename)) is not None:
+        return base_image.local_base_tag(codename), "present"
     progress(f"pulling {base_image.PULLED_BASE}")
     ok, reason = engine.try_pull(base_image.PULLED_BASE)
     if ok:
         return base_image.PULLED_BASE, "pulled"
+    if not host.can_bootstrap or codename is None:
+        raise ImageBuildError(base_image.no_base_advice(host, reason))
+    _, sources = base_image.host_apt_sources(host.etc_apt, host.os_release_path)
+    local = base_image.local_base_tag(codename)
     progress(f"no registry ({reason}); bootstrapping {local} from this host's apt sources")
-    bootstrap_base(engine, codename, sources, local)
+    bootstrap(engine, codename, sources, local)
     return local, "bootstrapped"
 
 
