@@ -22,6 +22,7 @@ import docker
 import docker.errors
 from docker.models.containers import Container
 
+from lab import docker_endpoint
 from lab.errors import EngineUnavailable, ImageBuildError, RunTimedOut, StepFailed
 from lab.impairment import CommandResult
 
@@ -113,7 +114,7 @@ class Engine:
     def connect(cls, timeout: float = 10) -> Engine:
         """Connect to the engine from the environment, or say exactly what to install/start."""
         try:
-            client = docker.from_env(timeout=timeout)
+            client = docker_endpoint.docker_client(timeout)   # DOCKER_HOST or `docker context`
             client.ping()
         except docker.errors.DockerException as error:
             raise EngineUnavailable(f"no Docker engine answers ({_short(error)}): "
