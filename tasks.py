@@ -24,10 +24,11 @@ def _call(function: Callable[..., int], *args: object, **kwargs: object) -> None
         raise Exit(code=code)
 
 
-@task(help={"verbose": "show debug logging"})
-def scenarios(c: Context, verbose: bool = False) -> None:
+@task(name="scenarios", help={"json": "print [{name, lesson}, ...] as JSON (CI builds its matrix from it)",
+                              "verbose": "show debug logging"})
+def scenarios(c: Context, json: bool = False, verbose: bool = False) -> None:
     """List the scenarios: name first, then its one-line lesson."""
-    _call(app.scenarios)
+    _call(app.scenarios, as_json=json)
 
 
 @task(

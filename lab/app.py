@@ -28,8 +28,11 @@ def list_scenarios() -> list[tuple[str, str]]:
     return [(name, scenario_loader.lesson_of(path)) for name, path in scenario_loader.available().items()]
 
 
-def scenarios() -> int:
-    report.print_scenarios(list_scenarios())
+def scenarios(as_json: bool = False) -> int:
+    if as_json:
+        report.print_scenarios_json(list_scenarios())
+    else:
+        report.print_scenarios(list_scenarios())
     return 0
 
 

@@ -106,6 +106,12 @@ def print_scenarios(entries: list[tuple[str, str]]) -> None:
         print(f"{name:<20} {lesson}")
 
 
+def print_scenarios_json(entries: list[tuple[str, str]]) -> None:
+    """`invoke scenarios --json`: ``[{"name", "lesson"}, ...]`` on one line, for CI to build its
+    job matrix from (``fromJSON`` in a workflow) instead of keeping its own copy of the list."""
+    print(json.dumps([{"name": name, "lesson": lesson} for name, lesson in entries]))
+
+
 def print_findings(findings: list[tuple[str, str]]) -> None:
     """`invoke doctor`: one finding a line, what it means for the user included."""
     for topic, text in findings:
