@@ -46,6 +46,7 @@ def scenarios(c: Context, json: bool = False, verbose: bool = False) -> None:
         "set": "any other scenario parameter as NAME=VALUE (repeatable)",
         "report-dir": "write NAME.json, NAME.junit.xml and NAME.md here",
         "keep": "leave the lab running for exploring (invoke clean removes it)",
+        "capture": "tcpdump on every interface of every host; pcaps kept in --report-dir",
         "verbose": "show debug logging",
     },
 )
@@ -54,7 +55,7 @@ def scenario(c: Context, name: str, loss: str | None = None, delay: str | None =
              clients: str | None = None, message: str | None = None, timeout: str | None = None,
              payload: str | None = None, seed: str | None = None, impair_backend: str = "auto",
              set_: list[str] | None = None, report_dir: str | None = None, keep: bool = False,
-             verbose: bool = False) -> None:
+             capture: bool = False, verbose: bool = False) -> None:
     """Run one scenario, check its outcome and print a results table and a verdict."""
     _logging(verbose)
     given = {"loss": loss, "delay": delay, "jitter": jitter, "rate": rate, "count": count,
@@ -66,7 +67,7 @@ def scenario(c: Context, name: str, loss: str | None = None, delay: str | None =
             raise Exit(f"socklab: --set {item!r}: expected NAME=VALUE", code=2)
         overrides[key.strip().replace("-", "_")] = value
     _call(app.run, name, overrides, impair_backend=impair_backend, seed=seed,
-          report_dir=report_dir, keep=keep)
+          report_dir=report_dir, keep=keep, capture=capture)
 
 
 @task(name="all", help={"report-dir": "write each scenario's JSON, JUnit and Markdown here",

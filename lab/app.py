@@ -64,10 +64,10 @@ def _report_directory(report_dir: str | None) -> Path | None:
 
 
 def run(name: str, overrides: dict[str, Any], impair_backend: str = "auto", seed: int | str | None = None,
-        report_dir: str | None = None, keep: bool = False) -> int:
+        report_dir: str | None = None, keep: bool = False, capture: bool = False) -> int:
     """Validate everything, make sure the images exist, run, report; 0 passed, 1 failed."""
     scenario = scenario_loader.load(name)
-    plan = build_plan(scenario, overrides, impair_backend, seed)   # bad input stops here
+    plan = build_plan(scenario, overrides, impair_backend, seed, capture=capture)   # bad input stops here
     directory = _report_directory(report_dir)
     engine = Engine.connect()
     progress = report.ConsoleProgress(f"{name} — {scenario.lesson}")
@@ -78,7 +78,7 @@ def run(name: str, overrides: dict[str, Any], impair_backend: str = "auto", seed
     run_id = new_run_id()
     with _sigterm_as_interrupt():
         try:
-            result = run_scenario(engine, plan, progress, keep=keep, run_id=run_id)
+            result = run_scenario(engine, plan, progress, keep=keep, run_id=run_id, capture_dir=directory)
         except KeyboardInterrupt:
             report.interrupted()
             return 130

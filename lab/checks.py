@@ -66,6 +66,12 @@ def run_checks(record: RunRecord) -> list[CheckResult]:
             "impairments stayed in force through the run", not problems,
             "; ".join(problems) or f"{record.impairment_backend}: verified again after the last client "
                                    f"({len(record.impaired_instances)} host(s))"))
+    if record.captures is not None:
+        from lab.capture_checks import automatic_checks
+        try:
+            results += automatic_checks(record)
+        except Exception as error:  # a capture that cannot be read fails its check, not the run
+            results.append(CheckResult("capture complete", False, f"could not evaluate: {error!r}"))
     for spec in record.plan.scenario.checks:
         try:
             result = REGISTRY[spec.check](record, **spec.args)
@@ -384,3 +390,7 @@ def tcp_retransmissions(record: RunRecord, client: str = "client", minimum: int 
     return CheckResult("TCP retransmitted lost segments", ok,
                        f"RetransSegs grew by {count} in {run.instance}'s network namespace "
                        f"(expected ≥ {minimum})")
+
+
+# Checks over captures live in their own module; importing it registers them.
+from lab import capture_checks as _capture_checks  # noqa: E402,F401

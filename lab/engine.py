@@ -398,6 +398,14 @@ class LabRun:
         thread.start()
         return StreamedExec(thread, box, f"{logical}: {' '.join(argv[:2])}")
 
+    def copy_out(self, logical: str, path: str) -> bytes:
+        """A file or directory of a container as a tar archive (docker cp), e.g. a helper's pcaps."""
+        try:
+            stream, _stat = self._containers[logical].get_archive(path)
+            return b"".join(stream)
+        except docker.errors.APIError as error:
+            raise StepFailed(f"copying {path} out of {logical} failed: {_short(error)}") from None
+
     def containers(self) -> Iterator[str]:
         return iter(self._containers)
 

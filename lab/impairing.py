@@ -43,11 +43,15 @@ class AppliedImpairments:
 
 
 def helper_name(instance: Instance) -> str:
-    return f"{instance.name}-impair"
+    """One helper per host: impairments and captures of that host share it."""
+    return f"{instance.name}-helper"
 
 
 def start_helper(lab: LabRun, instance: Instance) -> HelperRunner:
+    """The host's helper, started unless an earlier step (a capture, an impairment) started it."""
     name = helper_name(instance)
+    if name in set(lab.containers()):
+        return HelperRunner(lab, name)
     lab.start(ContainerSpec(name=name, image=TOOLS_IMAGE, command=("sleep", "infinity"),
                             role="helper", user="root", cap_add=HELPER_CAPABILITIES,
                             network_mode_of=instance.name))

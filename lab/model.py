@@ -106,6 +106,9 @@ class Scenario:
     probes: dict[str, Probe]
     metrics_from: str | None = None
     timeout_s: float = 300.0
+    # Hosts captured with tcpdump on every run (``capture = true`` or a list of hosts in the
+    # file); empty: only when the user asks (--capture), and then every host.
+    capture: tuple[str, ...] = ()
 
     def host(self, name: str) -> Host:
         for host in self.hosts:

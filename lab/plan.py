@@ -42,6 +42,7 @@ class Plan:
     instances: tuple[Instance, ...]
     impair_backend: str = "auto"
     seed: int | None = None
+    capture_hosts: tuple[str, ...] = ()   # hosts captured with tcpdump (empty: no capture)
 
     def of_host(self, host: str) -> list[Instance]:
         return [i for i in self.instances if i.host == host]
@@ -108,8 +109,11 @@ def program_argv(program: str, args: list[str]) -> tuple[str, ...]:
 
 
 def build_plan(scenario: Scenario, overrides: dict[str, Any], impair_backend: str = "auto",
-               seed: int | str | None = None) -> Plan:
-    """Resolve parameters, expand replicas, fill argv templates and parse impairments."""
+               seed: int | str | None = None, capture: bool = False) -> Plan:
+    """Resolve parameters, expand replicas, fill argv templates and parse impairments.
+
+    `capture` (--capture) captures every host; a scenario that captures by itself names its hosts.
+    """
     if impair_backend not in IMPAIR_BACKENDS:
         raise ParameterError(f"--impair-backend {impair_backend!r}: allowed {', '.join(IMPAIR_BACKENDS)}")
     seed = params.parse_seed(seed)
@@ -133,4 +137,5 @@ def build_plan(scenario: Scenario, overrides: dict[str, Any], impair_backend: st
     effective = dict(values)
     if seed is not None:
         effective["seed"] = seed
-    return Plan(scenario, effective, tuple(instances), impair_backend, seed)
+    capture_hosts = tuple(h.name for h in scenario.hosts) if capture else scenario.capture
+    return Plan(scenario, effective, tuple(instances), impair_backend, seed, capture_hosts)

@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lab.plan import Plan
+
+if TYPE_CHECKING:
+    from lab.capture import Captures
 
 
 def parse_events(text: str) -> list[dict[str, Any]]:
@@ -71,6 +74,7 @@ class RunRecord:
     impairment_counters: dict[str, dict[str, int]] = field(default_factory=dict)
     impairment_problems: list[str] | None = None  # None: not re-verified (no impairment, or cut short)
     timed_out: str | None = None  # what was still running when the scenario's time ran out
+    captures: Captures | None = None  # None: nothing was captured
 
     def clients_of(self, host: str) -> list[ClientRun]:
         return [c for c in self.clients if c.host == host]

@@ -54,6 +54,28 @@ def result_document(outcome: Outcome) -> dict[str, Any]:
         "timings_s": {k: round(v, 3) for k, v in outcome.timings.items()},
         "lesson": record.plan.scenario.lesson,
         "artifacts": [],
+        **capture_fields(outcome),
+    }
+
+
+def capture_fields(outcome: Outcome) -> dict[str, Any]:
+    """The additive `captures` field (one entry per pcap) and the pcaps kept as artifacts.
+
+    Pcaps count as artifacts only when they were kept (--report-dir); without it they were
+    decoded and removed, and the entries say so (``kept: false``).
+    """
+    captures = outcome.record.captures
+    if captures is None:
+        return {}
+    kept = captures.kept_in is not None
+    from lab.timeline import arrows, udp_losses
+    losses = udp_losses(arrows(captures, outcome.record)) if captures.files else []
+    return {
+        "artifacts": [f.file for f in captures.files] if kept else [],
+        "captures": [{"host": f.host, "instance": f.instance, "interface": f.interface, "view": f.view,
+                      "file": f.file, "packets": f.packets, "kept": kept} for f in captures.files],
+        "capture_losses": [{"from": p.sender, "to": p.receiver, "sent": p.sent, "arrived": p.arrived,
+                            "lost": p.lost, "lost_seqs": list(p.lost_seqs)} for p in losses],
     }
 
 

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import logging
 import secrets
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from lab import probes as probe_runner
+from lab.capture import CaptureSession
 from lab.checks import CheckResult, run_checks
 from lab.engine import ContainerSpec, Engine, LabRun
 from lab.errors import RunTimedOut, StepFailed
@@ -44,8 +47,19 @@ def new_run_id() -> str:
 
 
 def run_scenario(engine: Engine, plan: Plan, progress: Callable[[str], None],
-                 keep: bool = False, run_id: str | None = None) -> Outcome:
-    """Realise the plan, run its steps, check the outcome; teardown always happens."""
+                 keep: bool = False, run_id: str | None = None,
+                 capture_dir: Path | None = None) -> Outcome:
+    """Realise the plan, run its steps, check the outcome; teardown always happens.
+
+    Captured pcaps are written to `capture_dir` (the report directory); without one they go to a
+    temporary directory that is removed once they are decoded into the record.
+    """
+    if plan.capture_hosts and capture_dir is None:
+        with tempfile.TemporaryDirectory(prefix="socklab-capture-") as scratch:
+            outcome = run_scenario(engine, plan, progress, keep, run_id, Path(scratch))
+        if outcome.record.captures is not None:
+            outcome.record.captures.kept_in = None
+        return outcome
     run_id = run_id or new_run_id()
     started_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     started = time.monotonic()
@@ -54,8 +68,14 @@ def run_scenario(engine: Engine, plan: Plan, progress: Callable[[str], None],
     scenario = plan.scenario
     deadline = started + scenario.timeout_s
     with LabRun(engine, run_id, scenario.name, keep=keep) as lab:
+        capture = CaptureSession(lab, plan, capture_dir, progress) if capture_dir and plan.capture_hosts else None
         try:
-            _run_steps(lab, plan, record, timings, deadline, progress)
+            _run_steps(lab, plan, record, timings, deadline, progress, capture)
+            if capture:
+                mark = time.monotonic()
+                record.captures = capture.stop()
+                timings["capture_stop_s"] = time.monotonic() - mark
+                progress(f"capture stopped: {len(record.captures.files)} pcap(s)")
             if record.impairment_backend:
                 record.impairment_problems, record.impairment_counters = still_in_force(
                     lab, [i for i in plan.impaired if i.name in record.impaired_instances],
@@ -64,6 +84,11 @@ def run_scenario(engine: Engine, plan: Plan, progress: Callable[[str], None],
             record.timed_out = str(error)
             progress(str(error))
         finally:
+            if capture and capture.running:  # cut short (timeout, failed step): keep what was seen
+                try:
+                    record.captures = capture.stop()
+                except Exception as error:  # never hide the run's own error behind this one
+                    log.warning("stopping the capture failed: %s", error)
             for instance in plan.instances:
                 # Every event is a flushed line: the logs are complete without stopping first.
                 if instance.role == "service" and instance.name in set(lab.containers()):
@@ -77,7 +102,7 @@ def run_scenario(engine: Engine, plan: Plan, progress: Callable[[str], None],
 
 
 def _run_steps(lab: LabRun, plan: Plan, record: RunRecord, timings: dict[str, float], deadline: float,
-               progress: Callable[[str], None]) -> None:
+               progress: Callable[[str], None], capture: CaptureSession | None = None) -> None:
     """Topology up, then the scenario's steps in order."""
     scenario, run_id = plan.scenario, record.run_id
     mark = time.monotonic()
@@ -105,6 +130,10 @@ def _run_steps(lab: LabRun, plan: Plan, record: RunRecord, timings: dict[str, fl
                     probe_runner.warm_up(lab, host)
             _impair_ready(lab, plan, record, started_services, progress, timings)
         elif step.action == "run":
+            if capture:  # listening before the first client of the step sends anything
+                mark = time.monotonic()
+                capture.start_ready()
+                timings["capture_start_s"] = timings.get("capture_start_s", 0.0) + time.monotonic() - mark
             _impair_ready(lab, plan, record, started_services, progress, timings)
             _run_clients(lab, plan, record, step.hosts, step.mode, step.between, deadline, progress)
         elif step.action == "probe":

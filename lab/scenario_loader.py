@@ -104,7 +104,7 @@ def _impair_tables(value: Any, where: str) -> tuple[dict[str, str], ...]:
 def parse(name: str, data: dict[str, Any], filename: str = "<scenario>") -> Scenario:
     """A validated Scenario from the file's data."""
     _only(data, {"lesson", "parameters", "networks", "hosts", "steps", "checks", "probes",
-                 "metrics_from", "timeout_s"}, filename)
+                 "metrics_from", "timeout_s", "capture"}, filename)
     lesson = str(_require(data, "lesson", filename)).strip()
     if not lesson or "\n" in lesson:
         raise ScenarioFileError(f"{filename}: 'lesson' must be one sentence on one line")
@@ -185,4 +185,18 @@ def parse(name: str, data: dict[str, Any], filename: str = "<scenario>") -> Scen
     if metrics_from is not None:
         _one_of(metrics_from, tuple(host_names), f"{filename}: metrics_from")
     return Scenario(name, lesson, parameters, networks, tuple(hosts), tuple(steps), tuple(checks),
-                    probes, metrics_from, float(data.get("timeout_s", 300)))
+                    probes, metrics_from, float(data.get("timeout_s", 300)),
+                    _capture_hosts(data.get("capture", False), host_names, hosts, filename))
+
+
+def _capture_hosts(value: Any, known: set[str], hosts: list[Host], filename: str) -> tuple[str, ...]:
+    """``capture = true`` (every host), ``false`` (none unless --capture) or a list of hosts."""
+    if value is True:
+        return tuple(h.name for h in hosts)
+    if value is False:
+        return ()
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        for name in value:
+            _one_of(name, tuple(known), f"{filename}: capture")
+        return tuple(value)
+    raise ScenarioFileError(f"{filename}: capture: true, false or a list of host names, not {value!r}")

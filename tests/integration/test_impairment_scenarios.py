@@ -113,7 +113,7 @@ def test_an_impairment_that_vanishes_mid_run_fails_the_run(engine, built_images,
     import docker.errors
 
     run_id = "vanish" + str(int(time.time()) % 10000)
-    helper = f"socklab-{run_id}-client-impair"
+    helper = f"socklab-{run_id}-client-helper"
 
     def kill_daemon_once_the_client_runs() -> None:
         deadline = time.monotonic() + 60

@@ -1,0 +1,65 @@
+"""Captures on the real engine: tcpdump in the helpers, pcaps kept, decoded, and they agree with
+what the programs measured; tcp-handshake's order checks pass on a real capture."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from lab import report, scenario_loader
+from lab.pcap import read_pcap_file
+from lab.plan import build_plan
+from lab.runner import run_scenario
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMA = json.loads((ROOT / "tests/contracts/result.schema.json").read_text())
+
+pytestmark = pytest.mark.integration
+
+
+def run(engine, name: str, overrides: dict | None = None, capture_dir: Path | None = None, **options):
+    plan = build_plan(scenario_loader.load(name), overrides or {}, **options)
+    outcome = run_scenario(engine, plan, progress=lambda message: None, capture_dir=capture_dir)
+    document = report.result_document(outcome)
+    jsonschema.validate(document, SCHEMA)
+    return outcome, document
+
+
+def test_capture_on_udp_loss_shows_the_lost_datagrams(engine, built_images, no_leftovers, tmp_path):
+    outcome, document = run(engine, "udp-loss", {"count": "60", "loss": "25%"}, capture_dir=tmp_path,
+                            capture=True, seed=3)
+    assert outcome.passed, [c for c in outcome.checks if not c.passed]
+    names = {c.name for c in outcome.checks}
+    assert {"capture complete", "captures agree with client's losses"} <= names
+
+    files = {(c["instance"], c["view"]): c for c in document["captures"]}
+    assert set(files) == {("server", "wire"), ("client", "wire"), ("client", "sent")}
+    assert sorted(document["artifacts"]) == sorted(c["file"] for c in document["captures"])
+    for entry in document["captures"]:
+        assert (tmp_path / entry["file"]).is_file() and entry["kept"]
+        assert len(read_pcap_file(tmp_path / entry["file"]).packets) <= entry["packets"]
+
+    server_ip = outcome.record.clients[0].first("sent")["to"][0]
+    to_server = lambda packets: [p for p in packets if p.proto == "udp" and p.dst == server_ip]  # noqa: E731
+    client_sent = to_server(read_pcap_file(tmp_path / files["client", "sent"]["file"]).packets)
+    client_wire = to_server(read_pcap_file(tmp_path / files["client", "wire"]["file"]).packets)
+    server_got = to_server(read_pcap_file(tmp_path / files["server", "wire"]["file"]).packets)
+    lost = document["metrics"]["sent"] - document["metrics"]["received"]
+    assert len(client_sent) == 60 and lost > 0
+    assert len(client_sent) - len(server_got) == lost
+    assert len(client_wire) == len(server_got)  # the egress impairment drops before the wire
+    path = next(p for p in document["capture_losses"] if p["from"] == "client")
+    assert path["lost"] == lost and path["lost_seqs"] == document["metrics"]["lost_seqs"]
+
+
+def test_capture_without_report_dir_is_decoded_then_removed(engine, built_images, no_leftovers):
+    import tempfile
+
+    before = set(Path(tempfile.gettempdir()).glob("socklab-capture-*"))
+    outcome, document = run(engine, "udp-echo", capture=True)
+    assert set(Path(tempfile.gettempdir()).glob("socklab-capture-*")) == before
+    assert outcome.passed, [c for c in outcome.checks if not c.passed]
+    assert document["artifacts"] == [] and document["captures"]
+    assert all(not c["kept"] and c["packets"] > 0 for c in document["captures"])
