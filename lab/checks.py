@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from lab import stats, units
+from lab import stats, trace, units
 from lab.errors import ScenarioFileError
 from lab.metrics import host_figures
 from lab.model import CheckSpec
@@ -390,6 +390,95 @@ def tcp_retransmissions(record: RunRecord, client: str = "client", minimum: int 
     return CheckResult("TCP retransmitted lost segments", ok,
                        f"RetransSegs grew by {count} in {run.instance}'s network namespace "
                        f"(expected ≥ {minimum})")
+
+
+# ----- API trace lessons (strace) ----------------------------------------------------------
+def _traced_calls(record: RunRecord, host: str) -> list[trace.SocketCall]:
+    text = record.trace_of_host(host)
+    if text is None:
+        raise ValueError(f"host '{host}' was not traced (trace = true in the scenario)")
+    return trace.socket_calls(text)[0]
+
+
+def _traced_hosts(record: RunRecord) -> list[str]:
+    return [h.name for h in record.plan.scenario.hosts if h.trace]
+
+
+def _shown(calls: list[trace.SocketCall]) -> str:
+    return ", ".join(c.text() for c in calls) or "none"
+
+
+@check("trace_starts_at_socket")
+def trace_starts_at_socket(record: RunRecord) -> CheckResult:
+    """Every traced program was seen from its first socket() on (the tracer started it)."""
+    bad, seen = [], []
+    for host in _traced_hosts(record):
+        text = record.trace_of_host(host) or ""
+        calls = trace.socket_calls(text)[0]
+        if not calls or calls[0].name != "socket":
+            error = next((line for line in text.splitlines() if line.startswith("strace:")), "no trace")
+            bad.append(f"{host}: first call {calls[0].text() if calls else 'none'} ({error})")
+        else:
+            seen.append(f"{host} {len(calls)} calls")
+    return CheckResult("each program traced from its first socket()", bool(seen) and not bad,
+                       "; ".join(bad) or "strace -f saw " + ", ".join(seen))
+
+
+@check("trace_listen_accept_server_only")
+def trace_listen_accept_server_only(record: RunRecord, server: str = "tcp-server") -> CheckResult:
+    """listen() and accept() belong to the TCP server alone: no client and no UDP program calls them."""
+    found = {host: [c for c in _traced_calls(record, host) if c.name in {"listen"} | trace.ACCEPT_CALLS]
+             for host in _traced_hosts(record)}
+    at_server = {c.name.rstrip("4") for c in found.get(server, [])}
+    elsewhere = {host: calls for host, calls in found.items() if host != server and calls}
+    ok = at_server == {"listen", "accept"} and not elsewhere
+    others = "; ".join(f"{host}: {_shown(calls)}" for host, calls in elsewhere.items())
+    return CheckResult("listen()/accept() only in the TCP server", ok,
+                       f"{server}: {_shown(found.get(server, []))}; other programs: {others or 'none'}")
+
+
+@check("trace_no_connect")
+def trace_no_connect(record: RunRecord, client: str = "udp-client") -> CheckResult:
+    """The UDP client never connects: each sendto() names the server's address instead."""
+    calls = _traced_calls(record, client)
+    connects = [c for c in calls if c.name == "connect"]
+    addressed = [c for c in calls if c.name in trace.SEND_CALLS and c.address]
+    ok = not connects and bool(addressed)
+    return CheckResult(f"no connect() in {client}", ok,
+                       f"connect calls: {_shown(connects)}; sends naming an address: {_shown(addressed)}")
+
+
+@check("trace_accept_new_descriptor")
+def trace_accept_new_descriptor(record: RunRecord, server: str = "tcp-server") -> CheckResult:
+    """accept() returns a NEW descriptor (the connection socket); the listening one stays open,
+    and the conversation uses the new one."""
+    calls = _traced_calls(record, server)
+    listening = {c.fd for c in calls if c.name == "listen" and c.ok}
+    accepts = [c for c in calls if c.name in trace.ACCEPT_CALLS and c.ok]
+    new = {c.ret for c in accepts}
+    talk = {c.fd for c in calls if c.name in trace.SEND_CALLS | trace.RECV_CALLS}
+    ok = bool(accepts) and len(listening) == 1 and not (new & listening) and bool(talk) and talk <= new
+    return CheckResult("accept() returns a new descriptor", ok,
+                       f"listening descriptor {sorted(map(str, listening))}; accept() returned "
+                       f"{sorted(map(str, new))}; send/recv used {sorted(map(str, talk))}")
+
+
+@check("trace_reply_to_sender")
+def trace_reply_to_sender(record: RunRecord, server: str = "udp-server") -> CheckResult:
+    """Each sendto() of the UDP server names the address its recvfrom() returned just before."""
+    calls = _traced_calls(record, server)
+    pairs, bad, last = 0, [], None
+    for call in calls:
+        if call.name in trace.RECV_CALLS and call.ok:
+            last = call.address
+        elif call.name in trace.SEND_CALLS:
+            pairs += 1
+            if last is None or call.address != last:
+                bad.append(f"{call.text()} after recvfrom() from {last}")
+    ok = pairs > 0 and not bad
+    detail = "; ".join(bad) or (f"{pairs} sendto() call(s), each to the address recvfrom() returned: "
+                                + _shown([c for c in calls if c.name in trace.SEND_CALLS | trace.RECV_CALLS]))
+    return CheckResult("sendto() names the address recvfrom() returned", ok, detail)
 
 
 # Checks over captures live in their own module; importing it registers them.

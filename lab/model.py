@@ -60,6 +60,8 @@ class Host:
     # impair eth0 and eth1 differently.
     impairments: tuple[dict[str, str], ...] = ()
     ready_event: str = "listening"
+    # Started under `strace -f` in its own container (lab.trace): its socket calls are recorded.
+    trace: bool = False
 
 
 @dataclass(frozen=True)

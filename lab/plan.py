@@ -14,6 +14,7 @@ from lab.errors import LabError, ParameterError, ScenarioFileError
 from lab.impairment import get_backend
 from lab.impairment.spec import Impairment, parse_impairment
 from lab.model import PROGRAMS, Host, Scenario
+from lab.trace import STRACE_ARGV
 
 PROGRAM_DIR = "/opt/socklab/programs"
 IMPAIR_BACKENDS = ("auto", "netem", "userspace")
@@ -31,6 +32,7 @@ class Instance:
     argv: tuple[str, ...]
     networks: tuple[str, ...]
     impairments: tuple[Impairment, ...] = ()
+    traced: bool = False
 
 
 @dataclass(frozen=True)
@@ -100,12 +102,16 @@ def _impairment(table: dict[str, str], values: dict[str, Any], seed: int | None,
     return spec
 
 
-def program_argv(program: str, args: list[str]) -> tuple[str, ...]:
-    """The command that starts one of the four programs inside the apps image."""
+def program_argv(program: str, args: list[str], traced: bool = False) -> tuple[str, ...]:
+    """The command that starts one of the four programs inside the apps image.
+
+    A traced program is strace's child (lab.trace.STRACE_ARGV): a parent may trace its own child
+    without any capability, and sees every call from the first one on.
+    """
     script = PROGRAMS[program]
     if script is None:
         return ("sleep", "infinity")
-    return ("python3", f"{PROGRAM_DIR}/{script}", *args)
+    return (*(STRACE_ARGV if traced else ()), "python3", f"{PROGRAM_DIR}/{script}", *args)
 
 
 def build_plan(scenario: Scenario, overrides: dict[str, Any], impair_backend: str = "auto",
@@ -133,7 +139,8 @@ def build_plan(scenario: Scenario, overrides: dict[str, Any], impair_backend: st
             impairments = tuple(spec for table in host.impairments
                                 if not (spec := _impairment(table, local, seed, impair_backend)).is_empty)
             instances.append(Instance(name, host.name, host.role, host.program,
-                                      program_argv(host.program, args), host.networks, impairments))
+                                      program_argv(host.program, args, host.trace), host.networks,
+                                      impairments, host.trace))
     effective = dict(values)
     if seed is not None:
         effective["seed"] = seed

@@ -75,9 +75,17 @@ class RunRecord:
     impairment_problems: list[str] | None = None  # None: not re-verified (no impairment, or cut short)
     timed_out: str | None = None  # what was still running when the scenario's time ran out
     captures: Captures | None = None  # None: nothing was captured
+    traces: dict[str, str] = field(default_factory=dict)  # instance -> strace output (lab.trace)
 
     def clients_of(self, host: str) -> list[ClientRun]:
         return [c for c in self.clients if c.host == host]
+
+    def trace_of_host(self, host: str) -> str | None:
+        """The strace output of a traced host's (first) instance; None when it was not traced."""
+        for instance in self.plan.of_host(host):
+            if instance.name in self.traces:
+                return self.traces[instance.name]
+        return None
 
     def events_of_host(self, host: str) -> list[dict[str, Any]]:
         events: list[dict[str, Any]] = []

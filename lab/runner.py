@@ -94,6 +94,8 @@ def run_scenario(engine: Engine, plan: Plan, progress: Callable[[str], None],
                 if instance.role == "service" and instance.name in set(lab.containers()):
                     try:
                         record.service_events[instance.name] = parse_events(lab.logs(instance.name))
+                        if instance.traced:  # strace writes to the program's stderr
+                            record.traces[instance.name] = lab.stderr(instance.name)
                     except StepFailed as error:  # keep the first error of the run, if any
                         log.warning("%s", error)
     duration = time.monotonic() - started
@@ -192,6 +194,8 @@ def _run_clients(lab: LabRun, plan: Plan, record: RunRecord, hosts: tuple[str, .
             result = pending.wait(max(1.0, deadline - time.monotonic()))
             record.clients.append(ClientRun(instance.name, instance.host, result.rc,
                                             parse_events(result.stdout), began, time.time(), result.stderr))
+            if instance.traced:
+                record.traces[instance.name] = result.stderr
             progress(f"{instance.name}: done (exit {result.rc})")
         return
     for position, instance in enumerate(instances, start=1):
@@ -203,5 +207,7 @@ def _run_clients(lab: LabRun, plan: Plan, record: RunRecord, hosts: tuple[str, .
         result = lab.exec_background(instance.name, instance.argv).wait(max(1.0, deadline - time.monotonic()))
         record.clients.append(ClientRun(instance.name, instance.host, result.rc,
                                         parse_events(result.stdout), began, time.time(), result.stderr))
+        if instance.traced:
+            record.traces[instance.name] = result.stderr
         for name in between:
             record.probes.append(probe_runner.look(lab, plan.scenario.probes[name], instance.name))

@@ -125,13 +125,18 @@ def parse(name: str, data: dict[str, Any], filename: str = "<scenario>") -> Scen
     hosts: list[Host] = []
     for index, h in enumerate(_require(data, "hosts", filename)):
         where = f"{filename}: hosts[{index}]"
-        _only(h, {"name", "program", "role", "args", "networks", "replicas", "impair", "ready_event"}, where)
+        _only(h, {"name", "program", "role", "args", "networks", "replicas", "impair", "ready_event",
+                  "trace"}, where)
         program = _one_of(str(_require(h, "program", where)), PROGRAMS, where + ".program")
         default_role = "client" if program.endswith("-client") else "service"
         role = _one_of(h.get("role", default_role), ROLES, where + ".role")
         attached = _names(h.get("networks", [networks[0].name]))
         for net in attached:
             _one_of(net, tuple(network_names), where + ".networks")
+        if not isinstance(h.get("trace", False), bool):
+            raise ScenarioFileError(f"{where}.trace: true or false")
+        if h.get("trace") and program == "none":
+            raise ScenarioFileError(f"{where}.trace: a host with program \"none\" runs nothing to trace")
         replicas = h.get("replicas", 1)
         if not isinstance(replicas, (int, str)) or (isinstance(replicas, int) and replicas < 1):
             raise ScenarioFileError(f"{where}.replicas: a positive integer or a '{{parameter}}'")
@@ -141,6 +146,7 @@ def parse(name: str, data: dict[str, Any], filename: str = "<scenario>") -> Scen
             replicas=replicas,
             impairments=_impair_tables(h.get("impair", ()), where),
             ready_event=h.get("ready_event", "listening" if program != "none" else ""),
+            trace=bool(h.get("trace", False)),
         ))
     host_names = {h.name for h in hosts}
     if len(host_names) != len(hosts):

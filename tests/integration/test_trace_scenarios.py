@@ -1,0 +1,54 @@
+"""The observation scenarios of issue 7 on the real engine: api-trace (strace), tcp-backlog, routed."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from lab import report, scenario_loader
+from lab.engine import LABEL_RUN
+from lab.plan import build_plan
+from lab.runner import run_scenario
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMA = json.loads((ROOT / "tests/contracts/result.schema.json").read_text())
+
+pytestmark = pytest.mark.integration
+
+
+def run(engine, name: str, overrides: dict | None = None, **options):
+    plan = build_plan(scenario_loader.load(name), overrides or {})
+    outcome = run_scenario(engine, plan, progress=lambda message: None, **options)
+    document = report.result_document(outcome)
+    jsonschema.validate(document, SCHEMA)
+    return outcome, document
+
+
+def test_api_trace_shows_each_programs_real_calls_and_the_programs_stay_unprivileged(engine, built_images, session):
+    outcome, document = run(engine, "api-trace", keep=True)
+    try:
+        containers = engine.client.containers.list(
+            all=True, filters={"label": f"{LABEL_RUN}={outcome.record.run_id}"})
+        assert len(containers) == 4
+        for container in containers:  # strace is the program's parent: no SYS_PTRACE, nothing added
+            host_config = container.attrs["HostConfig"]
+            assert container.attrs["Config"]["User"] == "student"
+            assert not host_config["CapAdd"] and host_config["CapDrop"] == ["ALL"]
+            assert "no-new-privileges" in host_config["SecurityOpt"]
+    finally:
+        engine.remove_labelled(outcome.record.run_id)
+    assert engine.count_labelled(session=session) == (0, 0)
+    assert outcome.passed, [c for c in outcome.checks if not c.passed]
+    columns = {c["host"]: [call["call"] for call in c["calls"]] for c in document["api_trace"]["columns"]}
+    assert list(columns) == ["tcp-server", "tcp-client", "udp-server", "udp-client"]
+    assert columns["tcp-server"][:1] == ["socket"] and "listen" in columns["tcp-server"]
+    assert columns["tcp-client"][:2] == ["socket", "connect"]
+    assert columns["udp-server"] == ["socket", "bind", "recvfrom", "sendto", "close"]
+    assert columns["udp-client"] == ["socket", "sendto", "recvfrom", "close"]
+    # the descriptor accept() returned is the one the server's recv/send used, not the listening one
+    server = document["api_trace"]["columns"][0]["calls"]
+    accepted = next(c for c in server if c["call"].startswith("accept"))
+    assert accepted["ret"] != accepted["fd"]
+    assert {c["fd"] for c in server if c["call"] in ("recvfrom", "sendto")} == {accepted["ret"]}
