@@ -41,6 +41,9 @@ def scenarios(c: Context, json: bool = False, verbose: bool = False) -> None:
         "count": "datagrams to send", "clients": "number of client hosts",
         "message": "sentence the clients send", "timeout": "client timeout in seconds",
         "payload": "TCP payload in bytes",
+        "hold": "time the TCP server takes over each client, e.g. 200ms (tcp-backlog)",
+        "server-mode": "iterative or threaded TCP server (tcp-backlog)",
+        "backlog": "the TCP server's listen() backlog (tcp-backlog)",
         "seed": "make random impairment choices reproducible (userspace backend)",
         "impair-backend": "auto (probe), netem or userspace",
         "set": "any other scenario parameter as NAME=VALUE (repeatable)",
@@ -53,13 +56,15 @@ def scenarios(c: Context, json: bool = False, verbose: bool = False) -> None:
 def scenario(c: Context, name: str, loss: str | None = None, delay: str | None = None,
              jitter: str | None = None, rate: str | None = None, count: str | None = None,
              clients: str | None = None, message: str | None = None, timeout: str | None = None,
-             payload: str | None = None, seed: str | None = None, impair_backend: str = "auto",
+             payload: str | None = None, hold: str | None = None, server_mode: str | None = None,
+             backlog: str | None = None, seed: str | None = None, impair_backend: str = "auto",
              set_: list[str] | None = None, report_dir: str | None = None, keep: bool = False,
              capture: bool = False, verbose: bool = False) -> None:
     """Run one scenario, check its outcome and print a results table and a verdict."""
     _logging(verbose)
     given = {"loss": loss, "delay": delay, "jitter": jitter, "rate": rate, "count": count,
-             "clients": clients, "message": message, "timeout": timeout, "payload": payload}
+             "clients": clients, "message": message, "timeout": timeout, "payload": payload,
+             "hold": hold, "server_mode": server_mode, "backlog": backlog}
     overrides: dict[str, str] = {k: v for k, v in given.items() if v is not None}
     for item in set_ or []:
         key, sep, value = item.partition("=")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 
-from lab.plan import Instance, Plan
+from lab.plan import START_AT, Instance, Plan
 
 IMAGE = "socklab/apps:${SOCKLAB_IMAGE_TAG:-latest}"
 PORT = 12000
@@ -53,7 +53,8 @@ def _service(instance: Instance, services: list[Instance]) -> list[str]:
         f"    image: {IMAGE}",
         "    pull_policy: never",
         f"    hostname: {instance.name}",
-        f"    command: {json.dumps(list(instance.argv))}",
+        # {start_at} is the runner's; under Compose the clients start when their server is healthy.
+        f"    command: {json.dumps([a if a != START_AT else '0' for a in instance.argv])}",
         f"    networks: {json.dumps(list(instance.networks))}",
         '    cap_drop: ["ALL"]',
         '    security_opt: ["no-new-privileges"]',

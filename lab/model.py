@@ -31,6 +31,7 @@ class Parameter:
     help: str = ""
     minimum: float | None = None
     maximum: float | None = None
+    choices: tuple[str, ...] = ()   # a str parameter limited to these values (empty: any)
 
 
 @dataclass(frozen=True)

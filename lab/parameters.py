@@ -40,6 +40,8 @@ def coerce(parameter: Parameter, raw: Any) -> Any:
         raise ParameterError(f"--{name.replace('_', '-')} {raw!r}: {error}") from None
     except ValueError:
         raise ParameterError(f"--{name.replace('_', '-')} {raw!r}: expected {kind}") from None
+    if parameter.choices and str(value) not in parameter.choices:
+        raise ParameterError(f"--{name.replace('_', '-')} {raw!r}: allowed {', '.join(parameter.choices)}")
     number = _numeric(kind, value)
     if number is not None and not math.isfinite(number):
         raise ParameterError(f"--{name.replace('_', '-')} {raw!r}: must be a finite number")

@@ -18,6 +18,10 @@ from lab.trace import STRACE_ARGV
 
 PROGRAM_DIR = "/opt/socklab/programs"
 IMPAIR_BACKENDS = ("auto", "netem", "userspace")
+# ``{start_at}`` in a client's args: one moment (epoch seconds) the runner sets for all clients of a
+# parallel step, a little after it launches them, so that clients in separate containers (each
+# with its own interpreter to start) connect at once. Filled in by lab.runner at launch.
+START_AT = "@start-at@"
 MAX_REPLICAS = 50
 
 
@@ -132,7 +136,7 @@ def build_plan(scenario: Scenario, overrides: dict[str, Any], impair_backend: st
         count = _replicas(host, values)
         names = [host.name] if count == 1 else [f"{host.name}-{i}" for i in range(1, count + 1)]
         for index, name in enumerate(names, start=1):
-            local = {**values, "host": name, "index": index}
+            local = {**values, "host": name, "index": index, "start_at": START_AT}
             args = [params.substitute(a, local) for a in host.args]
             if host.role == "client" and host.program != "none":
                 args += ["--name", name]

@@ -20,11 +20,18 @@ from lab.engine import ContainerSpec, Engine, LabRun
 from lab.errors import RunTimedOut, StepFailed
 from lab.images import APPS_IMAGE
 from lab.impairing import apply_all, still_in_force
-from lab.plan import Plan
+from lab.plan import START_AT, Plan
 from lab.record import ClientRun, RunRecord, parse_events
 
 log = logging.getLogger(__name__)
 SERVICE_READY_TIMEOUT_S = 30
+START_MARGIN_S = 0.5             # {start_at} of a parallel step: this far ahead of the launch,
+START_MARGIN_PER_CLIENT_S = 0.15  # plus this per client (each starts Python in its container)
+
+
+def _at(argv: tuple[str, ...], start_at: str) -> tuple[str, ...]:
+    """The argv with the {start_at} moment filled in."""
+    return tuple(start_at if a == START_AT else a for a in argv)
 
 
 @dataclass
@@ -188,8 +195,10 @@ def _run_clients(lab: LabRun, plan: Plan, record: RunRecord, hosts: tuple[str, .
                  between: tuple[str, ...], deadline: float, progress: Callable[[str], None]) -> None:
     instances = [i for h in hosts for i in plan.of_host(h)]
     if mode == "parallel":
+        # {start_at}: far enough ahead for every container to have started its interpreter.
+        start_at = f"{time.time() + START_MARGIN_S + START_MARGIN_PER_CLIENT_S * len(instances):.3f}"
         progress(f"{len(instances)} client(s) start at once")
-        launched = [(i, time.time(), lab.exec_background(i.name, i.argv)) for i in instances]
+        launched = [(i, time.time(), lab.exec_background(i.name, _at(i.argv, start_at))) for i in instances]
         for instance, began, pending in launched:
             result = pending.wait(max(1.0, deadline - time.monotonic()))
             record.clients.append(ClientRun(instance.name, instance.host, result.rc,
@@ -204,7 +213,7 @@ def _run_clients(lab: LabRun, plan: Plan, record: RunRecord, hosts: tuple[str, .
                               f"{instance.name} could start")
         progress(f"{instance.name} ({position}/{len(instances)}): {instance.program} running")
         began = time.time()
-        result = lab.exec_background(instance.name, instance.argv).wait(max(1.0, deadline - time.monotonic()))
+        result = lab.exec_background(instance.name, _at(instance.argv, f"{began:.3f}")).wait(max(1.0, deadline - time.monotonic()))
         record.clients.append(ClientRun(instance.name, instance.host, result.rc,
                                         parse_events(result.stdout), began, time.time(), result.stderr))
         if instance.traced:

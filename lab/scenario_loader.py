@@ -112,10 +112,11 @@ def parse(name: str, data: dict[str, Any], filename: str = "<scenario>") -> Scen
     parameters: dict[str, Parameter] = {}
     for pname, spec in data.get("parameters", {}).items():
         where = f"{filename}: parameters.{pname}"
-        _only(spec, {"kind", "default", "help", "min", "max"}, where)
+        _only(spec, {"kind", "default", "help", "min", "max", "choices"}, where)
         kind = _one_of(spec.get("kind", "str"), PARAMETER_KINDS, where + ".kind")
         parameters[pname] = Parameter(pname, kind, _require(spec, "default", where),
-                                      spec.get("help", ""), spec.get("min"), spec.get("max"))
+                                      spec.get("help", ""), spec.get("min"), spec.get("max"),
+                                      tuple(str(c) for c in spec.get("choices", ())))
 
     networks = tuple(Network(str(_require(n, "name", f"{filename}: networks")),
                              bool(n.get("internal", True)), n.get("subnet"))

@@ -52,3 +52,22 @@ def test_api_trace_shows_each_programs_real_calls_and_the_programs_stay_unprivil
     accepted = next(c for c in server if c["call"].startswith("accept"))
     assert accepted["ret"] != accepted["fd"]
     assert {c["fd"] for c in server if c["call"] in ("recvfrom", "sendto")} == {accepted["ret"]}
+
+
+@pytest.mark.parametrize("mode", ["iterative", "threaded"])
+def test_tcp_backlog_iterative_queues_and_threaded_overlaps(engine, built_images, no_leftovers, mode):
+    outcome, document = run(engine, "tcp-backlog", {"server_mode": mode})
+    verdicts = {c.name: c for c in outcome.checks}
+    assert outcome.passed, [c for c in outcome.checks if not c.passed]
+    server = outcome.record.events_of_host("server")
+    assert server[0]["mode"] == mode and server[0]["backlog"] == 1
+    starts = [c.first("connected")["t"] - c.first("connected")["handshake_ms"] / 1000 for c in outcome.record.clients]
+    assert max(starts) - min(starts) < 0.2, "the five clients connect at once ({start_at})"
+    late = verdicts["a SYN that finds the accept queue full is retransmitted after ~1 s"]
+    if mode == "iterative":
+        assert "served one after another: each wait grows with the place in the queue" in verdicts
+        # listen(1): one served + two queued fit; the others' first SYN found the queue full
+        assert late.detail.count("first SYN got no SYN/ACK") >= 2
+    else:
+        assert "threaded server: the clients' waits overlap" in verdicts
+    assert document["captures"] and document["captures"][0]["instance"] == "server"

@@ -166,6 +166,52 @@ def test_tcp_echo_two_sequential_clients_get_their_own_connection_sockets(start_
     assert events[-1]["reason"] == "max-clients" and events[-1]["clients"] == 2
 
 
+def _three_clients_at_once(port: int) -> list[tuple[int, list[dict]]]:
+    results: list[tuple[int, list[dict]]] = []
+
+    def one(number: int) -> None:
+        done = subprocess.run(command("tcp_client.py", "--host", LOOPBACK, "--port", port,
+                                      "--message", f"client {number}", "--name", f"c{number}"),
+                              capture_output=True, text=True, timeout=10)
+        results.append((done.returncode, parse_events(done.stdout, "tcp-client")))
+
+    threads = [threading.Thread(target=one, args=(n,)) for n in range(1, 4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def test_tcp_iterative_server_holds_each_client_in_turn(start_server):
+    """--hold 300ms, iterative: one connection at a time, each lasting the hold."""
+    server = start_server("tcp_server.py", "tcp-server", "--max-clients", 3, "--hold", "300ms")
+    port = server.listening_port()
+    results = _three_clients_at_once(port)
+    assert all(rc == 0 for rc, _ in results), results
+    rc, events = server.finish()
+    assert rc == 0 and events[0]["mode"] == "iterative" and events[0]["hold_ms"] == 300
+    spans = sorted((a["t"], c["t"]) for a, c in zip(only(events, "accepted"), only(events, "closed")))
+    assert all(end - start >= 0.3 for start, end in spans)
+    assert all(later[0] >= earlier[1] for earlier, later in zip(spans, spans[1:])), spans
+    assert names(events)[1:5] == ["accepted", "received", "sent", "closed"]
+
+
+def test_tcp_threaded_server_serves_clients_at_the_same_time(start_server):
+    server = start_server("tcp_server.py", "tcp-server", "--max-clients", 3, "--hold", "300ms",
+                          "--mode", "threaded")
+    port = server.listening_port()
+    results = _three_clients_at_once(port)
+    assert all(rc == 0 for rc, _ in results), results
+    rc, events = server.finish()
+    assert rc == 0 and events[0]["mode"] == "threaded"
+    opened = {e["conn_id"]: e["t"] for e in only(events, "accepted")}
+    closed = {e["conn_id"]: e["t"] for e in only(events, "closed")}
+    assert len(closed) == 3 and events[-1]["event"] == "stopped"
+    # every connection is open while another is: the waits overlap
+    assert max(opened.values()) < min(closed.values())
+
+
 def test_tcp_bulk_mode_delivers_one_mib_intact(start_server, run_client):
     server = start_server("tcp_server.py", "tcp-server", "--max-clients", 1, "--until-eof")
     port = server.listening_port()

@@ -22,6 +22,7 @@ import re
 import signal
 import socket
 import sys
+import threading
 import time
 
 TEXT_LIMIT = 200  # characters of payload text copied into events
@@ -38,13 +39,15 @@ class Events:
     def __init__(self, program: str, **always: object) -> None:
         self.program = program
         self.always = always
+        self.lock = threading.Lock()  # a threaded server's workers emit too: one whole line each
 
     def emit(self, event: str, **fields: object) -> None:
         record = {"event": event, "t": time.time(), "program": self.program}
         record.update(self.always)
         record.update(fields)
-        sys.stdout.write(json.dumps(record) + "\n")
-        sys.stdout.flush()
+        with self.lock:
+            sys.stdout.write(json.dumps(record) + "\n")
+            sys.stdout.flush()
 
 
 def address(sockaddr: tuple) -> list:
@@ -172,3 +175,19 @@ def positive_int(value: str) -> int:
     if number < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
     return number
+
+
+def duration_s(value: str) -> float:
+    """A duration as users type it, in seconds: 200ms, 0.5s, or plain seconds; none/off = 0.
+
+    >>> duration_s("200ms"), duration_s("1.5s"), duration_s("2"), duration_s("none")
+    (0.2, 1.5, 2.0, 0.0)
+    """
+    text = value.strip().lower()
+    if text in ("none", "off", ""):
+        return 0.0
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(ms|s)?", text)
+    if not match:
+        raise argparse.ArgumentTypeError(f"expected a duration such as 200ms or 1.5s, got {value!r}")
+    number = float(match.group(1))
+    return number / 1000 if match.group(2) == "ms" else number

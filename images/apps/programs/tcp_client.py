@@ -6,7 +6,8 @@ The socket calls, in the textbook's order:
     socket() -> connect() -> send() -> recv() -> close()
 
 connect() is where the three-way handshake happens (SYN, SYN-ACK, ACK); `handshake_ms` is how
-long it took. --timeout bounds connect() and each recv().
+long it took. --timeout bounds connect() and each recv(). --start-at T waits until the moment T
+before it begins, so that several clients (in separate containers) connect at once.
 
 Events (one JSON object per line on stdout, see events.py; each also carries `client_name`):
     connected {local, peer, handshake_ms}
@@ -51,6 +52,8 @@ DIGEST_REPLY = re.compile(rb"^RECEIVED (\d+) BYTES SHA256 ([0-9A-F]{64})\s*$", r
 
 
 def run(args: argparse.Namespace, out: events.Events) -> int:
+    if args.start_at:  # clients in separate containers connect at the same moment
+        time.sleep(max(0.0, args.start_at - time.time()))
     phase = events.Phase()
     snmp_before = read_tcp_counters() if args.payload_bytes else None
     ok = False
@@ -165,6 +168,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="seconds allowed for connect() and for each recv() (default 5)")
     parser.add_argument("--payload-bytes", type=events.non_negative_int, default=0,
                         help="bulk mode: send N pattern bytes, half-close, check the server's SHA256")
+    parser.add_argument("--start-at", type=events.non_negative_float, default=0.0,
+                        help="wait until this moment (seconds since the epoch) before socket(): "
+                             "clients in separate containers then connect at once")
     parser.add_argument("--name", default=socket.gethostname(),
                         help="id of this client, printed as client_name in every event")
     return parser.parse_args(argv)

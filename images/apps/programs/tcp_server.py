@@ -9,8 +9,15 @@ accept() returns a NEW connection socket for each client while the listening soc
 for the next one. The `accepted` event shows it: the connection socket has its own file descriptor
 (conn_fd != listen_fd) and its own endpoint pair (conn_local, client).
 
+The backlog lesson adds two options, neither in the textbook:
+    --hold D     the server takes D (e.g. 200ms) over each client, between recv() and send(), so
+                 clients that arrive at once must wait for those before them (iterative mode);
+    --mode threaded  each accepted connection is served by its own thread, so the main loop is back
+                 in accept() at once and the clients' waits overlap. Default: iterative, the
+                 textbook's loop, one client at a time.
+
 Events (one JSON object per line on stdout, see events.py):
-    listening {proto, addr, listen_fd, backlog}
+    listening {proto, addr, listen_fd, backlog, mode, hold_ms}
     accepted  {conn_id, client, conn_local, conn_fd, listen_fd}
     received  {conn_id, bytes, text}          (+ sha256 with --until-eof; bytes is then the total)
     sent      {conn_id, bytes, text}
@@ -34,6 +41,8 @@ import argparse
 import hashlib
 import socket
 import sys
+import threading
+import time
 
 import events
 
@@ -54,9 +63,11 @@ def serve(args: argparse.Namespace, out: events.Events) -> int:
         server_socket.listen(args.backlog)
         listen_fd = server_socket.fileno()
         out.emit("listening", proto="tcp", addr=events.address(server_socket.getsockname()),
-                 listen_fd=listen_fd, backlog=args.backlog)
+                 listen_fd=listen_fd, backlog=args.backlog, mode=args.mode,
+                 hold_ms=events.ms(args.hold))
         print("The TCP server is ready to receive", file=sys.stderr)
 
+        workers = []
         while args.max_clients == 0 or conn_id < args.max_clients:
             # accept(): wait for a client whose three-way handshake is done, and get a NEW
             # connection socket for that client alone.
@@ -65,23 +76,16 @@ def serve(args: argparse.Namespace, out: events.Events) -> int:
             out.emit("accepted", conn_id=conn_id, client=events.address(client_address),
                      conn_local=events.address(connection_socket.getsockname()),
                      conn_fd=connection_socket.fileno(), listen_fd=listen_fd)
-            try:
-                if args.until_eof:
-                    reply = receive_until_eof(connection_socket, conn_id, args.recv_size, out)
-                else:
-                    # recv(): read the client's message from the connection socket.
-                    message = connection_socket.recv(args.recv_size)
-                    out.emit("received", conn_id=conn_id, bytes=len(message),
-                             text=events.text(message))
-                    reply = message.decode("utf-8", errors="replace").upper().encode()
-                # send(): the reply goes back on the same connection socket.
-                sent = connection_socket.send(reply)
-                out.emit("sent", conn_id=conn_id, bytes=sent, text=events.text(reply[:sent]))
-            except OSError as exc:
-                out.emit("error", conn_id=conn_id, **events.error_fields(exc))
-            # close(): close THIS client's connection socket; the listening socket stays open.
-            connection_socket.close()
-            out.emit("closed", conn_id=conn_id)
+            if args.mode == "threaded":
+                # Not in the textbook: a thread serves this client while we accept() the next.
+                worker = threading.Thread(target=serve_client, daemon=True,
+                                          args=(connection_socket, conn_id, args, out))
+                worker.start()
+                workers.append(worker)
+            else:
+                serve_client(connection_socket, conn_id, args, out)
+        for worker in workers:
+            worker.join()
     except events.Stop as stop:
         reason = stop.reason
     except OSError as exc:  # the server itself failed, e.g. bind(): EADDRINUSE
@@ -91,6 +95,29 @@ def serve(args: argparse.Namespace, out: events.Events) -> int:
         server_socket.close()
     out.emit("stopped", reason=reason, clients=conn_id)
     return 1 if reason == "error" else 0
+
+
+def serve_client(connection_socket: socket.socket, conn_id: int, args: argparse.Namespace,
+                 out: events.Events) -> None:
+    """One client's turn on its connection socket: recv(), (hold), send(), close()."""
+    try:
+        if args.until_eof:
+            reply = receive_until_eof(connection_socket, conn_id, args.recv_size, out)
+        else:
+            # recv(): read the client's message from the connection socket.
+            message = connection_socket.recv(args.recv_size)
+            out.emit("received", conn_id=conn_id, bytes=len(message), text=events.text(message))
+            reply = message.decode("utf-8", errors="replace").upper().encode()
+        if args.hold:
+            time.sleep(args.hold)  # --hold: the work this client costs; the others wait meanwhile
+        # send(): the reply goes back on the same connection socket.
+        sent = connection_socket.send(reply)
+        out.emit("sent", conn_id=conn_id, bytes=sent, text=events.text(reply[:sent]))
+    except OSError as exc:
+        out.emit("error", conn_id=conn_id, **events.error_fields(exc))
+    # close(): close THIS client's connection socket; the listening socket stays open.
+    connection_socket.close()
+    out.emit("closed", conn_id=conn_id)
 
 
 def receive_until_eof(connection_socket: socket.socket, conn_id: int, recv_size: int,
@@ -117,6 +144,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-clients", type=events.non_negative_int, default=0,
                         help="exit 0 after serving N clients (0 = forever)")
     parser.add_argument("--recv-size", type=events.positive_int, default=1024)
+    parser.add_argument("--hold", type=events.duration_s, default=0.0,
+                        help="time taken over each client before replying, e.g. 200ms (default 0)")
+    parser.add_argument("--mode", choices=("iterative", "threaded"), default="iterative",
+                        help="iterative: one client at a time (the textbook); threaded: a thread each")
     parser.add_argument("--until-eof", action="store_true",
                         help="bulk mode: read until the client's FIN, reply with byte count and SHA256")
     return parser.parse_args(argv)
