@@ -34,10 +34,10 @@ from lab.impairment.spec import Impairment, parse_impairment
 from lab.stats import binomial_count_interval
 
 try:
-    from netem_vm.build import VmUnavailable, build_image, cache_root
+    from netem_vm.build import VmUnavailable, build_image, cache_root, distribution_id
     from netem_vm.vm import IFACE_A, Case, Probe, VmRun, qemu_binary, run_cases
 except ImportError:  # tests/ imported as a package (rootdir on sys.path instead of tests/)
-    from tests.netem_vm.build import VmUnavailable, build_image, cache_root
+    from tests.netem_vm.build import VmUnavailable, build_image, cache_root, distribution_id
     from tests.netem_vm.vm import IFACE_A, Case, Probe, VmRun, qemu_binary, run_cases
 
 pytestmark = pytest.mark.vm
@@ -144,9 +144,35 @@ def _plan() -> list[Case]:
     return cases
 
 
+def why_vm_cannot_run(uid: int | None = None, machine: str | None = None,
+                      has_apt: bool | None = None, distribution: str | None = None) -> str | None:
+    """Why this machine can never run the VM test (None: it can), the same rule as ./bootstrap's
+    (which installs qemu only where this returns None): root for mmdebstrap and the namespaces,
+    apt to fetch the guest, x86_64 for qemu-system-x86, Debian because the guest is Debian's kernel."""
+    uid = os.geteuid() if uid is None else uid
+    machine = os.uname().machine if machine is None else machine
+    has_apt = shutil.which("apt-get") is not None if has_apt is None else has_apt
+    distribution = distribution_id() if distribution is None else distribution
+    if uid != 0:
+        return "not root"
+    if not has_apt:
+        return "no apt"
+    if machine != "x86_64":
+        return f"{machine} is not x86_64"
+    if distribution != "debian":
+        return f"the guest kernel is Debian's, fetched with a Debian host's apt (this is {distribution or 'unknown'})"
+    return None
+
+
 @pytest.fixture(scope="session")
 def vm_run() -> VmRun:
-    """One boot for the whole session; every case's report, keyed by case name."""
+    """One boot for the whole session; every case's report, keyed by case name.
+
+    Where the VM can never run (see why_vm_cannot_run) it skips with the reason, under CI=true
+    too; where it should run but cannot be had, CI=true fails (unless the host has sch_netem)."""
+    reason = why_vm_cannot_run()
+    if reason:
+        pytest.skip(f"netem VM test cannot run on this machine: {reason}")
     try:
         qemu_binary()
         image = build_image()
@@ -185,6 +211,20 @@ def _frame_bytes(name: str) -> int:
 
 def _results(raw: list[dict]) -> list[CommandResult]:
     return [CommandResult(r["rc"], r["stdout"], r["stderr"]) for r in raw]
+
+
+@pytest.mark.parametrize("facts, reason", [
+    ({"uid": 0, "machine": "x86_64", "has_apt": True, "distribution": "debian"}, None),
+    ({"uid": 1000, "machine": "x86_64", "has_apt": True, "distribution": "debian"}, "not root"),
+    ({"uid": 0, "machine": "x86_64", "has_apt": False, "distribution": "fedora"}, "no apt"),
+    ({"uid": 0, "machine": "aarch64", "has_apt": True, "distribution": "debian"}, "aarch64 is not x86_64"),
+    ({"uid": 0, "machine": "x86_64", "has_apt": True, "distribution": "ubuntu"}, "this is ubuntu"),
+])
+def test_where_the_vm_can_run(facts, reason):
+    """The rule that decides skip (any machine) versus fail (CI=true), as ./bootstrap decides
+    whether to install qemu (tests/unit/test_bootstrap.py checks the same cases there)."""
+    got = why_vm_cannot_run(**facts)
+    assert got == reason if reason is None else reason in got
 
 
 def test_vm_boots_stock_kernel_and_powers_off(vm_run: VmRun) -> None:
