@@ -1,6 +1,7 @@
 """Invoke tasks: thin glue. Each parses its options and calls one function of lab.app."""
 from __future__ import annotations
 
+import inspect
 import logging
 import shlex
 import sys
@@ -8,8 +9,9 @@ from collections.abc import Callable
 
 from invoke import Collection, Context, Exit, task
 
-from lab import app
+from lab import app, scenario_loader
 from lab.errors import LabError
+from lab.model import RESERVED_PARAMETER_NAMES
 
 
 def _call(function: Callable[..., int], *args: object, **kwargs: object) -> None:
@@ -25,47 +27,28 @@ def _call(function: Callable[..., int], *args: object, **kwargs: object) -> None
 
 
 @task(name="scenarios", help={"json": "print [{name, lesson}, ...] as JSON (CI builds its matrix from it)",
-                              "verbose": "show debug logging"})
+                              "verbose": "also list each scenario's parameters: option, default, allowed values, help"})
 def scenarios(c: Context, json: bool = False, verbose: bool = False) -> None:
     """List the scenarios: name first, then its one-line lesson."""
-    _call(app.scenarios, as_json=json)
+    _call(app.scenarios, as_json=json, verbose=verbose)
 
 
-@task(
-    positional=["name"],
-    iterable=["set_"],
-    help={
-        "name": "scenario name (see `invoke scenarios`)",
-        "loss": "packet loss, e.g. 20%", "delay": "one-way delay, e.g. 80ms",
-        "jitter": "delay variation, e.g. 10ms", "rate": "bandwidth limit, e.g. 1mbit",
-        "count": "datagrams to send", "clients": "number of client hosts",
-        "message": "sentence the clients send", "timeout": "client timeout in seconds",
-        "payload": "TCP payload in bytes",
-        "hold": "time the TCP server takes over each client, e.g. 200ms (tcp-backlog)",
-        "server-mode": "iterative or threaded TCP server (tcp-backlog)",
-        "backlog": "the TCP server's listen() backlog (tcp-backlog)",
-        "seed": "make random impairment choices reproducible (userspace backend)",
-        "impair-backend": "auto (probe), netem or userspace",
-        "set": "any other scenario parameter as NAME=VALUE (repeatable)",
-        "report-dir": "write NAME.json, NAME.junit.xml and NAME.md here",
-        "keep": "leave the lab running for exploring (invoke clean removes it)",
-        "capture": "tcpdump on every interface of every host; pcaps kept in --report-dir",
-        "verbose": "show debug logging",
-    },
-)
-def scenario(c: Context, name: str, loss: str | None = None, delay: str | None = None,
-             jitter: str | None = None, rate: str | None = None, count: str | None = None,
-             clients: str | None = None, message: str | None = None, timeout: str | None = None,
-             payload: str | None = None, hold: str | None = None, server_mode: str | None = None,
-             backlog: str | None = None, seed: str | None = None, impair_backend: str = "auto",
+# Every parameter any scenario file declares is an option of `invoke scenario`, read from the files
+# when invoke starts: a teacher's new parameter is a new --NAME without touching this file.
+PARAMETER_OPTIONS = {name: owners for name, owners in scenario_loader.declared_parameters().items()
+                     if name not in RESERVED_PARAMETER_NAMES and name.isidentifier()}
+
+
+def scenario(c: Context, name: str, seed: str | None = None, impair_backend: str = "auto",
              set_: list[str] | None = None, report_dir: str | None = None, keep: bool = False,
-             capture: bool = False, verbose: bool = False) -> None:
-    """Run one scenario, check its outcome and print a results table and a verdict."""
+             capture: bool = False, verbose: bool = False, **parameters: str | None) -> None:
+    """Run one scenario, check its outcome and print a results table and a verdict.
+
+    Each parameter of the scenario is --NAME VALUE (`invoke scenarios --verbose` lists them);
+    --set NAME=VALUE sets one too.
+    """
     _logging(verbose)
-    given = {"loss": loss, "delay": delay, "jitter": jitter, "rate": rate, "count": count,
-             "clients": clients, "message": message, "timeout": timeout, "payload": payload,
-             "hold": hold, "server_mode": server_mode, "backlog": backlog}
-    overrides: dict[str, str] = {k: v for k, v in given.items() if v is not None}
+    overrides: dict[str, str] = {k: v for k, v in parameters.items() if v is not None}
     for item in set_ or []:
         key, sep, value = item.partition("=")
         if not sep:
@@ -73,6 +56,29 @@ def scenario(c: Context, name: str, loss: str | None = None, delay: str | None =
         overrides[key.strip().replace("-", "_")] = value
     _call(app.run, name, overrides, impair_backend=impair_backend, seed=seed,
           report_dir=report_dir, keep=keep, capture=capture)
+
+
+# invoke reads a task's options from its signature: the fixed ones, then one per parameter.
+_fixed = [p for p in inspect.signature(scenario).parameters.values() if p.kind != p.VAR_KEYWORD]
+scenario.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+    _fixed + [inspect.Parameter(p, inspect.Parameter.KEYWORD_ONLY, default=None, annotation="str | None")
+              for p in PARAMETER_OPTIONS])
+scenario = task(
+    positional=["name"],
+    auto_shortflags=False,  # a new parameter must not move another option's short flag
+    iterable=["set_"],
+    help={
+        "name": "scenario name (see `invoke scenarios`)",
+        "seed": "make random impairment choices reproducible (userspace backend)",
+        "impair-backend": "auto (probe), netem or userspace",
+        "set": "a scenario parameter as NAME=VALUE (repeatable)",
+        "report-dir": "write NAME.json, NAME.junit.xml and NAME.md here",
+        "keep": "leave the lab running for exploring (invoke clean removes it)",
+        "capture": "tcpdump on every interface of every host; pcaps kept in --report-dir",
+        "verbose": "show debug logging",
+        **{p.replace("_", "-"): f"parameter of {', '.join(names)}" for p, names in PARAMETER_OPTIONS.items()},
+    },
+)(scenario)
 
 
 @task(name="all", help={"report-dir": "write each scenario's JSON, JUnit and Markdown here",
@@ -106,8 +112,6 @@ def doctor(c: Context) -> None:
 @task(positional=["name"], help={"name": "scenario name, or 'all'"})
 def compose(c: Context, name: str) -> None:
     """Write compose/NAME.yml: the scenario's topology as a plain Compose file."""
-    from lab import scenario_loader
-
     for each in (scenario_loader.available() if name == "all" else [name]):
         _call(app.compose, each)
 

@@ -15,24 +15,35 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from lab import base_image, images, report, scenario_loader
+from lab import base_image, feasibility, images, report, scenario_loader
 from lab.engine import ContainerSpec, Engine, LabRun
 from lab.errors import BadInput, LabError
 from lab.plan import build_plan
 from lab.runner import new_run_id, run_scenario
 
 log = logging.getLogger(__name__)
+LONG_RUN_S = 60  # a run expected to take longer says so before it starts
 
 
 def list_scenarios() -> list[tuple[str, str]]:
     return [(name, scenario_loader.lesson_of(path)) for name, path in scenario_loader.available().items()]
 
 
-def scenarios(as_json: bool = False) -> int:
+def scenarios(as_json: bool = False, verbose: bool = False) -> int:
+    """The scenario list; verbose adds each scenario's parameters as they are typed."""
     if as_json:
         report.print_scenarios_json(list_scenarios())
-    else:
+        return 0
+    if not verbose:
         report.print_scenarios(list_scenarios())
+        return 0
+    for name, lesson in list_scenarios():
+        try:
+            parameters = list(scenario_loader.load(name).parameters.values())
+        except LabError as error:
+            report.print_scenarios([(name, f"(cannot load: {error})")])
+            continue
+        report.print_scenarios([(name, lesson)], parameters)
     return 0
 
 
@@ -68,6 +79,7 @@ def run(name: str, overrides: dict[str, Any], impair_backend: str = "auto", seed
     """Validate everything, make sure the images exist, run, report; 0 passed, 1 failed."""
     scenario = scenario_loader.load(name)
     plan = build_plan(scenario, overrides, impair_backend, seed, capture=capture)   # bad input stops here
+    feasibility.check(plan)                                                          # ... and here
     directory = _report_directory(report_dir)
     engine = Engine.connect()
     progress = report.ConsoleProgress(f"{name} — {scenario.lesson}")
@@ -75,6 +87,9 @@ def run(name: str, overrides: dict[str, Any], impair_backend: str = "auto", seed
         if outcome.action != "up to date":
             progress(f"{outcome.image}: {outcome.action} ({outcome.seconds:.1f} s)")
     progress("parameters: " + (", ".join(f"{k}={v}" for k, v in plan.parameters.items()) or "none"))
+    expected = feasibility.expected_seconds(plan)
+    if expected > LONG_RUN_S:
+        progress(f"expected duration: about {expected:.0f} s (lost datagrams wait out their timeout)")
     run_id = new_run_id()
     with _sigterm_as_interrupt():
         try:

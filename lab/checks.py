@@ -5,6 +5,7 @@ seen, so a failing run teaches as much as a passing one.
 """
 from __future__ import annotations
 
+import difflib
 import inspect
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -38,17 +39,40 @@ def check(name: str) -> Callable[[CheckFunction], CheckFunction]:
     return register
 
 
-def validate_specs(specs: Iterable[CheckSpec], filename: str) -> None:
-    """Unknown checks or arguments are a scenario-file error, found at load time."""
-    for spec in specs:
-        if spec.check not in REGISTRY:
-            raise ScenarioFileError(f"{filename}: unknown check '{spec.check}'; known: "
-                                    f"{', '.join(sorted(REGISTRY))}")
-        accepted = set(inspect.signature(REGISTRY[spec.check]).parameters) - {"record"}
-        unknown = set(spec.args) - accepted
-        if unknown:
-            raise ScenarioFileError(f"{filename}: check '{spec.check}' takes no "
-                                    f"{', '.join(sorted(unknown))}; it takes {', '.join(sorted(accepted))}")
+# Check arguments that name something in the scenario are annotated with these aliases, so the
+# loader can refuse a typo (a host or parameter that does not exist) before anything runs.
+HostName = str   # names one of the scenario's hosts
+ParamName = str  # names one of the scenario's parameters
+OptionalParamName = str  # names a parameter when given; by default one the scenario may lack
+
+
+def validate_spec(spec: CheckSpec, where: str, hosts: Iterable[str], parameters: Iterable[str]) -> None:
+    """An unknown check, an argument it does not take, or a host/parameter it names (given or by
+    default) that the scenario lacks: a scenario-file error naming the file and the field."""
+    if spec.check not in REGISTRY:
+        close = difflib.get_close_matches(spec.check, list(REGISTRY), n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise ScenarioFileError(f"{where}: unknown check '{spec.check}'{hint}; known: "
+                                f"{', '.join(sorted(REGISTRY))}")
+    signature = inspect.signature(REGISTRY[spec.check]).parameters
+    accepted = set(signature) - {"record"}
+    unknown = set(spec.args) - accepted
+    if unknown:
+        raise ScenarioFileError(f"{where}: check '{spec.check}' takes no "
+                                f"{', '.join(sorted(unknown))}; it takes {', '.join(sorted(accepted))}")
+    kinds = {"HostName": ("host", tuple(hosts)), "ParamName": ("parameter", tuple(parameters)),
+             "OptionalParamName": ("parameter", tuple(parameters))}
+    for argument in sorted(accepted):
+        annotation = str(signature[argument].annotation)
+        kind = kinds.get(annotation)
+        if kind is None or (annotation == "OptionalParamName" and argument not in spec.args):
+            continue
+        value = spec.args.get(argument, signature[argument].default)
+        what, known = kind
+        if value not in known:
+            given = "" if argument in spec.args else " (its default; set it to one that exists)"
+            raise ScenarioFileError(f"{where}.{argument}: '{value}'{given} is not a {what} of this scenario; "
+                                    f"its {what}s: {', '.join(known) or 'none'}")
 
 
 def run_checks(record: RunRecord) -> list[CheckResult]:
@@ -121,7 +145,7 @@ def _clients(record: RunRecord, host: str) -> list[ClientRun]:
 
 # ----- echo lessons ------------------------------------------------------------------------
 @check("replies_uppercase")
-def replies_uppercase(record: RunRecord, clients: str = "client") -> CheckResult:
+def replies_uppercase(record: RunRecord, clients: HostName = "client") -> CheckResult:
     """Every client got back exactly its own sentence in upper case."""
     runs = _clients(record, clients)
     bad = []
@@ -147,7 +171,7 @@ def replies_uppercase(record: RunRecord, clients: str = "client") -> CheckResult
 
 
 @check("tcp_connections_distinct")
-def tcp_connections_distinct(record: RunRecord, server: str = "server", clients: str = "client"
+def tcp_connections_distinct(record: RunRecord, server: HostName = "server", clients: HostName = "client"
                              ) -> CheckResult:
     """One listening socket, a new connection socket per client, one per client address."""
     runs = _clients(record, clients)
@@ -167,7 +191,7 @@ def tcp_connections_distinct(record: RunRecord, server: str = "server", clients:
 
 
 @check("tcp_lifetimes_sequential")
-def tcp_lifetimes_sequential(record: RunRecord, server: str = "server") -> CheckResult:
+def tcp_lifetimes_sequential(record: RunRecord, server: HostName = "server") -> CheckResult:
     """Connections are served one after another: no two connection lifetimes overlap."""
     events = record.events_of_host(server)
     opened = {e["conn_id"]: e["t"] for e in events if e.get("event") == "accepted"}
@@ -182,7 +206,7 @@ def tcp_lifetimes_sequential(record: RunRecord, server: str = "server") -> Check
 
 
 @check("udp_distinct_addresses")
-def udp_distinct_addresses(record: RunRecord, server: str = "server", clients: str = "client"
+def udp_distinct_addresses(record: RunRecord, server: HostName = "server", clients: HostName = "client"
                            ) -> CheckResult:
     """One server socket answered each client at the address recvfrom() gave it."""
     runs = _clients(record, clients)
@@ -202,7 +226,7 @@ def udp_distinct_addresses(record: RunRecord, server: str = "server", clients: s
 
 
 @check("no_connection")
-def no_connection(record: RunRecord, server: str = "server") -> CheckResult:
+def no_connection(record: RunRecord, server: HostName = "server") -> CheckResult:
     """UDP: the server never accepted anything, because there is nothing to accept."""
     events = record.events_of_host(server)
     accepted = [e for e in events if e.get("event") == "accepted"]
@@ -214,7 +238,7 @@ def no_connection(record: RunRecord, server: str = "server") -> CheckResult:
 
 # ----- no-server lessons -------------------------------------------------------------------
 @check("tcp_connect_refused")
-def tcp_connect_refused(record: RunRecord, clients: str = "client", within_ms: float = 1000
+def tcp_connect_refused(record: RunRecord, clients: HostName = "client", within_ms: float = 1000
                         ) -> CheckResult:
     """connect() to a port nobody listens on is refused at once by a reset."""
     bad = []
@@ -231,7 +255,7 @@ def tcp_connect_refused(record: RunRecord, clients: str = "client", within_ms: f
 
 
 @check("udp_silent_timeout")
-def udp_silent_timeout(record: RunRecord, clients: str = "client", timeout_param: str = "timeout"
+def udp_silent_timeout(record: RunRecord, clients: HostName = "client", timeout_param: ParamName = "timeout"
                        ) -> CheckResult:
     """An unconnected UDP socket hears nothing back: the datagram vanishes, the timeout fires."""
     timeout_ms = float(_param(record, timeout_param)) * 1000
@@ -249,7 +273,7 @@ def udp_silent_timeout(record: RunRecord, clients: str = "client", timeout_param
 
 
 @check("udp_connected_refused")
-def udp_connected_refused(record: RunRecord, clients: str = "connected-client") -> CheckResult:
+def udp_connected_refused(record: RunRecord, clients: HostName = "connected-client") -> CheckResult:
     """A connected UDP socket is told of the ICMP port unreachable: ECONNREFUSED."""
     bad = []
     for run in _clients(record, clients):
@@ -281,7 +305,7 @@ def _rtt(record: RunRecord, host: str) -> dict[str, float]:
 
 
 @check("loss_within_interval")
-def loss_within_interval(record: RunRecord, client: str = "client", loss_param: str = "loss",
+def loss_within_interval(record: RunRecord, client: HostName = "client", loss_param: ParamName = "loss",
                          confidence: float = 0.99) -> CheckResult:
     """The measured loss is what a link with the configured loss gives, within its 99% interval."""
     summary = _summary(record, client)
@@ -295,7 +319,7 @@ def loss_within_interval(record: RunRecord, client: str = "client", loss_param: 
 
 
 @check("server_saw_replied")
-def server_saw_replied(record: RunRecord, server: str = "server", client: str = "client"
+def server_saw_replied(record: RunRecord, server: HostName = "server", client: HostName = "client"
                        ) -> CheckResult:
     """UDP never retransmits: the server got exactly the datagrams the client got replies to."""
     run = _clients(record, client)[0]
@@ -315,7 +339,7 @@ def server_saw_replied(record: RunRecord, server: str = "server", client: str = 
 
 
 @check("client_never_blocks")
-def client_never_blocks(record: RunRecord, client: str = "client", timeout_param: str = "timeout",
+def client_never_blocks(record: RunRecord, client: HostName = "client", timeout_param: ParamName = "timeout",
                         slack_ms: float = 100) -> CheckResult:
     """Every recvfrom() wait ends by its timeout: a lost datagram never hangs the client."""
     run = _clients(record, client)[0]
@@ -329,8 +353,8 @@ def client_never_blocks(record: RunRecord, client: str = "client", timeout_param
 
 
 @check("rtt_p50_near")
-def rtt_p50_near(record: RunRecord, client: str = "client", baseline: str = "baseline",
-                 delay_param: str = "delay", rate_param: str = "rate", tolerance_ms: float = 5.0
+def rtt_p50_near(record: RunRecord, client: HostName = "client", baseline: HostName = "baseline",
+                 delay_param: ParamName = "delay", rate_param: OptionalParamName = "rate", tolerance_ms: float = 5.0
                  ) -> CheckResult:
     """RTT p50 = configured one-way delay (client egress) + the base RTT of the same path,
     + the time to put the datagram on a rate-limited link (IP length × 8 / rate)."""
@@ -351,15 +375,18 @@ def rtt_p50_near(record: RunRecord, client: str = "client", baseline: str = "bas
 
 
 @check("jitter_visible")
-def jitter_visible(record: RunRecord, client: str = "client", baseline: str = "baseline",
-                   jitter_param: str = "jitter") -> CheckResult | None:
-    """With jitter, the RTT spread (p95 − p5) grows well beyond the unimpaired path's."""
+def jitter_visible(record: RunRecord, client: HostName = "client", baseline: HostName = "baseline",
+                   jitter_param: ParamName = "jitter") -> CheckResult | None:
+    """With jitter, the RTT spread (p95 − p5) grows well beyond the unimpaired path's.
+
+    Without jitter it does not apply (None), whatever the RTTs: it looks at none of them.
+    """
     jitter = _ms(record, jitter_param)
+    if jitter == 0:
+        return None
     base_rtt, rtt = _rtt(record, baseline), _rtt(record, client)
     base = base_rtt["p95"] - base_rtt["p5"]
     measured = rtt["p95"] - rtt["p5"]
-    if jitter == 0:
-        return None
     ok = measured >= base + jitter / 2
     return CheckResult("jitter spreads the RTT", ok,
                        f"jitter {jitter:g} ms: p95−p5 {measured:.2f} ms, base {base:.2f} ms "
@@ -367,7 +394,7 @@ def jitter_visible(record: RunRecord, client: str = "client", baseline: str = "b
 
 
 @check("tcp_intact")
-def tcp_intact(record: RunRecord, clients: str = "client") -> CheckResult:
+def tcp_intact(record: RunRecord, clients: HostName = "client") -> CheckResult:
     """TCP delivers every byte, in order, despite loss: the server's SHA-256 matches."""
     bad, shown = [], []
     for run in _clients(record, clients):
@@ -381,7 +408,7 @@ def tcp_intact(record: RunRecord, clients: str = "client") -> CheckResult:
 
 
 @check("tcp_retransmissions")
-def tcp_retransmissions(record: RunRecord, client: str = "client", minimum: int = 1) -> CheckResult:
+def tcp_retransmissions(record: RunRecord, client: HostName = "client", minimum: int = 1) -> CheckResult:
     """The kernel retransmitted: the client's namespace counter RetransSegs grew."""
     run = _clients(record, client)[0]
     stats_event = run.first("tcp_stats")

@@ -1,7 +1,8 @@
 """One error type per kind of failure, so that tasks.py can map each to its exit code.
 
-The exit codes are part of the user contract (DESIGN.md): 0 all checks passed, 1 a check failed,
-2 bad input (nothing created), 3 environment problem (no engine, image build failed).
+The exit codes are part of the user contract (README.md, "Exit codes"): 0 all checks passed,
+1 a check failed, 2 bad input (nothing created), 3 environment problem (no engine, image build
+failed), 130 interrupted.
 """
 from __future__ import annotations
 

@@ -17,8 +17,13 @@ PROGRAMS = {
 }
 ROLES = ("service", "client")
 RUN_MODES = ("sequential", "parallel")
+STEP_ACTIONS = ("start", "run", "probe")
 PROBE_EXPECTATIONS = ("listening", "not-listening", "no-tcp")
 PARAMETER_KINDS = ("int", "float", "str", "percent", "duration", "rate")
+# Names a parameter cannot take: `invoke scenario`'s own options (each parameter becomes --NAME
+# beside them) and the placeholders lab.plan fills per replica.
+RESERVED_PARAMETER_NAMES = frozenset({"name", "seed", "impair_backend", "set", "report_dir", "keep",
+                                      "capture", "verbose", "help", "host", "index", "start_at"})
 
 
 @dataclass(frozen=True)
@@ -80,7 +85,7 @@ class Probe:
 class Step:
     """One thing the runner does: start services, run clients, or take probes."""
 
-    action: str                   # start | run | probe | stop
+    action: str                   # start | run | probe
     hosts: tuple[str, ...] = ()
     mode: str = "sequential"
     between: tuple[str, ...] = ()  # probes taken after each client of a sequential run
@@ -118,7 +123,3 @@ class Scenario:
             if host.name == name:
                 return host
         raise KeyError(name)
-
-    @property
-    def impaired(self) -> bool:
-        return any(h.impairments for h in self.hosts)

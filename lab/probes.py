@@ -1,7 +1,8 @@
 """Testinfra looks at the lab's containers while a scenario runs (``docker://<name>`` hosts).
 
-Testinfra reads sockets with the container's own ``ss``, the way a student would check by hand,
-instead of socklab parsing ``ss`` output itself.
+Testinfra reads listening sockets with the container's own ``ss``, the way a student would check
+by hand. One look testinfra has no module for, "no TCP socket of any state" (no-tcp), runs
+``ss -Htan`` through testinfra and reads its local-address column here.
 """
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from lab.engine import LabRun
 from lab.model import Probe
 from lab.record import ProbeObservation
 
-DOCKER_DNS = "tcp://127.0.0.11:"
+# Docker's embedded DNS resolver listens on this address inside every container: not the lesson's.
+DOCKER_DNS = "127.0.0.11"
 _warming: dict[str, threading.Thread] = {}
 
 
@@ -49,10 +51,9 @@ def look(lab: LabRun, probe: Probe, after: str | None) -> ProbeObservation:
         detail = f"{probe.socket} {'listening' if listening else 'not listening'}"
         return ProbeObservation(probe.name, after, listening == wanted, detail)
     # no-tcp: no TCP socket of any state on the host's network (no listener, no connection).
-    # Docker's embedded DNS resolver listens on 127.0.0.11 inside every container: not the lesson's.
     tcp = [s for s in host.socket.get_listening_sockets()
-           if s.startswith("tcp") and not s.startswith(DOCKER_DNS)]
+           if s.startswith("tcp") and not s.startswith(f"tcp://{DOCKER_DNS}:")]
     rows = [line.split() for line in host.run("ss -Htan").stdout.splitlines() if line.strip()]
-    sockets = [" ".join(row) for row in rows if not row[3].startswith("127.0.0.11:")]
+    sockets = [" ".join(row) for row in rows if not row[3].startswith(f"{DOCKER_DNS}:")]
     detail = f"tcp listeners {tcp or 'none'}; other tcp sockets: {sockets or 'none'}"
     return ProbeObservation(probe.name, after, not tcp and not sockets, detail)

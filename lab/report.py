@@ -18,6 +18,7 @@ from rich.table import Table
 
 from lab.errors import ReportError
 from lab.metrics import metrics
+from lab.model import Parameter
 from lab.runner import Outcome
 from lab.trace import api_trace
 
@@ -38,7 +39,7 @@ class ConsoleProgress:
 
 
 def result_document(outcome: Outcome) -> dict[str, Any]:
-    """The result file, as contracts/result.schema.json defines it."""
+    """The result file, as tests/contracts/result.schema.json defines it (test_report checks it)."""
     record = outcome.record
     return {
         "scenario": record.plan.scenario.name,
@@ -160,10 +161,23 @@ def print_api_trace(api: dict[str, Any]) -> None:
     console.print(f"[dim]{escape(api['notes'])}[/dim]")
 
 
-def print_scenarios(entries: list[tuple[str, str]]) -> None:
-    """`invoke scenarios`: name first, then the one-line lesson (plain text, easy to grep)."""
+def print_scenarios(entries: list[tuple[str, str]], parameters: list[Parameter] | None = None) -> None:
+    """`invoke scenarios`: name first, then the one-line lesson (plain text, easy to grep); with
+    parameters, one indented line each: the option as typed, its default, what is allowed."""
     for name, lesson in entries:
         print(f"{name:<20} {lesson}")
+        for parameter in parameters or ():
+            option = f"--{parameter.name.replace('_', '-')} {parameter.default}"
+            allowed = "|".join(parameter.choices) if parameter.choices else parameter.kind
+            if parameter.minimum is not None or parameter.maximum is not None:
+                low = "" if parameter.minimum is None else _number(parameter.minimum)
+                high = "" if parameter.maximum is None else _number(parameter.maximum)
+                allowed += f" {low}..{high}"
+            print(f"    {option:<24} {allowed:<16} {parameter.help}".rstrip())
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
 def print_scenarios_json(entries: list[tuple[str, str]]) -> None:

@@ -148,10 +148,6 @@ def _run_steps(lab: LabRun, plan: Plan, record: RunRecord, timings: dict[str, fl
         elif step.action == "probe":
             for name in step.probes:
                 record.probes.append(probe_runner.look(lab, scenario.probes[name], None))
-        elif step.action == "stop":
-            for host in step.hosts:
-                for instance in plan.of_host(host):
-                    lab.stop(instance.name)
 
 
 def _probed_idle_hosts(plan: Plan) -> set[str]:

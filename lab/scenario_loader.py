@@ -1,12 +1,19 @@
 """Scenario discovery and loading: one TOML file per scenario in scenarios/.
 
 Adding a scenario is adding a file; nothing in lab/ changes. The file format is checked here with
-messages that name the file and the field, because teachers write these files by hand.
+messages that name the file and the field, because teachers write these files by hand: every name
+a scenario refers to (a host, a network, a probe, a parameter in a ``{placeholder}`` or a check's
+argument) must exist, so a typo exits 2 at load instead of failing a finished run.
+
+``parse`` reads one section at a time, each with its own function, in the order later sections
+depend on earlier ones: parameters, networks, hosts, probes, steps, checks.
 """
 from __future__ import annotations
 
 import difflib
+import string
 import sys
+from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +22,16 @@ if sys.version_info >= (3, 11):
 else:  # Python 3.10: the same parser, from PyPI (a dependency only there, see pyproject.toml)
     import tomli as tomllib
 
-from lab.errors import ScenarioFileError, ScenarioNotFound
+from lab.errors import BadInput, ScenarioFileError, ScenarioNotFound
+from lab.parameters import coerce
 from lab.model import (
     PARAMETER_KINDS,
     PROBE_EXPECTATIONS,
     PROGRAMS,
+    RESERVED_PARAMETER_NAMES,
     ROLES,
     RUN_MODES,
+    STEP_ACTIONS,
     CheckSpec,
     Host,
     Network,
@@ -32,6 +42,10 @@ from lab.model import (
 )
 
 SCENARIOS_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+TOP_LEVEL = {"lesson", "parameters", "networks", "hosts", "steps", "checks", "probes",
+             "metrics_from", "timeout_s", "capture"}
+# Placeholders every host string may use besides the parameters (filled per replica by lab.plan).
+HOST_PLACEHOLDERS = ("host", "index", "start_at")
 
 
 def available(directory: Path = SCENARIOS_DIR) -> dict[str, Path]:
@@ -66,27 +80,269 @@ def lesson_of(path: Path) -> str:
         return "(invalid scenario file)"
 
 
+def declared_parameters(directory: Path = SCENARIOS_DIR) -> dict[str, list[str]]:
+    """Every parameter name any scenario file declares → the scenarios declaring it, read without
+    validating (a broken file is skipped here; loading it reports the problem).
+
+    tasks.py turns each into a ``--NAME`` option, so a teacher's new parameter needs no code.
+    """
+    names: dict[str, list[str]] = {}
+    for name, path in available(directory).items():
+        try:
+            table = tomllib.loads(path.read_text()).get("parameters", {})
+        except (OSError, tomllib.TOMLDecodeError):
+            continue
+        for parameter in table if isinstance(table, dict) else ():
+            names.setdefault(str(parameter), []).append(name)
+    return dict(sorted(names.items()))
+
+
+def parse(name: str, data: dict[str, Any], filename: str = "<scenario>") -> Scenario:
+    """A validated Scenario from the file's data."""
+    _only(data, TOP_LEVEL, filename)
+    lesson = _lesson(data, filename)
+    parameters = _parameters(data.get("parameters", {}), filename)
+    networks = _networks(data.get("networks", [{"name": "lan"}]), filename)
+    hosts = _hosts(_require(data, "hosts", filename), networks, parameters, filename)
+    host_names = tuple(h.name for h in hosts)
+    probes = _probes(data.get("probes", {}), host_names, filename)
+    steps = _steps(_require(data, "steps", filename), host_names, probes, filename)
+    checks = _checks(data.get("checks", []), host_names, parameters, filename)
+    metrics_from = data.get("metrics_from")
+    if metrics_from is not None:
+        _one_of(str(metrics_from), host_names, f"{filename}: metrics_from")
+    timeout_s = data.get("timeout_s", 300)
+    if isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)) or not 0 < timeout_s <= 86400:
+        raise ScenarioFileError(f"{filename}: timeout_s: seconds, a number above 0 (got {timeout_s!r})")
+    return Scenario(name, lesson, parameters, networks, hosts, steps, checks, probes, metrics_from,
+                    float(timeout_s), _capture_hosts(data.get("capture", False), hosts, filename))
+
+
+# ----- one function per section ------------------------------------------------------------
+def _lesson(data: dict[str, Any], filename: str) -> str:
+    lesson = str(_require(data, "lesson", filename)).strip()
+    if not lesson or "\n" in lesson:
+        raise ScenarioFileError(f"{filename}: 'lesson' must be one sentence on one line")
+    return lesson
+
+
+def _parameters(table: Any, filename: str) -> dict[str, Parameter]:
+    """Each parameter with a kind, a default that is valid for it, and optional bounds."""
+    _table(table, f"{filename}: parameters")
+    parameters: dict[str, Parameter] = {}
+    for pname, spec in table.items():
+        where = f"{filename}: parameters.{pname}"
+        if not pname.isidentifier() or pname != pname.lower():
+            raise ScenarioFileError(f"{where}: a parameter name is lower case letters, digits and _ "
+                                    "(it becomes --NAME on the command line, _ typed as -)")
+        if pname in RESERVED_PARAMETER_NAMES:
+            raise ScenarioFileError(f"{where}: '{pname}' is reserved (a socklab option or a placeholder "
+                                    f"of its own); reserved: {', '.join(sorted(RESERVED_PARAMETER_NAMES))}")
+        _table(spec, where)
+        _only(spec, {"kind", "default", "help", "min", "max", "choices"}, where)
+        kind = _one_of(str(spec.get("kind", "str")), PARAMETER_KINDS, where + ".kind")
+        for bound in ("min", "max"):
+            if bound in spec and (isinstance(spec[bound], bool) or not isinstance(spec[bound], (int, float))):
+                raise ScenarioFileError(f"{where}.{bound}: a number (got {spec[bound]!r})")
+        choices = spec.get("choices", [])
+        if not isinstance(choices, list) or not all(isinstance(c, str) for c in choices) \
+                or (choices and kind != "str"):
+            raise ScenarioFileError(f"{where}.choices: a list of strings, for a parameter of kind \"str\"")
+        parameter = Parameter(pname, kind, _require(spec, "default", where), str(spec.get("help", "")),
+                              spec.get("min"), spec.get("max"), tuple(choices))
+        try:  # the same rules as a value typed on the command line
+            coerce(parameter, parameter.default)
+        except BadInput as error:
+            raise ScenarioFileError(f"{where}.default: {error}") from None
+        parameters[pname] = parameter
+    return parameters
+
+
+def _networks(entries: Any, filename: str) -> tuple[Network, ...]:
+    networks = []
+    for index, entry in enumerate(_list(entries, f"{filename}: networks")):
+        where = f"{filename}: networks[{index}]"
+        _table(entry, where)
+        _only(entry, {"name", "internal", "subnet"}, where)
+        networks.append(Network(str(_require(entry, "name", where)), bool(entry.get("internal", True)),
+                                entry.get("subnet")))
+    if not networks:
+        raise ScenarioFileError(f"{filename}: networks: at least one network (or leave it out for one 'lan')")
+    _unique([n.name for n in networks], f"{filename}: networks", "network")
+    return tuple(networks)
+
+
+def _hosts(entries: Any, networks: tuple[Network, ...], parameters: dict[str, Parameter],
+           filename: str) -> tuple[Host, ...]:
+    """Hosts on known networks, whose ``{placeholders}`` name declared parameters."""
+    network_names = tuple(n.name for n in networks)
+    placeholders = (*parameters, *HOST_PLACEHOLDERS)
+    hosts = []
+    for index, entry in enumerate(_list(entries, f"{filename}: hosts")):
+        where = f"{filename}: hosts[{index}]"
+        _table(entry, where)
+        _only(entry, {"name", "program", "role", "args", "networks", "replicas", "impair", "ready_event",
+                      "trace"}, where)
+        host_name = str(_require(entry, "name", where))
+        where = f"{filename}: hosts[{index}] ({host_name})"
+        program = _one_of(str(_require(entry, "program", where)), tuple(PROGRAMS), where + ".program")
+        default_role = "client" if program.endswith("-client") else "service"
+        role = _one_of(str(entry.get("role", default_role)), ROLES, where + ".role")
+        attached = _names(entry.get("networks", [network_names[0]]))
+        for network in attached:
+            _one_of(network, network_names, where + ".networks")
+        if not isinstance(entry.get("trace", False), bool):
+            raise ScenarioFileError(f"{where}.trace: true or false")
+        if entry.get("trace") and program == "none":
+            raise ScenarioFileError(f"{where}.trace: a host with program \"none\" runs nothing to trace")
+        args = tuple(str(a) for a in _list(entry.get("args", []), where + ".args"))
+        for position, arg in enumerate(args):
+            _placeholders(arg, placeholders, f"{where}.args[{position}]")
+        replicas = entry.get("replicas", 1)
+        if isinstance(replicas, bool) or not isinstance(replicas, (int, str)) \
+                or (isinstance(replicas, int) and replicas < 1):
+            raise ScenarioFileError(f"{where}.replicas: a positive integer or a '{{parameter}}'")
+        if isinstance(replicas, str):
+            _placeholders(replicas, parameters, where + ".replicas")
+        impairments = _impair_tables(entry.get("impair", ()), where)
+        for table in impairments:
+            for field_name, value in table.items():
+                _placeholders(value, placeholders, f"{where}.impair.{field_name}")
+        hosts.append(Host(name=host_name, program=program, role=role, args=args, networks=attached,
+                          replicas=replicas, impairments=impairments,
+                          ready_event=str(entry.get("ready_event", "listening" if program != "none" else "")),
+                          trace=bool(entry.get("trace", False))))
+    if not hosts:
+        raise ScenarioFileError(f"{filename}: hosts: at least one host")
+    _unique([h.name for h in hosts], f"{filename}: hosts", "host")
+    return tuple(hosts)
+
+
+def _probes(table: Any, host_names: tuple[str, ...], filename: str) -> dict[str, Probe]:
+    _table(table, f"{filename}: probes")
+    probes: dict[str, Probe] = {}
+    for pname, entry in table.items():
+        where = f"{filename}: probes.{pname}"
+        _table(entry, where)
+        _only(entry, {"host", "socket", "expect", "description"}, where)
+        host = _one_of(str(_require(entry, "host", where)), host_names, where + ".host")
+        expect = _one_of(str(_require(entry, "expect", where)), PROBE_EXPECTATIONS, where + ".expect")
+        socket = str(entry.get("socket", ""))
+        if expect != "no-tcp" and not socket.startswith(("tcp://", "udp://")):
+            raise ScenarioFileError(f"{where}.socket: expect = \"{expect}\" needs a socket like "
+                                    "\"tcp://0.0.0.0:12000\" or \"udp://0.0.0.0:12000\"")
+        probes[pname] = Probe(pname, host, socket, expect, str(entry.get("description", "")))
+    return probes
+
+
+def _steps(entries: Any, host_names: tuple[str, ...], probes: dict[str, Probe], filename: str
+           ) -> tuple[Step, ...]:
+    steps = []
+    for index, entry in enumerate(_list(entries, f"{filename}: steps")):
+        where = f"{filename}: steps[{index}]"
+        _table(entry, where)
+        _only(entry, {*STEP_ACTIONS, "mode", "between"}, where)
+        actions = [a for a in STEP_ACTIONS if a in entry]
+        if len(actions) != 1:
+            raise ScenarioFileError(f"{where}: needs exactly one of {', '.join(STEP_ACTIONS)}")
+        action = actions[0]
+        targets = _names(entry[action])
+        for target in targets:
+            _one_of(target, tuple(probes) if action == "probe" else host_names, f"{where}.{action}")
+        between = _names(entry.get("between", ()))
+        for probe in between:
+            _one_of(probe, tuple(probes), where + ".between")
+        mode = _one_of(str(entry.get("mode", "sequential")), RUN_MODES, where + ".mode")
+        steps.append(Step(action, targets if action != "probe" else (), mode, between,
+                          targets if action == "probe" else ()))
+    if not steps:
+        raise ScenarioFileError(f"{filename}: steps: at least one step")
+    return tuple(steps)
+
+
+def _checks(entries: Any, host_names: tuple[str, ...], parameters: dict[str, Parameter], filename: str
+            ) -> tuple[CheckSpec, ...]:
+    """Checks from the registry, with arguments it takes and the hosts/parameters they name."""
+    from lab.checks import validate_spec  # local import: checks know the registry
+
+    checks = []
+    for index, entry in enumerate(_list(entries, f"{filename}: checks")):
+        where = f"{filename}: checks[{index}]"
+        _table(entry, where)
+        spec = CheckSpec(str(_require(entry, "check", where)), {k: v for k, v in entry.items() if k != "check"})
+        validate_spec(spec, f"{where} ({spec.check})", host_names, tuple(parameters))
+        checks.append(spec)
+    return tuple(checks)
+
+
+def _capture_hosts(value: Any, hosts: tuple[Host, ...], filename: str) -> tuple[str, ...]:
+    """``capture = true`` (every host), ``false`` (none unless --capture) or a list of hosts."""
+    if value is True:
+        return tuple(h.name for h in hosts)
+    if value is False:
+        return ()
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        for name in value:
+            _one_of(name, tuple(h.name for h in hosts), f"{filename}: capture")
+        return tuple(value)
+    raise ScenarioFileError(f"{filename}: capture: true, false or a list of host names, not {value!r}")
+
+
+# ----- small validators ----------------------------------------------------------------------
 def _require(table: dict[str, Any], key: str, where: str) -> Any:
     if key not in table:
         raise ScenarioFileError(f"{where}: missing '{key}'")
     return table[key]
 
 
-def _only(table: dict[str, Any], allowed: set[str], where: str) -> None:
-    unknown = set(table) - allowed
+def _only(table: dict[str, Any], allowed: Collection[str], where: str) -> None:
+    unknown = set(table) - set(allowed)
     if unknown:
-        raise ScenarioFileError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}; "
+        hints = [f"'{u}' (did you mean '{close[0]}'?)" if (close := difflib.get_close_matches(u, list(allowed), n=1))
+                 else f"'{u}'" for u in sorted(unknown)]
+        raise ScenarioFileError(f"{where}: unknown field(s) {', '.join(hints)}; "
                                 f"allowed: {', '.join(sorted(allowed))}")
 
 
-def _one_of(value: str, allowed: tuple[str, ...] | dict[str, Any], where: str) -> str:
+def _one_of(value: str, allowed: Iterable[str], where: str) -> str:
+    allowed = tuple(allowed)
     if value not in allowed:
-        raise ScenarioFileError(f"{where}: '{value}' is not one of {', '.join(allowed)}")
+        close = difflib.get_close_matches(value, list(allowed), n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise ScenarioFileError(f"{where}: '{value}' is not one of {', '.join(allowed) or '(none declared)'}{hint}")
     return value
 
 
+def _table(value: Any, where: str) -> None:
+    if not isinstance(value, dict):
+        raise ScenarioFileError(f"{where}: a table (name = value, ...), got {value!r}")
+
+
+def _list(value: Any, where: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise ScenarioFileError(f"{where}: a list ([[...]] tables or [a, b]), got {value!r}")
+    return value
+
+
+def _unique(names: list[str], where: str, what: str) -> None:
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ScenarioFileError(f"{where}: two {what}s share the name {', '.join(twice)}")
+
+
 def _names(value: Any) -> tuple[str, ...]:
-    return (value,) if isinstance(value, str) else tuple(value)
+    return (value,) if isinstance(value, str) else tuple(str(v) for v in value)
+
+
+def _placeholders(text: str, known: Iterable[str], where: str) -> None:
+    """Every ``{name}`` in a scenario string names a declared parameter (or host/index)."""
+    known = tuple(known)
+    try:
+        fields = [f for _, f, _, _ in string.Formatter().parse(text) if f is not None]
+    except ValueError as error:
+        raise ScenarioFileError(f"{where}: {text!r}: {error} (write {{{{ and }}}} for a literal brace)") from None
+    for field_name in fields:
+        _one_of(field_name, known, f"{where}: placeholder {{{field_name}}}")
 
 
 def _impair_tables(value: Any, where: str) -> tuple[dict[str, str], ...]:
@@ -99,111 +355,3 @@ def _impair_tables(value: Any, where: str) -> tuple[dict[str, str], ...]:
         raise ScenarioFileError(f"{where}.impair: interface listed twice ({', '.join(interfaces)}); "
                                 "use direction = \"both\" or one table per interface")
     return tuple({k: str(v) for k, v in t.items()} for t in tables)
-
-
-def parse(name: str, data: dict[str, Any], filename: str = "<scenario>") -> Scenario:
-    """A validated Scenario from the file's data."""
-    _only(data, {"lesson", "parameters", "networks", "hosts", "steps", "checks", "probes",
-                 "metrics_from", "timeout_s", "capture"}, filename)
-    lesson = str(_require(data, "lesson", filename)).strip()
-    if not lesson or "\n" in lesson:
-        raise ScenarioFileError(f"{filename}: 'lesson' must be one sentence on one line")
-
-    parameters: dict[str, Parameter] = {}
-    for pname, spec in data.get("parameters", {}).items():
-        where = f"{filename}: parameters.{pname}"
-        _only(spec, {"kind", "default", "help", "min", "max", "choices"}, where)
-        kind = _one_of(spec.get("kind", "str"), PARAMETER_KINDS, where + ".kind")
-        parameters[pname] = Parameter(pname, kind, _require(spec, "default", where),
-                                      spec.get("help", ""), spec.get("min"), spec.get("max"),
-                                      tuple(str(c) for c in spec.get("choices", ())))
-
-    networks = tuple(Network(str(_require(n, "name", f"{filename}: networks")),
-                             bool(n.get("internal", True)), n.get("subnet"))
-                     for n in data.get("networks", [{"name": "lan"}]))
-    network_names = {n.name for n in networks}
-
-    hosts: list[Host] = []
-    for index, h in enumerate(_require(data, "hosts", filename)):
-        where = f"{filename}: hosts[{index}]"
-        _only(h, {"name", "program", "role", "args", "networks", "replicas", "impair", "ready_event",
-                  "trace"}, where)
-        program = _one_of(str(_require(h, "program", where)), PROGRAMS, where + ".program")
-        default_role = "client" if program.endswith("-client") else "service"
-        role = _one_of(h.get("role", default_role), ROLES, where + ".role")
-        attached = _names(h.get("networks", [networks[0].name]))
-        for net in attached:
-            _one_of(net, tuple(network_names), where + ".networks")
-        if not isinstance(h.get("trace", False), bool):
-            raise ScenarioFileError(f"{where}.trace: true or false")
-        if h.get("trace") and program == "none":
-            raise ScenarioFileError(f"{where}.trace: a host with program \"none\" runs nothing to trace")
-        replicas = h.get("replicas", 1)
-        if not isinstance(replicas, (int, str)) or (isinstance(replicas, int) and replicas < 1):
-            raise ScenarioFileError(f"{where}.replicas: a positive integer or a '{{parameter}}'")
-        hosts.append(Host(
-            name=str(_require(h, "name", where)), program=program, role=role,
-            args=tuple(str(a) for a in h.get("args", [])), networks=attached,
-            replicas=replicas,
-            impairments=_impair_tables(h.get("impair", ()), where),
-            ready_event=h.get("ready_event", "listening" if program != "none" else ""),
-            trace=bool(h.get("trace", False)),
-        ))
-    host_names = {h.name for h in hosts}
-    if len(host_names) != len(hosts):
-        raise ScenarioFileError(f"{filename}: two hosts share a name")
-
-    probes: dict[str, Probe] = {}
-    for pname, p in data.get("probes", {}).items():
-        where = f"{filename}: probes.{pname}"
-        _only(p, {"host", "socket", "expect", "description"}, where)
-        _one_of(str(_require(p, "host", where)), tuple(host_names), where + ".host")
-        probes[pname] = Probe(pname, p["host"], str(p.get("socket", "")),
-                              _one_of(str(_require(p, "expect", where)), PROBE_EXPECTATIONS, where + ".expect"),
-                              str(p.get("description", "")))
-
-    steps: list[Step] = []
-    for index, s in enumerate(_require(data, "steps", filename)):
-        where = f"{filename}: steps[{index}]"
-        _only(s, {"start", "run", "probe", "stop", "mode", "between"}, where)
-        actions = [a for a in ("start", "run", "probe", "stop") if a in s]
-        if len(actions) != 1:
-            raise ScenarioFileError(f"{where}: needs exactly one of start, run, probe, stop")
-        action = actions[0]
-        targets = _names(s[action])
-        known = probes if action == "probe" else host_names
-        for target in targets:
-            _one_of(target, tuple(known), f"{where}.{action}")
-        for probe in _names(s.get("between", ())):
-            _one_of(probe, tuple(probes), where + ".between")
-        steps.append(Step(action, targets if action != "probe" else (),
-                          _one_of(s.get("mode", "sequential"), RUN_MODES, where + ".mode"),
-                          _names(s.get("between", ())), targets if action == "probe" else ()))
-
-    checks = []
-    for index, c in enumerate(data.get("checks", [])):
-        where = f"{filename}: checks[{index}]"
-        kind = str(_require(c, "check", where))
-        checks.append(CheckSpec(kind, {k: v for k, v in c.items() if k != "check"}))
-    from lab.checks import validate_specs  # local import: checks know the registry
-    validate_specs(checks, filename)
-
-    metrics_from = data.get("metrics_from")
-    if metrics_from is not None:
-        _one_of(metrics_from, tuple(host_names), f"{filename}: metrics_from")
-    return Scenario(name, lesson, parameters, networks, tuple(hosts), tuple(steps), tuple(checks),
-                    probes, metrics_from, float(data.get("timeout_s", 300)),
-                    _capture_hosts(data.get("capture", False), host_names, hosts, filename))
-
-
-def _capture_hosts(value: Any, known: set[str], hosts: list[Host], filename: str) -> tuple[str, ...]:
-    """``capture = true`` (every host), ``false`` (none unless --capture) or a list of hosts."""
-    if value is True:
-        return tuple(h.name for h in hosts)
-    if value is False:
-        return ()
-    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
-        for name in value:
-            _one_of(name, tuple(known), f"{filename}: capture")
-        return tuple(value)
-    raise ScenarioFileError(f"{filename}: capture: true, false or a list of host names, not {value!r}")

@@ -6,17 +6,21 @@ from collections.abc import Sequence
 
 
 def percentile(values: Sequence[float], q: float) -> float:
-    """Linear-interpolation percentile (as numpy's default), q in 0..100.
+    """Nearest-rank percentile, q in 0..100: the value at rank ceil(q/100 · n) of the sorted values.
+
+    The same definition the udp client prints in its summary (images/apps/programs/udp_client.py),
+    so a report never shows two p50s of the same RTTs; and always one of the measured values, which
+    a student can find by sorting them.
 
     >>> percentile([1, 2, 3, 4], 50)
-    2.5
+    2
+    >>> percentile([1, 2, 3, 4], 95)
+    4
     """
     if not values:
         raise ValueError("percentile of no values")
     ordered = sorted(values)
-    position = (len(ordered) - 1) * q / 100
-    low, high = math.floor(position), math.ceil(position)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+    return ordered[max(1, math.ceil(q / 100 * len(ordered))) - 1]
 
 
 def summary_ms(values: Sequence[float]) -> dict[str, float] | None:

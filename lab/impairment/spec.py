@@ -4,7 +4,8 @@
 ``delay=50ms jitter=10ms loss=20%``) and returns an :class:`Impairment` or raises
 :class:`lab.errors.ImpairmentSpecError` naming what is wrong and what is allowed. The dataclass
 checks itself too (``__post_init__``), so an ``Impairment`` built in code is as safe as a parsed one.
-Everything here happens before any container exists (DESIGN.md, layer 1).
+Everything here happens before any container exists: lab.plan parses every impairment while
+planning, so a bad value exits 2 with nothing created.
 """
 from __future__ import annotations
 

@@ -4,6 +4,7 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 import jsonschema
+import pytest
 
 from lab import report, scenario_loader
 from lab.checks import run_checks
@@ -13,7 +14,17 @@ from lab.runner import Outcome
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((ROOT / "tests/contracts/result.schema.json").read_text())
-SHARED = ROOT.parent / "shared/contracts/result.schema.json"
+CONTRACT = "shared/contracts/result.schema.json"
+
+
+def shared_contract() -> Path | None:
+    """The outside tools' copy of the contract: $SOCKLAB_SHARED_CONTRACT, or shared/contracts in a
+    directory above the checkout (a worktree sits deeper than the main checkout)."""
+    import os
+
+    if os.environ.get("SOCKLAB_SHARED_CONTRACT"):
+        return Path(os.environ["SOCKLAB_SHARED_CONTRACT"])
+    return next((p / CONTRACT for p in ROOT.parents if (p / CONTRACT).exists()), None)
 
 
 def udp_loss_outcome() -> Outcome:
@@ -37,8 +48,17 @@ def udp_loss_outcome() -> Outcome:
 
 
 def test_the_vendored_schema_is_the_shared_contract():
-    if SHARED.exists():
-        assert json.loads(SHARED.read_text()) == SCHEMA
+    shared = shared_contract()
+    if shared is None:
+        pytest.skip(f"no {CONTRACT} above {ROOT} (set SOCKLAB_SHARED_CONTRACT to compare)")
+    assert json.loads(shared.read_text()) == SCHEMA, f"tests/contracts/result.schema.json differs from {shared}"
+
+
+def test_the_vendored_schema_is_a_valid_schema_that_refuses_a_wrong_document():
+    jsonschema.Draft202012Validator.check_schema(SCHEMA)
+    document = report.result_document(udp_loss_outcome())
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({**document, "passed": "yes"}, SCHEMA)
 
 
 def test_result_document_validates_and_carries_the_figures():
@@ -66,3 +86,18 @@ def test_junit_and_markdown_list_every_check(tmp_path):
     assert int(suite.get("tests")) == len(document["checks"]) and suite.get("failures") == "0"
     assert paths[2].read_text().count("| ✅ |") == len(document["checks"])
     assert "udp-loss: PASSED" in report.verdict_line(document)
+
+
+def test_jitter_check_is_left_out_without_jitter_even_when_the_baseline_got_no_reply():
+    """No jitter: the check does not apply, so it must not look at RTTs (a missing baseline reply
+    would otherwise fail a run that has nothing to do with jitter)."""
+    from lab.checks import jitter_visible
+
+    plan = build_plan(scenario_loader.load("udp-delay"), {})
+    silent = [{"event": "sent", "seq": 1, "text": "seq=1 x"}, {"event": "timeout", "seq": 1, "waited_ms": 2000}]
+    record = RunRecord(plan, "abc123", {}, [ClientRun("baseline", "baseline", 1, silent, 0.0, 2.0)])
+    assert jitter_visible(record) is None
+    jittery = build_plan(scenario_loader.load("udp-delay"), {"jitter": "10ms"})
+    record = RunRecord(jittery, "abc123", {}, [ClientRun("baseline", "baseline", 1, silent, 0.0, 2.0)])
+    with pytest.raises(ValueError, match="baseline received no reply"):
+        jitter_visible(record)

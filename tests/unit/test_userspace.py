@@ -25,6 +25,7 @@ from lab.impairment.userspace import (
     queue_for,
     uses_kernel_loss,
 )
+from lab.stats import binomial_count_interval
 
 IMPAIRD_PATH = Path(__file__).resolve().parents[2] / "images" / "tools" / "impaird.py"
 
@@ -51,10 +52,9 @@ def drops(seed: int, n: int = 2000, **fields: object) -> list[int]:
     return [k for k in range(n) if d.decide(k * 0.001, 100).drop]
 
 
-def binomial_bounds(n: int, p: float, z: float = 3.29) -> tuple[float, float]:
-    """Normal approximation of the 99.9% interval of a binomial count."""
-    sd = math.sqrt(n * p * (1 - p))
-    return n * p - z * sd, n * p + z * sd
+def binomial_bounds(n: int, p: float) -> tuple[int, int]:
+    """The exact 99.9% interval of a binomial count (lab.stats, the one the checks use)."""
+    return binomial_count_interval(n, p, 0.999)
 
 
 # --- decisions ------------------------------------------------------------------------------
