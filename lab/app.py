@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from lab import base_image, feasibility, images, report, scenario_loader
+from lab import base_image, docker_endpoint, feasibility, images, platform_advice, report, scenario_loader
 from lab.engine import ContainerSpec, Engine, LabRun
 from lab.errors import BadInput, LabError
 from lab.plan import build_plan
@@ -144,33 +144,44 @@ def clean(run_id: str | None = None) -> int:
     return 0
 
 
-def probe_kernel(engine: Engine) -> Any:
-    """What the kernel offers the impairment backends, probed from a throwaway helper container."""
+def probe_kernel(engine: Engine) -> tuple[Any, str]:
+    """What the engine's kernel offers the impairment backends, and its release (`uname -r` in the
+    container: the engine's kernel, which on Desktop/WSL/Colima is not the host's), probed from a
+    throwaway helper container."""
     from lab.impairing import HelperRunner
     from lab.impairment.probe import probe_backends
 
     with LabRun(engine, f"doctor-{new_run_id()}", "doctor") as lab:
         lab.start(ContainerSpec("probe", images.TOOLS_IMAGE, ("sleep", "infinity"), "helper",
                                 user="root", cap_add=("NET_ADMIN", "NET_RAW")))
-        return probe_backends(HelperRunner(lab, "probe"))
+        runner = HelperRunner(lab, "probe")
+        return probe_backends(runner), runner.run(["uname", "-r"]).stdout.strip()
 
 
 def doctor() -> int:
     """What this machine can do, and what each finding means for the user."""
     findings = [("host", f"{platform.system()} {platform.release()}, python {platform.python_version()}")]
+    host = base_image.HostFacts.of_this_machine()
     engine = Engine.connect()
-    findings.append(("engine", f"Docker {engine.version()} — ok"))
+    findings.append(("engine", f"Docker {engine.version()} at {docker_endpoint.resolve().source} — ok"))
     reachable, reason = engine.registry_reachable(base_image.PULLED_BASE)
     if reachable:
         findings.append(("registry", f"{base_image.PULLED_BASE} can be pulled — images build on it"))
-    else:
+    elif host.can_bootstrap:
         tool = "mmdebstrap is installed" if shutil.which("mmdebstrap") else "install mmdebstrap"
         findings.append(("registry", f"cannot pull {base_image.PULLED_BASE} ({reason}) — the base is "
                                      f"bootstrapped locally from this host's apt sources ({tool})"))
+    else:
+        findings.append(("registry", base_image.no_base_advice(host, reason)))
     if engine.image_labels(images.TOOLS_IMAGE) is None:
         findings.append(("kernel", "tools image not built yet — run `invoke build`, then `invoke doctor`"))
     else:
-        findings += [("kernel", line) for line in probe_kernel(engine).describe()]
+        probe, engine_kernel = probe_kernel(engine)
+        findings.append(("kernel", f"the engine's kernel is {engine_kernel}"))
+        findings += [("kernel", line) for line in probe.describe()]
+        if not probe.netem:
+            findings.append(("netem", platform_advice.netem_advice(
+                engine_kernel, platform.system(), platform.release(), host.os_release)))
     report.print_findings(findings)
     return 0
 

@@ -26,7 +26,7 @@ PROBE_QUEUE = "65123"
 NETEM_HELP = (
     "this kernel has no sch_netem. Load it with `modprobe sch_netem` on the Docker host, or "
     "install the kernel's extra modules (on Ubuntu: `apt install linux-modules-extra-$(uname -r)`), "
-    "or use --impair-backend userspace"
+    "or use --impair-backend userspace (`invoke doctor` says what fits your platform)"
 )
 
 
