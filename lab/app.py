@@ -17,6 +17,7 @@ from typing import Any
 
 from lab import base_image, docker_endpoint, feasibility, images, platform_advice, report, scenario_loader
 from lab.engine import ContainerSpec, Engine, LabRun
+from lab.capture_report import artifact_files
 from lab.errors import BadInput, LabError
 from lab.plan import build_plan
 from lab.runner import new_run_id, run_scenario
@@ -100,7 +101,7 @@ def run(name: str, overrides: dict[str, Any], impair_backend: str = "auto", seed
     document = report.result_document(result)
     report.print_outcome(document)
     if directory:
-        for path in report.write_reports(document, directory):
+        for path in report.write_reports(document, directory, artifact_files(result.record)):
             progress(f"wrote {path}")
     if keep:
         report.kept(run_id)

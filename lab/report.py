@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from lab.capture_report import capture_fields
 from lab.errors import ReportError
 from lab.metrics import metrics
 from lab.model import Parameter
@@ -56,29 +57,8 @@ def result_document(outcome: Outcome) -> dict[str, Any]:
         "timings_s": {k: round(v, 3) for k, v in outcome.timings.items()},
         "lesson": record.plan.scenario.lesson,
         "artifacts": [],
-        **capture_fields(outcome),
+        **capture_fields(record),
         **({"api_trace": api_trace_of(record)} if record.traces else {}),
-    }
-
-
-def capture_fields(outcome: Outcome) -> dict[str, Any]:
-    """The additive `captures` field (one entry per pcap) and the pcaps kept as artifacts.
-
-    Pcaps count as artifacts only when they were kept (--report-dir); without it they were
-    decoded and removed, and the entries say so (``kept: false``).
-    """
-    captures = outcome.record.captures
-    if captures is None:
-        return {}
-    kept = captures.kept_in is not None
-    from lab.timeline import arrows, udp_losses
-    losses = udp_losses(arrows(captures, outcome.record)) if captures.files else []
-    return {
-        "artifacts": [f.file for f in captures.files] if kept else [],
-        "captures": [{"host": f.host, "instance": f.instance, "interface": f.interface, "view": f.view,
-                      "file": f.file, "packets": f.packets, "kept": kept} for f in captures.files],
-        "capture_losses": [{"from": p.sender, "to": p.receiver, "sent": p.sent, "arrived": p.arrived,
-                            "lost": p.lost, "lost_seqs": list(p.lost_seqs)} for p in losses],
     }
 
 
@@ -131,6 +111,7 @@ def print_outcome(document: dict[str, Any]) -> None:
         console.print(f"[dim]{document['impairment_backend']} on {escape(where)}: {escape(shown or 'nothing counted')}[/dim]")
     if document.get("api_trace"):
         print_api_trace(document["api_trace"])
+    _print_captures(document)
     table = Table(title="Checks", title_justify="left")
     table.add_column("", width=2)
     table.add_column("check")
@@ -159,6 +140,28 @@ def print_api_trace(api: dict[str, Any]) -> None:
     if hidden:
         console.print(f"[dim]calls of the C library's name lookup (gethostbyname) not shown: {escape(', '.join(hidden))}[/dim]")
     console.print(f"[dim]{escape(api['notes'])}[/dim]")
+
+
+def _print_captures(document: dict[str, Any]) -> None:
+    """Which pcaps, what they say was lost, and each TCP connection's timeline."""
+    if "captures" not in document:
+        return
+    for c in document["captures"]:
+        where = c["file"] if c["kept"] else "decoded, not kept: add --report-dir DIR to keep the pcaps"
+        view = "sent by its sockets" if c["view"] == "sent" else "on the wire"
+        console.print(f"[dim]capture {escape(c['instance'])} {escape(c['interface'])} ({view}): "
+                      f"{c['packets']} packets — {escape(where)}[/dim]")
+    for loss in document.get("capture_losses", []):
+        console.print(escape(loss["text"]))
+    for connection in document.get("tcp_connections", []):
+        table = Table(title=f"TCP connection {connection['client']} → {connection['server']}: "
+                            f"{connection['closed_first'] or 'nobody'} closed first", title_justify="left")
+        for column in ("ms", "host", "packet / event", "call / detail"):
+            table.add_column(column, justify="right" if column == "ms" else "left")
+        for row in connection["timeline"]:
+            what = escape(row["what"]) if row["kind"] == "packet" else f"[italic]{escape(row['what'])}[/italic]"
+            table.add_row(f"{row['ms']:.3f}", escape(row["host"]), what, escape(row["detail"]))
+        console.print(table)
 
 
 def print_scenarios(entries: list[tuple[str, str]], parameters: list[Parameter] | None = None) -> None:
@@ -258,11 +261,40 @@ def markdown(document: dict[str, Any]) -> str:
         lines += ["| " + " | ".join(f"`{c}`".replace("|", "\\|") if c else "" for c in row) + " |"
                   for row in rows]
         lines += ["", f"_{document['api_trace']['notes']}_"]
+    lines += _capture_markdown(document)
     return "\n".join(lines) + "\n"
 
 
-def write_reports(document: dict[str, Any], directory: Path) -> list[Path]:
-    """NAME.json (the contract), NAME.junit.xml and NAME.md in `directory`."""
+def _capture_markdown(document: dict[str, Any]) -> list[str]:
+    """Captures, losses, the TCP timeline and the sequence chart (Mermaid, rendered by GitHub)."""
+    if "captures" not in document:
+        return []
+    lines = ["", "#### Captures", "", "| host | interface | view | packets | file |", "|---|---|---|---|---|"]
+    for c in document["captures"]:
+        shown = f"`{c['file']}`" if c["kept"] else "not kept (no --report-dir)"
+        lines.append(f"| {c['instance']} | {c['interface']} | {c['view']} | {c['packets']} | {shown} |")
+    for loss in document.get("capture_losses", []):
+        lines.append(f"\n{loss['text']}.")
+    for connection in document.get("tcp_connections", []):
+        lines += ["", f"#### TCP connection {connection['client']} → {connection['server']}"
+                  f" ({connection['closed_first'] or 'nobody'} closed first)", "",
+                  "| ms | host | packet or event | call / detail |", "|---:|---|---|---|"]
+        for row in connection["timeline"]:
+            what = row["what"] if row["kind"] == "packet" else f"*{row['what']}* (event)"
+            lines.append(f"| {row['ms']:.3f} | {row['host']} | {what} | {row['detail'].replace('|', '/')} |")
+    chart = document.get("sequence_chart") or {}
+    if chart.get("mermaid"):
+        left_out = f", {chart['omitted']} packets left out" if chart["omitted"] else ""
+        lines += ["", f"#### Sequence chart ({chart['arrows']} packets drawn{left_out}, {chart['lost']} lost)",
+                  "", "```mermaid", chart["mermaid"].rstrip("\n"), "```"]
+        if chart.get("svg"):
+            lines += ["", f"SVG: `{chart['svg']}`"]
+    return lines
+
+
+def write_reports(document: dict[str, Any], directory: Path, files: dict[str, str] | None = None) -> list[Path]:
+    """NAME.json (the contract), NAME.junit.xml and NAME.md in `directory`, plus `files`
+    (artifacts by name, e.g. the sequence chart's SVG from lab.capture_report.artifact_files)."""
     name = document["scenario"]
     paths = [directory / f"{name}.json", directory / f"{name}.junit.xml", directory / f"{name}.md"]
     try:
@@ -270,6 +302,9 @@ def write_reports(document: dict[str, Any], directory: Path) -> list[Path]:
         paths[0].write_text(json.dumps(document, indent=2, allow_nan=False) + "\n")
         paths[1].write_text(junit_xml(document) + "\n")
         paths[2].write_text(markdown(document))
+        for file_name, text in (files or {}).items():
+            paths.append(directory / file_name)
+            paths[-1].write_text(text)
     except (OSError, ValueError) as error:
         raise ReportError(f"writing the reports to {directory} failed: {error}") from None
     summary = os.environ.get("GITHUB_STEP_SUMMARY")

@@ -92,8 +92,8 @@ def call_of(packet: Packet, program: str, after_synack: bool = False) -> str:
         return "close()"
     if packet.payload_len:
         return "send()"
-    if after_synack:
-        return "connect() returns"
+    if after_synack:  # the handshake's last step: the client's kernel, still inside connect()
+        return "connect()"
     return ""
 
 
@@ -152,22 +152,30 @@ def arrows(captures: Captures, record: RunRecord) -> list[Arrow]:
 
 def _merge_sent(wire: list[Packet], sent: list[Packet]) -> list[tuple[Packet, float, bool]]:
     """Each packet the host's sockets sent, with the time it left (the wire's, more exact) and
-    whether it reached the wire at all. A packet the impairment dropped gets the time of the last
-    one before it that left (netfilter's log is read in batches, its own time is coarse).
+    whether it reached the wire at all.
+
+    A packet the impairment dropped has only netfilter's log time, which tcpdump stamps when it
+    reads the log, a little late: it is moved back by the typical lag seen on the packets that did
+    reach the wire, and kept after the packet sent before it.
     """
     on_wire: dict[tuple[object, ...], list[Packet]] = {}
     for packet in wire:
         on_wire.setdefault(packet.key(), []).append(packet)
-    merged: list[tuple[Packet, float, bool]] = []
-    last = sent[0].time if sent else 0.0
+    matched: list[tuple[Packet, Packet | None]] = []
     for packet in sent:
         matches = on_wire.get(packet.key())
-        if matches:
-            left = matches.pop(0)
+        matched.append((packet, matches.pop(0) if matches else None))
+    lags = sorted(logged.time - left.time for logged, left in matched if left is not None)
+    lag = lags[len(lags) // 2] if lags else 0.0
+    merged: list[tuple[Packet, float, bool]] = []
+    last = float("-inf")
+    for logged, left in matched:
+        if left is not None:
             last = left.time
             merged.append((left, left.time, True))
         else:
-            merged.append((packet, last, False))
+            last = max(logged.time - lag, last + 1e-6)
+            merged.append((logged, last, False))
     # Packets on the wire the netfilter log did not see (none expected): keep them too.
     merged += [(p, p.time, True) for rest in on_wire.values() for p in rest]
     return sorted(merged, key=lambda item: item[1])
@@ -326,8 +334,7 @@ def timeline_rows(connection: TcpConnection, events: dict[str, list[dict[str, An
         return []
     zero = connection.packets[0].sent
     rows = [TimelineRow(round((a.sent - zero) * 1000, 3), a.sender, "packet", a.what,
-                        f"{a.call}" + (f"; arrived +{(a.received - a.sent) * 1000:.3f} ms"
-                                       if a.received is not None else "; lost" if a.lost else ""))
+                        "; ".join(part for part in (a.call, _arrival(a)) if part))
             for a in connection.packets]
     for who in (connection.client, connection.server):
         for event in events.get(who, []):
@@ -335,6 +342,12 @@ def timeline_rows(connection: TcpConnection, events: dict[str, list[dict[str, An
                 rows.append(TimelineRow(round((event["t"] - zero) * 1000, 3), who, "event",
                                         str(event.get("event"))))
     return sorted(rows, key=lambda r: (r.at_ms, r.kind == "event"))
+
+
+def _arrival(arrow: Arrow) -> str:
+    if arrow.received is not None:
+        return f"arrived +{(arrow.received - arrow.sent) * 1000:.3f} ms"
+    return "lost" if arrow.lost else ""
 
 
 def events_by_instance(record: RunRecord) -> dict[str, list[dict[str, Any]]]:

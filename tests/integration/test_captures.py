@@ -63,3 +63,28 @@ def test_capture_without_report_dir_is_decoded_then_removed(engine, built_images
     assert outcome.passed, [c for c in outcome.checks if not c.passed]
     assert document["artifacts"] == [] and document["captures"]
     assert all(not c["kept"] and c["packets"] > 0 for c in document["captures"])
+
+
+def test_tcp_handshake_order_on_a_real_capture(engine, built_images, no_leftovers, tmp_path):
+    """The handshake lesson on real packets: every check passes, the timeline reads like the book."""
+    outcome, document = run(engine, "tcp-handshake", capture_dir=tmp_path)
+    failed = [c for c in outcome.checks if not c.passed]
+    assert outcome.passed, failed
+    names = {c.name for c in outcome.checks}
+    assert {"three-way handshake before any data", "connect() returns after the SYN/ACK arrives",
+            "accept() returns after the handshake's ACK arrives", "every data segment ACKed",
+            "close(): a FIN from each side, each ACKed", "capture complete"} <= names
+    connection = document["tcp_connections"][0]
+    packets = [(r["host"], r["what"]) for r in connection["timeline"] if r["kind"] == "packet"]
+    assert packets[:3] == [("client", "SYN"), ("server", "SYN/ACK"), ("client", "ACK")]
+    assert sum(what.startswith("FIN") for _, what in packets) == 2
+    assert connection["closed_first"] in ("client", "server")
+    from lab.capture_report import artifact_files
+    files = artifact_files(outcome.record)
+    assert list(files) == ["tcp-handshake.sequence.svg"]
+    assert sorted(document["artifacts"]) == sorted([c["file"] for c in document["captures"]]
+                                                   + ["tcp-handshake.sequence.svg"])
+    import xml.etree.ElementTree as ElementTree
+    root = ElementTree.fromstring(files["tcp-handshake.sequence.svg"])
+    drawn = [g for g in root.iter("{http://www.w3.org/2000/svg}g") if g.get("class") == "arrow"]
+    assert len(drawn) == len(packets) == document["sequence_chart"]["arrows"]
