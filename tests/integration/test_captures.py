@@ -36,7 +36,14 @@ def test_capture_on_udp_loss_shows_the_lost_datagrams(engine, built_images, no_l
 
     files = {(c["instance"], c["view"]): c for c in document["captures"]}
     assert set(files) == {("server", "wire"), ("client", "wire"), ("client", "sent")}
-    assert sorted(document["artifacts"]) == sorted(c["file"] for c in document["captures"])
+    assert sorted(document["artifacts"]) == sorted([c["file"] for c in document["captures"]]
+                                                   + ["udp-loss.sequence.svg"])
+    from lab.capture_report import artifact_files
+    report.write_reports(document, tmp_path, artifact_files(outcome.record))
+    assert all((tmp_path / name).is_file() for name in document["artifacts"])
+    chart = document["sequence_chart"]
+    assert chart["lost"] == document["metrics"]["sent"] - document["metrics"]["received"]
+    assert chart["arrows"] + chart["omitted"] == sum(p["sent"] for p in document["capture_losses"])
     for entry in document["captures"]:
         assert (tmp_path / entry["file"]).is_file() and entry["kept"]
         assert len(read_pcap_file(tmp_path / entry["file"]).packets) <= entry["packets"]
