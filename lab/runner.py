@@ -124,8 +124,6 @@ def _run_steps(lab: LabRun, plan: Plan, record: RunRecord, timings: dict[str, fl
                    for i in plan.instances if i.role == "client" or i.program == "none"]
                   + [_container(i.name, i.role, i.argv, i.networks)
                      for i in plan.instances if i.host in early and i.program != "none"])
-    for host in _probed_idle_hosts(plan):
-        probe_runner.warm_up(lab, host)
     progress(f"run {run_id}: {len(scenario.networks)} network(s), "
              f"{len(plan.instances)} host(s) planned")
     timings["topology_s"] = time.monotonic() - mark
@@ -135,8 +133,6 @@ def _run_steps(lab: LabRun, plan: Plan, record: RunRecord, timings: dict[str, fl
             for host in step.hosts:
                 _start_service(lab, plan, host, progress, already_started=host in early)
                 started_services.add(host)
-                if any(p.host == host for p in scenario.probes.values()):
-                    probe_runner.warm_up(lab, host)
             _impair_ready(lab, plan, record, started_services, progress, timings)
         elif step.action == "run":
             if capture:  # listening before the first client of the step sends anything
@@ -146,14 +142,7 @@ def _run_steps(lab: LabRun, plan: Plan, record: RunRecord, timings: dict[str, fl
             _impair_ready(lab, plan, record, started_services, progress, timings)
             _run_clients(lab, plan, record, step.hosts, step.mode, step.between, deadline, progress)
         elif step.action == "probe":
-            for name in step.probes:
-                record.probes.append(probe_runner.look(lab, scenario.probes[name], None))
-
-
-def _probed_idle_hosts(plan: Plan) -> set[str]:
-    """Hosts that probes look at and that are up from the start (programless servers)."""
-    probed = {p.host for p in plan.scenario.probes.values()}
-    return {i.host for i in plan.instances if i.host in probed and i.program == "none"}
+            record.probes += probe_runner.look_all(lab, [scenario.probes[n] for n in step.probes], None)
 
 
 def _container(name: str, role: str, command: tuple[str, ...], networks: tuple[str, ...]) -> ContainerSpec:
@@ -214,5 +203,4 @@ def _run_clients(lab: LabRun, plan: Plan, record: RunRecord, hosts: tuple[str, .
                                         parse_events(result.stdout), began, time.time(), result.stderr))
         if instance.traced:
             record.traces[instance.name] = result.stderr
-        for name in between:
-            record.probes.append(probe_runner.look(lab, plan.scenario.probes[name], instance.name))
+        record.probes += probe_runner.look_all(lab, [plan.scenario.probes[n] for n in between], instance.name)
