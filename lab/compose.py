@@ -36,6 +36,9 @@ def render(plan: Plan) -> str:
     ]
     if plan.impaired:
         lines.append("# Impairments are not part of this file: `invoke scenario` applies them.")
+    if scenario.subnets:
+        lines.append("# The routed subnets and routes are not part of this file: socklab's helpers set them")
+        lines.append("# up (lab/routing.py), so here the client cannot reach the server's subnet.")
     lines.append("networks:")
     for network in scenario.networks:
         lines += [f"  {network.name}:", f"    internal: {'true' if network.internal else 'false'}"]

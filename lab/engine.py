@@ -84,6 +84,7 @@ class ContainerSpec:
     user: str | None = None
     cap_add: Sequence[str] = ()
     network_mode_of: str | None = None  # share this logical container's network namespace
+    sysctls: dict[str, str] = field(default_factory=dict)  # namespaced ones, e.g. net.ipv4.ip_forward
 
 
 @dataclass
@@ -286,6 +287,7 @@ class LabRun:
             "user": spec.user,
             "stop_signal": "SIGTERM",
             "init": True,
+            "sysctls": dict(spec.sysctls) or None,
         }
         if spec.network_mode_of:
             kwargs["network_mode"] = f"container:{self._containers[spec.network_mode_of].id}"

@@ -68,6 +68,33 @@ class Host:
     ready_event: str = "listening"
     # Started under `strace -f` in its own container (lab.trace): its socket calls are recorded.
     trace: bool = False
+    # A router: IPv4 forwarding on in its network namespace (a namespaced sysctl set at create).
+    forward: bool = False
+
+
+@dataclass(frozen=True)
+class Subnet:
+    """An IP subnet of the scenario's own on one Docker network, for routed lessons.
+
+    Docker's internal networks drop any packet whose address lies outside the network's own
+    subnet, which is exactly what a router forwards; so each subnet is a VXLAN segment among its
+    hosts, carried by the Docker network (see lab.routing), with the addresses given here. The
+    interface in each host is named after the subnet.
+    """
+
+    name: str
+    network: str
+    prefix: str                    # e.g. 10.77.1.0/24
+    addresses: dict[str, str]      # host -> its address in the subnet
+
+
+@dataclass(frozen=True)
+class Route:
+    """A static route a helper sets in a host: packets for `to` go through `via`."""
+
+    host: str
+    to: str
+    via: str
 
 
 @dataclass(frozen=True)
@@ -117,6 +144,8 @@ class Scenario:
     # Hosts captured with tcpdump on every run (``capture = true`` or a list of hosts in the
     # file); empty: only when the user asks (--capture), and then every host.
     capture: tuple[str, ...] = ()
+    subnets: tuple[Subnet, ...] = ()   # routed lessons: the scenario's own IP subnets (lab.routing)
+    routes: tuple[Route, ...] = ()
 
     def host(self, name: str) -> Host:
         for host in self.hosts:

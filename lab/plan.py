@@ -37,6 +37,7 @@ class Instance:
     networks: tuple[str, ...]
     impairments: tuple[Impairment, ...] = ()
     traced: bool = False
+    forward: bool = False      # a router: IPv4 forwarding on in its namespace
 
 
 @dataclass(frozen=True)
@@ -144,7 +145,7 @@ def build_plan(scenario: Scenario, overrides: dict[str, Any], impair_backend: st
                                 if not (spec := _impairment(table, local, seed, impair_backend)).is_empty)
             instances.append(Instance(name, host.name, host.role, host.program,
                                       program_argv(host.program, args, host.trace), host.networks,
-                                      impairments, host.trace))
+                                      impairments, host.trace, host.forward))
     effective = dict(values)
     if seed is not None:
         effective["seed"] = seed

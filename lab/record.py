@@ -31,6 +31,15 @@ def parse_events(text: str) -> list[dict[str, Any]]:
 
 
 @dataclass
+class RoutingObservation:
+    """What testinfra saw once the subnets and routes were set: `ip route` and IPv4 forwarding."""
+
+    routes: dict[str, list[str]] = field(default_factory=dict)     # host -> lines of `ip route`
+    forwarding: dict[str, str] = field(default_factory=dict)       # host -> /proc/sys/.../ip_forward
+    underlay: dict[str, dict[str, str]] = field(default_factory=dict)  # host -> network -> Docker IPv4
+
+
+@dataclass
 class ClientRun:
     """One client program's run: its events, exit code and wall-clock bounds."""
 
@@ -76,6 +85,7 @@ class RunRecord:
     timed_out: str | None = None  # what was still running when the scenario's time ran out
     captures: Captures | None = None  # None: nothing was captured
     traces: dict[str, str] = field(default_factory=dict)  # instance -> strace output (lab.trace)
+    routing: RoutingObservation | None = None  # routed lessons: what each host's routes were
 
     def clients_of(self, host: str) -> list[ClientRun]:
         return [c for c in self.clients if c.host == host]

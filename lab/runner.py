@@ -14,13 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lab import probes as probe_runner
+from lab import routing
 from lab.capture import CaptureSession
 from lab.checks import CheckResult, run_checks
 from lab.engine import ContainerSpec, Engine, LabRun
 from lab.errors import RunTimedOut, StepFailed
 from lab.images import APPS_IMAGE
 from lab.impairing import apply_all, still_in_force
-from lab.plan import START_AT, Plan
+from lab.plan import START_AT, Instance, Plan
 from lab.record import ClientRun, RunRecord, parse_events
 
 log = logging.getLogger(__name__)
@@ -120,10 +121,15 @@ def _run_steps(lab: LabRun, plan: Plan, record: RunRecord, timings: dict[str, fl
     # Clients wait idle in their own containers, so impairments are in force before they run.
     # The services of a leading "start" step start alongside them (one round of latency).
     early = set(scenario.steps[0].hosts) if scenario.steps and scenario.steps[0].action == "start" else set()
-    lab.start_all([_container(i.name, i.role, ("sleep", "infinity"), i.networks)
+    routed = bool(scenario.subnets)
+    lab.start_all([_container(i, ("sleep", "infinity"), routed)
                    for i in plan.instances if i.role == "client" or i.program == "none"]
-                  + [_container(i.name, i.role, i.argv, i.networks)
+                  + [_container(i, i.argv, routed)
                      for i in plan.instances if i.host in early and i.program != "none"])
+    if scenario.subnets:  # the scenario's own subnets and routes, before any program sends
+        routed_at = time.monotonic()
+        record.routing = routing.set_up(lab, plan, progress)
+        timings["routing_s"] = time.monotonic() - routed_at
     progress(f"run {run_id}: {len(scenario.networks)} network(s), "
              f"{len(plan.instances)} host(s) planned")
     timings["topology_s"] = time.monotonic() - mark
@@ -145,8 +151,12 @@ def _run_steps(lab: LabRun, plan: Plan, record: RunRecord, timings: dict[str, fl
             record.probes += probe_runner.look_all(lab, [scenario.probes[n] for n in step.probes], None)
 
 
-def _container(name: str, role: str, command: tuple[str, ...], networks: tuple[str, ...]) -> ContainerSpec:
-    return ContainerSpec(name=name, image=APPS_IMAGE, command=command, role=role, networks=networks)
+def _container(instance: Instance, command: tuple[str, ...], routed: bool = False) -> ContainerSpec:
+    # A router forwards IPv4: a sysctl of its own network namespace, set when it is created. In a
+    # routed lesson the other hosts do not (a new namespace may inherit forwarding from the host's).
+    sysctls = {"net.ipv4.ip_forward": "1" if instance.forward else "0"} if instance.forward or routed else {}
+    return ContainerSpec(name=instance.name, image=APPS_IMAGE, command=command, role=instance.role,
+                         networks=instance.networks, sysctls=sysctls)
 
 
 def _start_service(lab: LabRun, plan: Plan, host: str, progress: Callable[[str], None],
@@ -154,7 +164,7 @@ def _start_service(lab: LabRun, plan: Plan, host: str, progress: Callable[[str],
     """Start a service (unless started with the topology) and wait for its ready event."""
     for instance in plan.of_host(host):
         if not already_started and instance.program != "none":  # programless hosts are up already
-            lab.start(_container(instance.name, instance.role, instance.argv, instance.networks))
+            lab.start(_container(instance, instance.argv, bool(plan.scenario.subnets)))
         ready = plan.scenario.host(host).ready_event
         if ready:
             lab.wait_for_log(instance.name, f'"event": "{ready}"', SERVICE_READY_TIMEOUT_S)

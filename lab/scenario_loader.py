@@ -11,9 +11,11 @@ depend on earlier ones: parameters, networks, hosts, probes, steps, checks.
 from __future__ import annotations
 
 import difflib
+import ipaddress
+import re
 import string
 import sys
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,13 +39,15 @@ from lab.model import (
     Network,
     Parameter,
     Probe,
+    Route,
     Scenario,
     Step,
+    Subnet,
 )
 
 SCENARIOS_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 TOP_LEVEL = {"lesson", "parameters", "networks", "hosts", "steps", "checks", "probes",
-             "metrics_from", "timeout_s", "capture"}
+             "metrics_from", "timeout_s", "capture", "subnets", "routes"}
 # Placeholders every host string may use besides the parameters (filled per replica by lab.plan).
 HOST_PLACEHOLDERS = ("host", "index", "start_at")
 
@@ -114,8 +118,11 @@ def parse(name: str, data: dict[str, Any], filename: str = "<scenario>") -> Scen
     timeout_s = data.get("timeout_s", 300)
     if isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)) or not 0 < timeout_s <= 86400:
         raise ScenarioFileError(f"{filename}: timeout_s: seconds, a number above 0 (got {timeout_s!r})")
+    subnets = _subnets(_list(data.get("subnets", []), f"{filename}: subnets"), hosts, steps, filename)
+    routes = _routes(_list(data.get("routes", []), f"{filename}: routes"), subnets, filename)
     return Scenario(name, lesson, parameters, networks, hosts, steps, checks, probes, metrics_from,
-                    float(timeout_s), _capture_hosts(data.get("capture", False), hosts, filename))
+                    float(timeout_s), _capture_hosts(data.get("capture", False), hosts, filename),
+                    subnets, routes)
 
 
 # ----- one function per section ------------------------------------------------------------
@@ -182,7 +189,7 @@ def _hosts(entries: Any, networks: tuple[Network, ...], parameters: dict[str, Pa
         where = f"{filename}: hosts[{index}]"
         _table(entry, where)
         _only(entry, {"name", "program", "role", "args", "networks", "replicas", "impair", "ready_event",
-                      "trace"}, where)
+                      "trace", "forward"}, where)
         host_name = str(_require(entry, "name", where))
         where = f"{filename}: hosts[{index}] ({host_name})"
         program = _one_of(str(_require(entry, "program", where)), tuple(PROGRAMS), where + ".program")
@@ -191,8 +198,9 @@ def _hosts(entries: Any, networks: tuple[Network, ...], parameters: dict[str, Pa
         attached = _names(entry.get("networks", [network_names[0]]))
         for network in attached:
             _one_of(network, network_names, where + ".networks")
-        if not isinstance(entry.get("trace", False), bool):
-            raise ScenarioFileError(f"{where}.trace: true or false")
+        for flag in ("trace", "forward"):
+            if not isinstance(entry.get(flag, False), bool):
+                raise ScenarioFileError(f"{where}.{flag}: true or false")
         if entry.get("trace") and program == "none":
             raise ScenarioFileError(f"{where}.trace: a host with program \"none\" runs nothing to trace")
         args = tuple(str(a) for a in _list(entry.get("args", []), where + ".args"))
@@ -211,7 +219,7 @@ def _hosts(entries: Any, networks: tuple[Network, ...], parameters: dict[str, Pa
         hosts.append(Host(name=host_name, program=program, role=role, args=args, networks=attached,
                           replicas=replicas, impairments=impairments,
                           ready_event=str(entry.get("ready_event", "listening" if program != "none" else "")),
-                          trace=bool(entry.get("trace", False))))
+                          trace=bool(entry.get("trace", False)), forward=bool(entry.get("forward", False))))
     if not hosts:
         raise ScenarioFileError(f"{filename}: hosts: at least one host")
     _unique([h.name for h in hosts], f"{filename}: hosts", "host")
@@ -273,6 +281,84 @@ def _checks(entries: Any, host_names: tuple[str, ...], parameters: dict[str, Par
         validate_spec(spec, f"{where} ({spec.check})", host_names, tuple(parameters))
         checks.append(spec)
     return tuple(checks)
+
+
+INTERFACE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,14}$")
+
+
+def _subnets(tables: list[Any], hosts: Sequence[Host], steps: Sequence[Step], filename: str
+             ) -> tuple[Subnet, ...]:
+    """``[[subnets]]``: name (also the interface name), network, prefix, addresses {host = ip}.
+
+    Their hosts must be up when the topology is (clients, programless hosts, services of a leading
+    start step): the segments are made then, before any program sends.
+    """
+    by_name = {h.name: h for h in hosts}
+    early = set(steps[0].hosts) if steps and steps[0].action == "start" else set()
+    subnets: list[Subnet] = []
+    for index, table in enumerate(tables):
+        where = f"{filename}: subnets[{index}]"
+        _table(table, where)
+        _only(table, {"name", "network", "prefix", "addresses"}, where)
+        name = str(_require(table, "name", where))
+        if not INTERFACE_NAME.match(name) or name.startswith("eth") or name == "lo":
+            raise ScenarioFileError(f"{where}.name: {name!r} names the interface in each host: 1-15 "
+                                    "lower-case letters, digits or '-', starting with a letter, not eth*")
+        network = str(_require(table, "network", where))
+        try:
+            prefix = ipaddress.IPv4Network(str(_require(table, "prefix", where)))
+        except ValueError as error:
+            raise ScenarioFileError(f"{where}.prefix: {error} (e.g. 10.77.1.0/24)") from None
+        addresses = _require(table, "addresses", where)
+        if not isinstance(addresses, dict) or len(addresses) < 2:
+            raise ScenarioFileError(f"{where}.addresses: a table of at least two hosts, host = \"address\"")
+        for host, address in addresses.items():
+            if host not in by_name:
+                raise ScenarioFileError(f"{where}.addresses: unknown host '{host}'")
+            member = by_name[host]
+            if network not in member.networks:
+                raise ScenarioFileError(f"{where}: host {host} is not on network {network} "
+                                        f"(its networks: {', '.join(member.networks)})")
+            if member.replicas != 1:
+                raise ScenarioFileError(f"{where}: host {host} has replicas; a subnet address is for one host")
+            if not (member.role == "client" or member.program == "none" or host in early):
+                raise ScenarioFileError(f"{where}: host {host} starts in a later step; put it in the "
+                                        "first start step so its subnet exists before anything is sent")
+            try:
+                ip = ipaddress.IPv4Address(str(address))
+            except ValueError as error:
+                raise ScenarioFileError(f"{where}.addresses.{host}: {error}") from None
+            if ip not in prefix or ip in (prefix.network_address, prefix.broadcast_address):
+                raise ScenarioFileError(f"{where}.addresses.{host}: {ip} is not a host address of {prefix}")
+        if len(set(map(str, addresses.values()))) != len(addresses):
+            raise ScenarioFileError(f"{where}.addresses: two hosts share an address")
+        subnets.append(Subnet(name, network, str(prefix), {h: str(a) for h, a in addresses.items()}))
+    if len({s.name for s in subnets}) != len(subnets):
+        raise ScenarioFileError(f"{filename}: subnets: two subnets share a name")
+    return tuple(subnets)
+
+
+def _routes(tables: list[Any], subnets: tuple[Subnet, ...], filename: str) -> tuple[Route, ...]:
+    """``[[routes]]``: host, to (a prefix), via (an address on one of the host's subnets)."""
+    routes = []
+    for index, table in enumerate(tables):
+        where = f"{filename}: routes[{index}]"
+        _table(table, where)
+        _only(table, {"host", "to", "via"}, where)
+        host = str(_require(table, "host", where))
+        own = [s for s in subnets if host in s.addresses]
+        if not own:
+            raise ScenarioFileError(f"{where}.host: {host} has an address on no subnet")
+        try:
+            to = ipaddress.IPv4Network(str(_require(table, "to", where)))
+            via = ipaddress.IPv4Address(str(_require(table, "via", where)))
+        except ValueError as error:
+            raise ScenarioFileError(f"{where}: {error}") from None
+        if not any(via in ipaddress.IPv4Network(s.prefix) and s.addresses[host] != str(via) for s in own):
+            raise ScenarioFileError(f"{where}.via: {via} is no neighbour of {host} on its subnets "
+                                    f"({', '.join(s.prefix for s in own)})")
+        routes.append(Route(host, str(to), str(via)))
+    return tuple(routes)
 
 
 def _capture_hosts(value: Any, hosts: tuple[Host, ...], filename: str) -> tuple[str, ...]:

@@ -71,3 +71,25 @@ def test_tcp_backlog_iterative_queues_and_threaded_overlaps(engine, built_images
     else:
         assert "threaded server: the clients' waits overlap" in verdicts
     assert document["captures"] and document["captures"][0]["instance"] == "server"
+
+
+def test_routed_echo_crosses_the_router_with_the_ttl_lowered_and_routes_as_designed(engine, built_images, no_leftovers):
+    outcome, document = run(engine, "routed", {"count": "3"})
+    assert outcome.passed, [c for c in outcome.checks if not c.passed]
+    observed = outcome.record.routing
+    assert "10.77.2.0/24 via 10.77.1.1 dev lan-a" in observed.routes["client"]
+    assert observed.forwarding == {"router": "1", "server": "0", "client": "0"}
+    # the server saw the client's subnet address, so the datagrams really came through the router
+    received = [e for e in outcome.record.events_of_host("server") if e["event"] == "received"]
+    assert {tuple(e["client"])[0] for e in received} == {"10.77.1.10"} and {e["ttl"] for e in received} == {63}
+    ttl = next(c for c in outcome.checks if c.name.startswith("packets arrive with a TTL 1 lower"))
+    assert ttl.detail.startswith("captures, client to server: 3 packet(s), TTL lowered by [1]")
+    assert "captures, server to client: 3 packet(s), TTL lowered by [1]" in ttl.detail
+
+
+def test_routed_impairment_sits_on_the_routers_interface(engine, built_images, no_leftovers):
+    outcome, document = run(engine, "routed", {"count": "3", "delay": "40ms"})
+    assert outcome.passed, [c for c in outcome.checks if not c.passed]
+    assert document["impairments"] == [next(n for n in document["impairments"] if n.startswith("router:"))]
+    assert "lan-b" in document["impairments"][0]
+    assert document["metrics"]["rtt_ms"]["min"] >= 40

@@ -413,6 +413,21 @@ def test_udp_echo_twenty_datagrams_matched_by_seq(start_server, run_client):
     assert server_events[-1]["reason"] == "max-datagrams"
 
 
+def test_udp_ttl_leaves_and_arrives_as_the_kernel_says(start_server, run_client):
+    """On loopback nothing routes: the TTL the client's socket sends with is the one that arrives."""
+    server = start_server("udp_server.py", "udp-server", "--max-datagrams", 2, "--recv-ttl")
+    port = server.listening_port()
+    rc, events, _ = run_client("udp_client.py", "udp-client", "--host", LOOPBACK, "--port", port,
+                               "--count", 2, "--show-ttl")
+    assert rc == 0, events
+    sent = [e["ttl"] for e in only(events, "sent")]
+    assert len(sent) == 2 and 1 <= sent[0] <= 255
+    _, server_events = server.finish()
+    received = only(server_events, "received")
+    assert [e["ttl"] for e in received] == sent
+    assert [e["client"] for e in received] == [e["client"] for e in only(server_events, "sent")]
+
+
 def test_udp_unconnected_client_without_server_times_out_on_time(run_client):
     count, timeout = 3, 0.3
     rc, events, elapsed = run_client("udp_client.py", "udp-client", "--host", LOOPBACK,

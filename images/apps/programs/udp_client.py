@@ -20,7 +20,7 @@ send, so the whole run takes at most count * (timeout + interval) plus start-up.
 
 Events (one JSON object per line on stdout, see events.py; each also carries `client_name`):
     connected {local, peer}                      (--connect only)
-    sent      {seq, bytes, text, to}
+    sent      {seq, bytes, text, to}             (+ ttl with --show-ttl: the TTL its packets leave with)
     received  {seq, bytes, text, from, rtt_ms}
     timeout   {seq, waited_ms}
     late      {seq, rtt_ms, bytes, from}         reply to an earlier seq that had timed out
@@ -67,6 +67,8 @@ def run(args: argparse.Namespace, out: events.Events) -> int:
             client_socket.connect(server_address)
             out.emit("connected", local=events.address(client_socket.getsockname()),
                      peer=events.address(client_socket.getpeername()))
+        # --show-ttl: the TTL this socket's packets leave with (IP_TTL; the system default unless set).
+        ttl = {"ttl": client_socket.getsockopt(socket.IPPROTO_IP, socket.IP_TTL)} if args.show_ttl else {}
         for seq in range(1, args.count + 1):
             if seq > 1 and args.interval:
                 time.sleep(args.interval)
@@ -84,7 +86,7 @@ def run(args: argparse.Namespace, out: events.Events) -> int:
                 del tally.sent_at[seq]
                 continue
             out.emit("sent", seq=seq, bytes=len(message), text=events.text(message),
-                     to=events.address(server_address))
+                     to=events.address(server_address), **ttl)
             deadline = tally.sent_at[seq] + args.timeout
             try:
                 # recvfrom(): wait for the reply to THIS datagram, and learn who sent it.
@@ -203,6 +205,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="seconds to pause between one datagram's wait and the next send")
     parser.add_argument("--connect", action="store_true",
                         help="connect() the UDP socket first (ICMP errors become ECONNREFUSED)")
+    parser.add_argument("--show-ttl", action="store_true",
+                        help="report the TTL the datagrams leave with (getsockopt IP_TTL)")
     parser.add_argument("--name", default=socket.gethostname(),
                         help="id of this client, printed as client_name in every event")
     return parser.parse_args(argv)
