@@ -82,12 +82,14 @@ scenario = task(
 
 
 @task(name="all", help={"report-dir": "write each scenario's JSON, JUnit and Markdown here",
-                         "impair-backend": "auto (probe), netem or userspace", "verbose": "show debug logging"})
-def all_scenarios(c: Context, report_dir: str | None = None, impair_backend: str = "auto",
+                         "impair-backend": "auto (probe), netem or userspace",
+                         "jobs": "run up to N scenarios at once, each in its own process (default 1)",
+                         "verbose": "show debug logging"})
+def all_scenarios(c: Context, report_dir: str | None = None, impair_backend: str = "auto", jobs: int = 1,
                   verbose: bool = False) -> None:
     """Run every scenario with its defaults (what CI does) and print a summary table."""
     _logging(verbose)
-    _call(app.run_all, report_dir=report_dir, impair_backend=impair_backend)
+    _call(app.run_all, report_dir=report_dir, impair_backend=impair_backend, jobs=jobs)
 
 
 @task(help={"force": "rebuild even when the images match their sources", "verbose": "show build output"})

@@ -78,7 +78,7 @@ def main() -> None:
         bare.append(bare_docker_exchange())
         lab.append(socklab_scenario("udp-echo"))
     b, s = statistics.median(bare), statistics.median(lab)
-    print(f"load average before/after: {os.getloadavg()[0]:.2f} (1 min) on {os.cpu_count()} cores")
+    print(f"load average (1 min): {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
     print(f"bare docker exchange   median {b:6.2f} s  (runs: {', '.join(f'{x:.2f}' for x in bare)})")
     print(f"invoke scenario udp-echo median {s:6.2f} s  (runs: {', '.join(f'{x:.2f}' for x in lab)})")
     print(f"ratio socklab / bare docker: {s / b:.2f}x (aim: <= 1.3x)")

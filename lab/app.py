@@ -10,7 +10,8 @@ import logging
 import platform
 import shutil
 import signal
-from collections.abc import Iterator
+import time
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from lab import base_image, docker_endpoint, feasibility, images, platform_advic
 from lab.engine import ContainerSpec, Engine, LabRun
 from lab.capture_report import artifact_files
 from lab.errors import BadInput, LabError
-from lab.plan import build_plan
+from lab.plan import IMPAIR_BACKENDS, build_plan
 from lab.runner import new_run_id, run_scenario
 
 log = logging.getLogger(__name__)
@@ -108,26 +109,59 @@ def run(name: str, overrides: dict[str, Any], impair_backend: str = "auto", seed
     return 0 if result.passed else 1
 
 
-def run_all(report_dir: str | None = None, impair_backend: str = "auto") -> int:
-    """Every scenario with its defaults, one after another; a summary table; the worst exit code.
+def run_all(report_dir: str | None = None, impair_backend: str = "auto", jobs: int = 1) -> int:
+    """Every scenario with its defaults; a summary table; the worst exit code.
 
+    jobs 1: one after another in this process. jobs N: up to N at once, each in its own
+    `invoke scenario` process (lab.batch), their progress interleaved line by line and tagged,
+    each one's tables printed whole when it ends.
     Exit: 130 if interrupted, 3 if any scenario met an environment problem, else 1 if any check
-    failed, else 0.
+    failed, 2 if any had bad input, else 0.
     """
+    if jobs < 1:
+        raise BadInput(f"--jobs {jobs}: at least 1")
     _report_directory(report_dir)
-    codes: dict[str, int] = {}
-    for name, _ in list_scenarios():
-        try:
-            codes[name] = run(name, {}, impair_backend=impair_backend, report_dir=report_dir)
-        except LabError as error:
-            report.scenario_error(name, error)
-            codes[name] = error.exit_code
-        if codes[name] == 130:
-            break
-    report.print_summary(codes)
-    if 130 in codes.values():
-        return 130
-    return 3 if 3 in codes.values() else 1 if any(codes.values()) else 0
+    if impair_backend not in IMPAIR_BACKENDS:
+        raise BadInput(f"--impair-backend {impair_backend!r}: allowed {', '.join(IMPAIR_BACKENDS)}")
+    names = [name for name, _ in list_scenarios()]
+    seconds: dict[str, float] = {}
+    if jobs > 1:
+        from lab import batch
+
+        report.batch_started(len(names), jobs)
+
+        def finished(end: batch.Finished) -> None:
+            seconds[end.name] = end.seconds
+            report.batch_finished(end.name, end.code, end.seconds, end.output)
+
+        codes = batch.run_parallel(names, jobs, report_dir, impair_backend, report.batch_progress, finished)
+    else:
+        codes = {}
+        for name in names:
+            mark = time.monotonic()
+            try:
+                codes[name] = run(name, {}, impair_backend=impair_backend, report_dir=report_dir)
+            except LabError as error:
+                report.scenario_error(name, error)
+                codes[name] = error.exit_code
+            seconds[name] = time.monotonic() - mark
+            if codes[name] == 130:
+                break
+    report.print_summary(codes, seconds)
+    return worst(codes.values())
+
+
+def worst(codes: Iterable[int]) -> int:
+    """The exit code of a batch: interrupted over environment over failed check over bad input.
+
+    >>> worst([0, 1, 3]), worst([0, 2, 1]), worst([0, 0]), worst([130, 3])
+    (3, 1, 0, 130)
+    """
+    codes = set(codes)
+    for code in (130, 3, 1, 2):
+        if code in codes:
+            return code
+    return 0 if codes <= {0} else max(codes)
 
 
 def build(force: bool = False) -> int:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,8 @@ class ConsoleProgress:
 
     def __call__(self, message: str) -> None:
         # Messages carry user text (--message "[red]"): never read as markup.
-        console.print(f"[dim]{time.monotonic() - self.started:6.1f}s[/dim]  {escape(message)}")
+        # soft_wrap: one line per message however long, so `invoke all --jobs N` can tag it whole.
+        console.print(f"[dim]{time.monotonic() - self.started:6.1f}s[/dim]  {escape(message)}", soft_wrap=True)
 
 
 def result_document(outcome: Outcome) -> dict[str, Any]:
@@ -218,19 +220,42 @@ def wrote_compose(path: Path) -> None:
     console.print(f"wrote {path}: docker compose -f {path} up")
 
 
-def print_summary(codes: dict[str, int]) -> None:
+def print_summary(codes: dict[str, int], seconds: dict[str, float] | None = None) -> None:
     """One row per scenario of a run-all, then a one-line verdict."""
     meaning = {0: "[green]passed[/green]", 1: "[red]a check failed[/red]", 2: "[red]bad input[/red]",
                3: "[red]environment problem[/red]", 130: "[yellow]interrupted[/yellow]"}
     table = Table(title="All scenarios", title_justify="left")
     table.add_column("scenario")
     table.add_column("outcome")
+    table.add_column("time", justify="right")
     for name, code in codes.items():
-        table.add_row(name, meaning.get(code, f"exit {code}"))
+        took = (seconds or {}).get(name)
+        table.add_row(name, meaning.get(code, f"exit {code}"), f"{took:.1f} s" if took is not None else "–")
     console.print(table)
     passed = sum(code == 0 for code in codes.values())
     colour = "green" if passed == len(codes) else "red"
     console.print(f"[bold {colour}]{passed}/{len(codes)} scenarios passed[/bold {colour}]")
+
+
+_batch_lock = threading.Lock()   # whole lines and whole blocks, whichever scenario prints
+
+
+def batch_started(count: int, jobs: int) -> None:
+    console.rule(f"[bold]{count} scenarios, up to {jobs} at once")
+
+
+def batch_progress(name: str, line: str) -> None:
+    """A progress line of one of several scenarios running at once, tagged with its name."""
+    with _batch_lock:
+        console.print(f"[cyan]{escape(name):<18}[/cyan] {escape(line)}")
+
+
+def batch_finished(name: str, code: int, seconds: float, output: str) -> None:
+    """A scenario of the batch ended: everything it printed but progress, as one block."""
+    with _batch_lock:
+        console.rule(f"{escape(name)} (exit {code}, {seconds:.1f} s)", align="left")
+        if output:
+            console.print(output, markup=False, highlight=False, soft_wrap=True)
 
 
 def junit_xml(document: dict[str, Any]) -> str:
