@@ -24,6 +24,7 @@ import re
 import shlex
 import tarfile
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -114,8 +115,10 @@ class CaptureSession:
         """Start tcpdump on every interface of each captured host that is up and not captured yet."""
         up = set(self.lab.containers())
         pending = [i for i in capture_instances(self.plan) if i.name in up and i.name not in self.running]
-        for instance in pending:
-            self.running[instance.name] = self._start(instance)
+        # Hosts are independent: their helpers and tcpdumps start at once (each is a few round trips).
+        with ThreadPoolExecutor(max_workers=min(8, len(pending) or 1)) as pool:
+            for instance, running in zip(pending, pool.map(self._start, pending)):
+                self.running[instance.name] = running
         if pending:
             taps = sum(len(r.taps) for r in self.running.values())
             self.progress(f"capture listening on {taps} interface view(s) of "
@@ -139,7 +142,7 @@ class CaptureSession:
                 # raw OUTPUT is the first hook a locally sent packet meets: before the userspace
                 # backend's mangle POSTROUTING queue and before netem's qdisc.
                 commands.append(f"iptables -w -t raw -A OUTPUT -o {shlex.quote(interface)} -j NFLOG "
-                                f"--nflog-group {group} --nflog-threshold 1")
+                                f"--nflog-group {group} --nflog-threshold 1 || exit 3")
                 commands.append(f"tcpdump -i nflog:{group} {TCPDUMP_OPTIONS} -w {sent} "
                                 f">/dev/null 2>{sent}.log & echo $! >>pids")
         logs = " ".join(f"{t[2]}.log" for t in taps)
@@ -148,10 +151,10 @@ class CaptureSession:
                         f"grep -q 'listening on' $f && n=$((n+1)); done; "
                         f"[ $n -eq {len(taps)} ] && cat pids && exit 0; sleep 0.02; done; "
                         f"cat {logs} >&2; exit 1")
-        result = runner.run(["sh", "-c", "; ".join(commands[:2]) + "; " + " ; ".join(commands[2:])])
+        result = runner.run(["sh", "-c", "; ".join(commands)])
         if result.rc != 0:
-            raise StepFailed(f"capture on {instance.name} did not start within {LISTEN_TIMEOUT_S} s: "
-                             f"{result.stderr.strip()[-400:]}")
+            raise StepFailed(f"capture on {instance.name} did not start (every tcpdump listening within "
+                             f"{LISTEN_TIMEOUT_S} s, the NFLOG rule in place): {result.stderr.strip()[-400:]}")
         pids = result.stdout.split()
         log.debug("capture on %s: %s (pids %s)", instance.name, taps, pids)
         return _Running(instance, runner, interfaces, taps, pids)
@@ -164,13 +167,22 @@ class CaptureSession:
         import time
 
         time.sleep(SETTLE_S)
-        for name, running in self.running.items():
-            captures.addresses[name] = running.interfaces
+
+        def stop_one(running: _Running) -> Captures:
+            part = Captures(kept_in=self.directory)
             try:
-                self._stop_one(running, captures)
+                self._stop_one(running, part)
             except StepFailed as error:
-                captures.problems.append(str(error))
+                part.problems.append(str(error))
                 log.warning("%s", error)
+            return part
+
+        with ThreadPoolExecutor(max_workers=min(8, len(self.running))) as pool:
+            for (name, running), part in zip(self.running.items(), pool.map(stop_one, self.running.values())):
+                captures.addresses[name] = running.interfaces
+                captures.files += part.files
+                captures.packets.update(part.packets)
+                captures.problems += part.problems
         self.running.clear()
         return captures
 

@@ -117,8 +117,17 @@ def arrows(captures: Captures, record: RunRecord) -> list[Arrow]:
     synacked: set[tuple[object, ...]] = set()
     for instance in instances:
         wire = [p for p in captures.packets_of(instance, "wire") if owner.get(p.src) == instance]
-        sent_view = [p for p in captures.packets_of(instance, "sent") if owner.get(p.src) == instance]
-        outgoing = _merge_sent(wire, sent_view) if sent_view else [(p, p.time, True) for p in wire]
+        # TCP is taken from the wire only: netfilter logs a TCP send before segmentation (one
+        # 64 KiB GSO packet where the wire carries many segments), so the two would never match;
+        # a TCP segment an impairment dropped shows up as its retransmission instead.
+        sent_view = [p for p in captures.packets_of(instance, "sent")
+                     if owner.get(p.src) == instance and p.proto != "tcp"]
+        if sent_view:
+            outgoing = _merge_sent([p for p in wire if p.proto != "tcp"], sent_view)
+            outgoing += [(p, p.time, True) for p in wire if p.proto == "tcp"]
+            outgoing.sort(key=lambda item: item[1])
+        else:
+            outgoing = [(p, p.time, True) for p in wire]
         for packet, when, on_wire in outgoing:
             receiver = owner.get(packet.dst, packet.dst)
             arrived = received_at.get(receiver, {}).get(packet.key())

@@ -263,3 +263,13 @@ def test_result_fields_and_markdown_carry_the_chart():
                 "lesson": "x", "checks": [], **fields}
     text = report.markdown(document)
     assert "```mermaid\nsequenceDiagram" in text and "| 0.000 | client | SYN |" in text
+
+
+def test_tcp_in_the_sent_view_is_not_matched_against_the_wire():
+    """netfilter logs one 64 KiB GSO send where the wire carries segments: TCP comes from the wire."""
+    rows = handshake_packets()
+    gso = (0.0041, tcp(C, S, 40000, 12000, 101, 901, ("PSH", "ACK"), b"x" * 3000, ip_id=3))
+    record = record_for("tcp-handshake", {("client", "wire"): rows, ("client", "sent"): [gso],
+                                          ("server", "wire"): rows})
+    found = arrows(record.captures, record)
+    assert len(found) == 10 and not any(a.lost for a in found)
