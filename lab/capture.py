@@ -23,6 +23,7 @@ import logging
 import re
 import shlex
 import tarfile
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -164,8 +165,6 @@ class CaptureSession:
         captures = Captures(kept_in=self.directory)
         if not self.running:
             return captures
-        import time
-
         time.sleep(SETTLE_S)
 
         def stop_one(running: _Running) -> Captures:
