@@ -91,6 +91,9 @@ def run_scenario(engine: Engine, plan: Plan, progress: Callable[[str], None],
         except RunTimedOut as error:
             record.timed_out = str(error)
             progress(str(error))
+        except KeyboardInterrupt:
+            capture = None  # Ctrl-C: straight to teardown, no copying out
+            raise
         finally:
             if capture and capture.running:  # cut short (timeout, failed step): keep what was seen
                 try:
