@@ -587,10 +587,14 @@ def tcp_served_in_turn(record: RunRecord, server: str = "server", clients: str =
     spread = (max(t.started for t in found) - min(t.started for t in found)) * 1000
     growing = all(b > a for a, b in zip(waits, waits[1:]))  # type: ignore[operator]
     at_once = _open_at_once(record, server)
+    late = [f"{r.instance} {s['late_ms']:.0f} ms" for r in _clients(record, clients)
+            if (s := r.first("start")) and s.get("late_ms", 0) > 50]
     ok = (len(replied) == len(found) and at_once == 1 and all(g >= 0.9 * hold for g in gaps) and growing)
     detail = (f"waits by place in the queue: {_turns_text(found)}; replies {', '.join(f'{g:.0f}' for g in gaps)} ms "
               f"apart (each ≥ 0.9 × hold {hold:g} ms expected); at most {at_once} connection(s) open at "
-              f"once; clients began connect() within {spread:.0f} ms of each other")
+              f"once; clients began connect() within {spread:.0f} ms of each other"
+              + (f" (not at once: ready after the common start moment: {', '.join(late)}; the machine "
+                 "is busy)" if late else ""))
     return CheckResult("served one after another: each wait grows with the place in the queue", ok, detail)
 
 

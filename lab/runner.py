@@ -26,8 +26,8 @@ from lab.record import ClientRun, RunRecord, parse_events
 
 log = logging.getLogger(__name__)
 SERVICE_READY_TIMEOUT_S = 30
-START_MARGIN_S = 0.5             # {start_at} of a parallel step: this far ahead of the launch,
-START_MARGIN_PER_CLIENT_S = 0.15  # plus this per client (each starts Python in its container)
+START_MARGIN_S = 1.0             # {start_at} of a parallel step: this far ahead of the launch,
+START_MARGIN_PER_CLIENT_S = 0.3   # plus this per client (each starts Python in its container)
 
 
 def _at(argv: tuple[str, ...], start_at: str) -> tuple[str, ...]:

@@ -126,3 +126,10 @@ def test_parallel_clients_get_one_start_moment():
     argv = plan.instance("client-1").argv
     assert START_AT in argv and _at(argv, "123.000")[argv.index(START_AT)] == "123.000"
     assert plan.instance("server").argv[-6:] == ("--backlog", "1", "--hold", "300ms", "--mode", "iterative")
+
+
+def test_a_client_ready_after_the_start_moment_is_named():
+    run = iterative_run()
+    run.clients[4].events.insert(0, {"event": "start", "at": 99.0, "late_ms": 700.0})
+    detail = REGISTRY["tcp_served_in_turn"](run).detail
+    assert "not at once: ready after the common start moment: client-5 700 ms" in detail

@@ -10,6 +10,7 @@ long it took. --timeout bounds connect() and each recv(). --start-at T waits unt
 before it begins, so that several clients (in separate containers) connect at once.
 
 Events (one JSON object per line on stdout, see events.py; each also carries `client_name`):
+    start     {at, late_ms}                    (--start-at only) late_ms: how late it was ready
     connected {local, peer, handshake_ms}
     sent      {bytes, text}
     received  {bytes, text, rtt_ms}            rtt_ms: from just before send() to recv()'s return
@@ -54,6 +55,7 @@ DIGEST_REPLY = re.compile(rb"^RECEIVED (\d+) BYTES SHA256 ([0-9A-F]{64})\s*$", r
 def run(args: argparse.Namespace, out: events.Events) -> int:
     if args.start_at:  # clients in separate containers connect at the same moment
         time.sleep(max(0.0, args.start_at - time.time()))
+        out.emit("start", at=args.start_at, late_ms=events.ms(max(0.0, time.time() - args.start_at)))
     phase = events.Phase()
     snmp_before = read_tcp_counters() if args.payload_bytes else None
     ok = False
