@@ -102,6 +102,7 @@ def run(name: str, overrides: dict[str, Any], impair_backend: str = "auto", seed
     document = report.result_document(result)
     report.print_outcome(document)
     if directory:
+        document["artifacts"] += report.write_plots(result.record, directory)
         for path in report.write_reports(document, directory, artifact_files(result.record)):
             progress(f"wrote {path}")
     if keep:

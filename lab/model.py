@@ -128,6 +128,14 @@ class CheckSpec:
 
 
 @dataclass(frozen=True)
+class PlotSpec:
+    """A named plot from the registry in lab/plots.py, with its arguments (drawn with --report-dir)."""
+
+    plot: str
+    args: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Scenario:
     """A lesson: topology, parameters, steps and expectations, as read from scenarios/NAME.toml."""
 
@@ -146,6 +154,7 @@ class Scenario:
     capture: tuple[str, ...] = ()
     subnets: tuple[Subnet, ...] = ()   # routed lessons: the scenario's own IP subnets (lab.routing)
     routes: tuple[Route, ...] = ()
+    plots: tuple[PlotSpec, ...] = ()
 
     def host(self, name: str) -> Host:
         for host in self.hosts:

@@ -21,6 +21,7 @@ from lab.capture_report import capture_fields
 from lab.errors import ReportError
 from lab.metrics import metrics
 from lab.model import Parameter
+from lab.record import RunRecord
 from lab.runner import Outcome
 from lab.trace import api_trace
 
@@ -317,11 +318,27 @@ def _capture_markdown(document: dict[str, Any]) -> list[str]:
     return lines
 
 
+def write_plots(record: RunRecord, directory: Path) -> list[str]:
+    """The scenario's plots as PNG files in `directory`; their names, for the result's artifacts."""
+    from lab import plots
+
+    try:
+        return [path.name for path in plots.draw(record, directory)]
+    except (OSError, ValueError) as error:
+        raise ReportError(f"drawing the plots into {directory} failed: {error}") from None
+
+
 def write_reports(document: dict[str, Any], directory: Path, files: dict[str, str] | None = None) -> list[Path]:
     """NAME.json (the contract), NAME.junit.xml and NAME.md in `directory`, plus `files`
-    (artifacts by name, e.g. the sequence chart's SVG from lab.capture_report.artifact_files)."""
+    (artifacts by name, e.g. the sequence chart's SVG from lab.capture_report.artifact_files),
+    and last NAME.html, which embeds the artefacts already there (chart, plots).
+    """
+    from lab import html_report
+
     name = document["scenario"]
     paths = [directory / f"{name}.json", directory / f"{name}.junit.xml", directory / f"{name}.md"]
+    if html_report.file_name(document) not in document["artifacts"]:
+        document["artifacts"].append(html_report.file_name(document))
     try:
         directory.mkdir(parents=True, exist_ok=True)
         paths[0].write_text(json.dumps(document, indent=2, allow_nan=False) + "\n")
@@ -330,6 +347,7 @@ def write_reports(document: dict[str, Any], directory: Path, files: dict[str, st
         for file_name, text in (files or {}).items():
             paths.append(directory / file_name)
             paths[-1].write_text(text)
+        paths.append(html_report.write(document, directory))
     except (OSError, ValueError) as error:
         raise ReportError(f"writing the reports to {directory} failed: {error}") from None
     summary = os.environ.get("GITHUB_STEP_SUMMARY")

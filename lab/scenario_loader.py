@@ -38,6 +38,7 @@ from lab.model import (
     Host,
     Network,
     Parameter,
+    PlotSpec,
     Probe,
     Route,
     Scenario,
@@ -47,7 +48,7 @@ from lab.model import (
 
 SCENARIOS_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 TOP_LEVEL = {"lesson", "parameters", "networks", "hosts", "steps", "checks", "probes",
-             "metrics_from", "timeout_s", "capture", "subnets", "routes"}
+             "metrics_from", "timeout_s", "capture", "subnets", "routes", "plots"}
 # Placeholders every host string may use besides the parameters (filled per replica by lab.plan).
 HOST_PLACEHOLDERS = ("host", "index", "start_at")
 
@@ -112,6 +113,7 @@ def parse(name: str, data: dict[str, Any], filename: str = "<scenario>") -> Scen
     probes = _probes(data.get("probes", {}), host_names, filename)
     steps = _steps(_require(data, "steps", filename), host_names, probes, filename)
     checks = _checks(data.get("checks", []), host_names, parameters, filename)
+    plots = _plots(data.get("plots", []), host_names, filename)
     metrics_from = data.get("metrics_from")
     if metrics_from is not None:
         _one_of(str(metrics_from), host_names, f"{filename}: metrics_from")
@@ -122,7 +124,7 @@ def parse(name: str, data: dict[str, Any], filename: str = "<scenario>") -> Scen
     routes = _routes(_list(data.get("routes", []), f"{filename}: routes"), subnets, filename)
     return Scenario(name, lesson, parameters, networks, hosts, steps, checks, probes, metrics_from,
                     float(timeout_s), _capture_hosts(data.get("capture", False), hosts, filename),
-                    subnets, routes)
+                    subnets, routes, plots)
 
 
 # ----- one function per section ------------------------------------------------------------
@@ -359,6 +361,20 @@ def _routes(tables: list[Any], subnets: tuple[Subnet, ...], filename: str) -> tu
                                     f"({', '.join(s.prefix for s in own)})")
         routes.append(Route(host, str(to), str(via)))
     return tuple(routes)
+
+
+def _plots(entries: Any, host_names: tuple[str, ...], filename: str) -> tuple[PlotSpec, ...]:
+    """Plots from lab.plots' registry (drawn with --report-dir), with the hosts they name."""
+    from lab.plots import validate_spec  # the registry only: matplotlib is not imported here
+
+    plots = []
+    for index, entry in enumerate(_list(entries, f"{filename}: plots")):
+        where = f"{filename}: plots[{index}]"
+        _table(entry, where)
+        spec = PlotSpec(str(_require(entry, "plot", where)), {k: v for k, v in entry.items() if k != "plot"})
+        validate_spec(spec, f"{where} ({spec.plot})", host_names)
+        plots.append(spec)
+    return tuple(plots)
 
 
 def _capture_hosts(value: Any, hosts: tuple[Host, ...], filename: str) -> tuple[str, ...]:

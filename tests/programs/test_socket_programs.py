@@ -219,7 +219,14 @@ def test_tcp_bulk_mode_delivers_one_mib_intact(start_server, run_client):
     rc, events, _ = run_client("tcp_client.py", "tcp-client", "--host", LOOPBACK, "--port", port,
                                "--payload-bytes", MIB)
     assert rc == 0, events
-    assert names(events) == ["connected", "sent", "received", "transfer", "tcp_stats", "closed"]
+    assert [n for n in names(events) if n != "progress"] == [
+        "connected", "sent", "received", "transfer", "tcp_stats", "closed"]
+    # Progress while the payload is on its way: from 0 to every byte acknowledged, never backwards.
+    progress = only(events, "progress")
+    assert names(events).index("progress") == 1 and names(events)[::-1].index("progress") > 2
+    assert progress[0]["bytes_acked"] == 0 and progress[-1]["bytes_acked"] == MIB, progress
+    assert all(a["bytes_acked"] <= b["bytes_acked"] and a["seconds"] <= b["seconds"]
+               for a, b in zip(progress, progress[1:]))
     transfer = only(events, "transfer")[0]
     assert transfer["bytes"] == MIB and transfer["intact"] is True
     assert transfer["sha256_server"] == transfer["sha256_sent"]

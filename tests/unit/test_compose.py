@@ -1,4 +1,5 @@
 """compose/NAME.yml stays in step with the scenarios it is rendered from, and is valid Compose."""
+import functools
 import json
 from importlib import resources
 from pathlib import Path
@@ -28,21 +29,30 @@ def test_committed_compose_file_matches_the_scenario(name):
         f"{path} is stale: run `invoke compose {name}`"
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_compose_file_follows_the_compose_spec(name):
+@functools.cache
+def compose_spec() -> "jsonschema.protocols.Validator":
     """The Compose Specification's schema (as check-jsonschema vendors it): what Compose v2 reads."""
     schema = json.loads((resources.files("check_jsonschema.builtin_schemas.vendor")
                          / "compose-spec.json").read_text())
-    jsonschema.validate(load(name), schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+@functools.cache
+def compose_129_spec() -> "jsonschema.protocols.Validator":
+    # Its "$schema" URL has a trailing '#' jsonschema does not know: name the draft it means.
+    return jsonschema.Draft201909Validator(json.loads(COMPOSE_129_SCHEMA.read_text()))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_compose_file_follows_the_compose_spec(name):
+    compose_spec().validate(load(name))
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_compose_file_is_accepted_by_docker_compose_1_29(name):
     if not COMPOSE_129_SCHEMA.exists():
         pytest.skip("Debian's docker-compose is not installed (./bootstrap installs it)")
-    schema = json.loads(COMPOSE_129_SCHEMA.read_text())
-    # Its "$schema" URL has a trailing '#' jsonschema does not know: name the draft it means.
-    jsonschema.Draft201909Validator(schema).validate(load(name))
+    compose_129_spec().validate(load(name))
 
 
 def test_every_host_becomes_a_service_on_its_networks():
