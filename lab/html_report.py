@@ -53,7 +53,8 @@ def file_name(document: dict[str, Any]) -> str:
 def render(document: dict[str, Any], directory: Path) -> str:
     """The page for one result document; artefacts are read from `directory`."""
     artifacts = [str(a) for a in document.get("artifacts", [])]
-    parts = [_header(document), _checks(document), _metrics(document), _chart(artifacts, directory),
+    parts = [_header(document), _checks(document), _metrics(document), _api_trace(document),
+             _chart(document, artifacts, directory), _connections(document),
              _plots(document, artifacts, directory), _impairments(document), _parameters(document),
              _files(document, artifacts)]
     title = f"socklab {document['scenario']}: {'PASSED' if document['passed'] else 'FAILED'}"
@@ -139,11 +140,47 @@ def _parameters(document: dict[str, Any]) -> str:
 _PROLOGUE = re.compile(r"^\s*(<\?xml[^>]*\?>\s*)?(<!DOCTYPE[^>]*>\s*)?", re.I)
 
 
-def _chart(artifacts: list[str], directory: Path) -> str:
-    charts = [a for a in artifacts if a.endswith(".sequence.svg") and (directory / a).is_file()]
-    if not charts:
+def _table(element_id: str, titles: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{escape(t)}</th>" for t in titles)
+    body = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>\n" for row in rows)
+    return f"<table id=\"{element_id}\"><tr>{head}</tr>\n{body}</table>"
+
+
+def _api_trace(document: dict[str, Any]) -> str:
+    """The socket calls of each traced program side by side: the unit's 10-mark table."""
+    api = document.get("api_trace")
+    if not api or not api.get("columns"):
         return ""
-    out = ["<h2>Message sequence chart</h2>"]
+    columns = api["columns"]
+    titles = [f"{c['title']} ({c['host']})" if c.get("title") != c["host"] else c["host"] for c in columns]
+    depth = max(len(c["calls"]) for c in columns)
+    rows = [[c["calls"][i]["text"] if i < len(c["calls"]) else "" for c in columns] for i in range(depth)]
+    notes = [f"{c['host']}: {c['tracer_error']}" for c in columns if c.get("tracer_error")]
+    notes.append(str(api.get("notes", "")))
+    return (f"<h2>Socket calls seen by {escape(str(api.get('tracer', 'the tracer')))}, in order</h2>\n"
+            + _table("api-trace", titles, rows)
+            + "".join(f"<p class=\"meta\">{escape(n)}</p>" for n in notes if n))
+
+
+def _connections(document: dict[str, Any]) -> str:
+    """Each captured TCP connection as a timeline: packets and the programs' events, one clock."""
+    out = []
+    for c in document.get("tcp_connections", []):
+        out.append(f"<h2>TCP connection {escape(str(c['client']))} → {escape(str(c['server']))}: "
+                   f"{escape(str(c.get('closed_first') or 'nobody'))} closed first</h2>")
+        rows = [[f"{r['ms']:.3f}", str(r["host"]),
+                 str(r["what"]) if r.get("kind") == "packet" else f"{r['what']} (event)", str(r.get("detail", ""))]
+                for r in c.get("timeline", [])]
+        out.append(_table("tcp-timeline", ["ms", "host", "packet or event", "call / detail"], rows))
+    return "\n".join(out)
+
+
+def _chart(document: dict[str, Any], artifacts: list[str], directory: Path) -> str:
+    charts = [a for a in artifacts if a.endswith(".sequence.svg") and (directory / a).is_file()]
+    losses = [str(loss.get("text", "")) for loss in document.get("capture_losses", [])]
+    if not charts and not losses:
+        return ""
+    out = ["<h2>Message sequence chart</h2>"] + [f"<p>{escape(text)}.</p>" for text in losses if text]
     for name in charts:
         svg = _PROLOGUE.sub("", (directory / name).read_text(encoding="utf-8"))
         if not svg.lstrip().startswith("<svg"):
@@ -172,8 +209,8 @@ def _files(document: dict[str, Any], artifacts: list[str]) -> str:
     captures = {c.get("file"): c for c in document.get("captures", []) if isinstance(c, dict)}
     rows = []
     for name in artifacts:
-        if name.endswith((".png", ".html")):
-            continue
+        if name.endswith((".png", ".html", ".sequence.svg")):
+            continue  # inside the page already
         about = captures.get(name)
         what = (f"capture on {about.get('instance') or about.get('host')} {about.get('interface', '')}: "
                 f"{about.get('packets', '?')} packets" if about else "")

@@ -66,6 +66,7 @@ def written_report(tmp_path: Path, record: RunRecord, chart: bool = True) -> tup
         (tmp_path / f"{document['scenario']}.client.eth0.pcap").write_bytes(b"")
         document["artifacts"] += [name, f"{document['scenario']}.client.eth0.pcap"]
         document["captures"] = [{"host": "client", "instance": "client", "interface": "eth0",
-                                 "file": f"{document['scenario']}.client.eth0.pcap", "packets": 18}]
+                                 "view": "wire", "file": f"{document['scenario']}.client.eth0.pcap", "packets": 18,
+                                 "kept": True}]
     report.write_reports(document, tmp_path)
     return document, tmp_path / f"{document['scenario']}.html"

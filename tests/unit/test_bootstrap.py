@@ -38,7 +38,7 @@ UBUNTU = 'NAME="Ubuntu"\nID=ubuntu\nVERSION_CODENAME=jammy\n'
 FEDORA = 'NAME="Fedora Linux"\nID=fedora\n'
 WSL_VERSION = "Linux version 5.15.153.1-microsoft-standard-WSL2 (root@host) #1 SMP\n"
 NATIVE_VERSION = "Linux version 6.1.0-18-amd64 (debian-kernel@lists.debian.org) #1 SMP Debian\n"
-ALL_OURS = "mmdebstrap iproute2 iptables nftables kmod docker-compose qemu-system-x86 cpio zstd python3-venv"
+ALL_OURS = "mmdebstrap iproute2 iptables nftables kmod docker-compose chromium qemu-system-x86 cpio zstd python3-venv"
 
 
 def plan(tmp_path: Path, *, absent: tuple[str, ...] = ("dockerd",), os_release: str = DEBIAN,
@@ -72,7 +72,7 @@ def test_fresh_debian_root_installs_docker_io_and_the_vm_tools(tmp_path):
     got = plan(tmp_path, absent=("dockerd", "docker"))
     assert got["engine"] == "install"
     assert got["install"].split() == ["docker.io", "mmdebstrap", "iproute2", "iptables", "nftables", "kmod",
-                                      "docker-compose", "qemu-system-x86", "cpio", "zstd"]
+                                      "docker-compose", "chromium", "qemu-system-x86", "cpio", "zstd"]
 
 
 @pytest.mark.parametrize("package", ["docker-ce-cli", "docker-desktop", "moby-engine", "podman-docker", "docker-ce"])
