@@ -35,6 +35,7 @@ class Arrow:
     lost: bool
     what: str                   # SYN, SYN/ACK, ACK, FIN/ACK, data 18 B, datagram 20 B, ...
     call: str                   # the socket call that caused it: connect(), send(), close(), ...
+    ends: tuple[str, ...] = ()  # a routed hop: the hosts whose packet it is (sender, receiver)
 
     @property
     def label(self) -> str:
@@ -97,6 +98,45 @@ def call_of(packet: Packet, program: str, after_synack: bool = False) -> str:
     return ""
 
 
+VXLAN_PORT = 4789  # lab.routing.VXLAN_PORT (routing needs the engine layer; this module is pure)
+
+
+def _carrier(packet: Packet) -> bool:
+    """A VXLAN datagram carrying a routed lesson's subnet (lab.routing), not one a program sent:
+    the packet inside it is drawn from the subnet's own interface."""
+    return packet.proto == "udp" and packet.dport == VXLAN_PORT
+
+
+@dataclass(frozen=True)
+class Hop:
+    """A packet a router (a host with ``forward = true``) received and sent on."""
+
+    router: str
+    arrived: float
+    left: float | None            # None: it never left (dropped at the router)
+    forwarded: Packet | None      # as it left, with its TTL lowered
+
+
+def _forwarded(captures: Captures, record: RunRecord, owner: dict[str, str]) -> dict[tuple[object, ...], Hop]:
+    """Packets that passed a captured router, by key: seen arriving, then leaving with a lower TTL.
+
+    Only packets neither from nor to the router itself; one router per packet (the lab's routed
+    lessons have one).
+    """
+    routers = {i.name for i in record.plan.instances if getattr(i, "forward", False)}
+    hops: dict[tuple[object, ...], Hop] = {}
+    for router in sorted(routers & {f.instance for f in captures.files}):
+        seen: dict[tuple[object, ...], list[Packet]] = {}
+        for packet in captures.packets_of(router, "wire"):
+            if owner.get(packet.src) != router and owner.get(packet.dst) != router and not _carrier(packet):
+                seen.setdefault(packet.key(), []).append(packet)
+        for key, sightings in seen.items():
+            first = sightings[0]
+            onward = next((p for p in sightings[1:] if p.ttl < first.ttl), None)
+            hops.setdefault(key, Hop(router, first.time, onward.time if onward else None, onward))
+    return hops
+
+
 def arrows(captures: Captures, record: RunRecord) -> list[Arrow]:
     """Every packet between captured hosts, in the order it was sent, each matched to its arrival.
 
@@ -106,17 +146,18 @@ def arrows(captures: Captures, record: RunRecord) -> list[Arrow]:
     owner = captures.address_owner()
     programs = _programs(record)
     instances = sorted({f.instance for f in captures.files})
+    through = _forwarded(captures, record, owner)
     received_at: dict[str, dict[tuple[object, ...], list[float]]] = {}
     for instance in instances:
         table: dict[tuple[object, ...], list[float]] = {}
         for packet in captures.packets_of(instance, "wire"):
-            if owner.get(packet.dst) == instance:
+            if owner.get(packet.dst) == instance and not _carrier(packet):
                 table.setdefault(packet.key(), []).append(packet.time)
         received_at[instance] = table
     result: list[Arrow] = []
     synacked: set[tuple[object, ...]] = set()
     for instance in instances:
-        wire = [p for p in captures.packets_of(instance, "wire") if owner.get(p.src) == instance]
+        wire = [p for p in captures.packets_of(instance, "wire") if owner.get(p.src) == instance and not _carrier(p)]
         # TCP is taken from the wire only: netfilter logs a TCP send before segmentation (one
         # 64 KiB GSO packet where the wire carries many segments), so the two would never match;
         # a TCP segment an impairment dropped shows up as its retransmission instead.
@@ -134,13 +175,24 @@ def arrows(captures: Captures, record: RunRecord) -> list[Arrow]:
             arrival = arrived.pop(0) if arrived else None
             captured_receiver = receiver in received_at
             lost = (not on_wire) or (captured_receiver and arrival is None)
+            hop = through.get(packet.key()) if on_wire else None
+            if hop is not None and instance != hop.router and receiver != hop.router:
+                # Routed: one arrow to the router, one from the router onwards (lowered TTL).
+                ends = (instance, receiver)
+                result.append(Arrow(instance, hop.router, packet, when, hop.arrived, False, _what(packet), "",
+                                    ends))
+                onward = hop.forwarded or packet
+                result.append(Arrow(hop.router, receiver, onward, hop.left if hop.left is not None else hop.arrived,
+                                    arrival, hop.left is None or (captured_receiver and arrival is None),
+                                    _what(onward), "", ends))
+                continue
             result.append(Arrow(instance, receiver, packet, when, arrival, lost, _what(packet), ""))
     # Packets received from hosts nobody captured: drawn from their arrival.
     captured_senders = set(instances)
     for instance in instances:
         for packet in captures.packets_of(instance, "wire"):
             sender = owner.get(packet.src, packet.src)
-            if owner.get(packet.dst) == instance and sender not in captured_senders:
+            if owner.get(packet.dst) == instance and sender not in captured_senders and not _carrier(packet):
                 result.append(Arrow(sender, instance, packet, packet.time, packet.time, False,
                                     _what(packet), ""))
     result.sort(key=lambda a: (a.sent, a.packet.index))
@@ -155,7 +207,7 @@ def arrows(captures: Captures, record: RunRecord) -> list[Arrow]:
             synacked.discard(reverse)
         call = call_of(arrow.packet, programs.get(arrow.sender, ""), after_synack)
         labelled.append(Arrow(arrow.sender, arrow.receiver, arrow.packet, arrow.sent, arrow.received,
-                              arrow.lost, arrow.what, call))
+                              arrow.lost, arrow.what, call, arrow.ends))
     return labelled
 
 
@@ -225,8 +277,8 @@ def udp_losses(all_arrows: Iterable[Arrow]) -> list[PathLoss]:
 
 def missing_exchanges(all_arrows: Iterable[Arrow], client: str) -> set[int]:
     """Seqs of a UDP client whose datagram or whose reply some capture shows lost."""
-    return {s for a in all_arrows if a.lost and a.packet.proto == "udp" and client in (a.sender, a.receiver)
-            and (s := _seq_of(a.packet)) is not None}
+    return {s for a in all_arrows if a.lost and a.packet.proto == "udp"
+            and client in (a.sender, a.receiver, *a.ends) and (s := _seq_of(a.packet)) is not None}
 
 
 # ----- TCP: one connection's timeline -------------------------------------------------------------

@@ -86,6 +86,10 @@ def test_routed_echo_crosses_the_router_with_the_ttl_lowered_and_routes_as_desig
     ttl = next(c for c in outcome.checks if c.name.startswith("packets arrive with a TTL 1 lower"))
     assert ttl.detail.startswith("captures, client to server: 3 packet(s), TTL lowered by [1]")
     assert "captures, server to client: 3 packet(s), TTL lowered by [1]" in ttl.detail
+    # the chart draws each datagram through the router, and no VXLAN carrier
+    mermaid = document["sequence_chart"]["mermaid"]
+    assert mermaid.count("h0->>h1: datagram") == 3 and mermaid.count("h1->>h2: datagram") == 3
+    assert "h0->>h2" not in mermaid and "73 B" not in mermaid
 
 
 def test_routed_impairment_sits_on_the_routers_interface(engine, built_images, no_leftovers):

@@ -111,3 +111,28 @@ def test_ttl_from_the_same_packet_in_both_captures():
     reply = Packet(1, 1.1, "10.77.2.10", "10.77.1.10", "udp", 64, 78, 59, 12000, 40000, payload_len=31)
     captures.packets = {"c.pcap": (packet(64), replace(reply, ttl=63)), "s.pcap": (packet(63), reply)}
     assert REGISTRY["ttl_one_lower"](record(captures=captures)).passed
+
+
+def test_the_chart_draws_a_routed_datagram_through_the_router_and_leaves_out_vxlan():
+    """One datagram forwarded (TTL 64 -> 63), one dropped at the router; VXLAN carriers are not arrows."""
+    from lab.timeline import arrows, missing_exchanges
+
+    def datagram(seq, when, ttl, ip_id):
+        return Packet(0, when, "10.77.1.10", "10.77.2.10", "udp", ttl, ip_id, 40, 40000, 12000,
+                      payload_len=12, payload=f"seq={seq} hi".encode())
+
+    carrier = Packet(0, 1.0, "172.18.0.3", "172.18.0.2", "udp", 64, 9, 90, 55555, 4789, payload_len=62)
+    wire = {
+        "client": [carrier, datagram(1, 1.0, 64, 1), datagram(2, 2.0, 64, 2)],
+        "router": [datagram(1, 1.001, 64, 1), datagram(1, 1.002, 63, 1), datagram(2, 2.001, 64, 2)],
+        "server": [datagram(1, 1.003, 63, 1)],
+    }
+    files = [CaptureFile(h, h, "any", "wire", f"{h}.pcap", len(p)) for h, p in wire.items()]
+    addresses = {"client": {"eth0": "172.18.0.3", "lan-a": "10.77.1.10"},
+                 "router": {"eth0": "172.18.0.2", "eth1": "172.19.0.2", "lan-a": "10.77.1.1", "lan-b": "10.77.2.1"},
+                 "server": {"eth0": "172.19.0.3", "lan-b": "10.77.2.10"}}
+    captures = Captures(files, {f"{h}.pcap": tuple(p) for h, p in wire.items()}, addresses)
+    drawn = [(a.sender, a.receiver, a.packet.ttl, a.lost) for a in arrows(captures, record())]
+    assert drawn == [("client", "router", 64, False), ("router", "server", 63, False),
+                     ("client", "router", 64, False), ("router", "server", 64, True)]
+    assert missing_exchanges(arrows(captures, record()), "client") == {2}
