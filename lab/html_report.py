@@ -53,10 +53,10 @@ def file_name(document: dict[str, Any]) -> str:
 def render(document: dict[str, Any], directory: Path) -> str:
     """The page for one result document; artefacts are read from `directory`."""
     artifacts = [str(a) for a in document.get("artifacts", [])]
-    parts = [_header(document), _checks(document), _metrics(document), _api_trace(document),
-             _chart(document, artifacts, directory), _connections(document),
-             _plots(document, artifacts, directory), _impairments(document), _parameters(document),
-             _files(document, artifacts)]
+    # The overview first (plots), then the detail a long run makes long (the chart).
+    parts = [_header(document), _checks(document), _metrics(document), _plots(document, artifacts, directory),
+             _api_trace(document), _chart(document, artifacts, directory), _connections(document),
+             _impairments(document), _parameters(document), _files(document, artifacts)]
     title = f"socklab {document['scenario']}: {'PASSED' if document['passed'] else 'FAILED'}"
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<meta name=\"viewport\" content=\"width=device-width\"><title>{escape(title)}</title>"

@@ -88,3 +88,16 @@ def test_a_real_udp_loss_run_writes_a_page_with_its_plot(engine, built_images, n
     seen = browse(tmp_path / "udp-loss.html")
     assert [i["width"] for i in seen["images"]] == [1000], seen
     assert ("PASSED" if document["passed"] else "FAILED") in seen["verdict"]
+
+
+@pytest.mark.integration
+def test_a_real_tcp_handshake_page_shows_every_arrow_of_its_chart(engine, built_images, no_leftovers, tmp_path):
+    """The chart lab.sequence_chart drew from the real capture, laid out by the browser."""
+    result = subprocess.run([sys.executable, "-m", "invoke", "scenario", "tcp-handshake", "--report-dir",
+                             str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode in (0, 1), result.stdout + result.stderr
+    document = json.loads((tmp_path / "tcp-handshake.json").read_text())
+    assert "tcp-handshake.sequence.svg" in document["artifacts"]
+    seen = browse(tmp_path / "tcp-handshake.html")
+    # SYN, SYN/ACK, ACK, data and ACK each way, two FINs and their ACKs: ten packets at least.
+    assert seen["svg"] == 1 and seen["arrows"] == document["sequence_chart"]["arrows"] >= 10, seen
