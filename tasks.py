@@ -105,6 +105,13 @@ def clean(c: Context, run: str | None = None) -> None:
     _call(app.clean, run)
 
 
+@task(positional=["host"], help={"host": "a host of the lab: server, client, client-2, router, ...",
+                                 "run": "the run id --keep printed (needed when several labs run)"})
+def shell(c: Context, host: str, run: str | None = None) -> None:
+    """Open an interactive shell on a host of a kept lab (`invoke scenario NAME --keep`)."""
+    _call(app.shell, host, run)
+
+
 @task
 def doctor(c: Context) -> None:
     """Engine version, registry reachability and kernel features (netem, NFQUEUE, iptables)."""
@@ -132,4 +139,4 @@ def _logging(verbose: bool) -> None:
                         format="%(levelname)s %(name)s: %(message)s")
 
 
-namespace = Collection(scenarios, scenario, all_scenarios, build, clean, doctor, compose, test)
+namespace = Collection(scenarios, scenario, all_scenarios, build, clean, shell, doctor, compose, test)

@@ -106,7 +106,7 @@ def run(name: str, overrides: dict[str, Any], impair_backend: str = "auto", seed
         for path in report.write_reports(document, directory, artifact_files(result.record)):
             progress(f"wrote {path}")
     if keep:
-        report.kept(run_id)
+        report.kept(run_id, [i.name for i in plan.instances])
     return 0 if result.passed else 1
 
 
@@ -232,3 +232,19 @@ def compose(name: str, output_dir: str = "compose") -> int:
     path.write_text(compose_file.render(plan))
     report.wrote_compose(path)
     return 0
+
+
+def shell(host: str, run_id: str | None = None) -> int:
+    """An interactive shell on a host of a kept lab; the shell's own exit status."""
+    import subprocess
+    import sys
+
+    from lab.engine import current_session
+    from lab.shell import pick
+
+    engine = Engine.connect()
+    run, host = pick(engine.live_runs(current_session()), host, run_id)
+    argv = engine.shell_argv(run.run_id, host, interactive=sys.stdin.isatty())
+    report.opening_shell(run.run_id, run.scenario, host)
+    return subprocess.run(argv).returncode
+

@@ -25,6 +25,7 @@ from docker.models.containers import Container
 from lab import docker_endpoint
 from lab.errors import EngineUnavailable, ImageBuildError, RunTimedOut, StepFailed
 from lab.impairment import CommandResult
+from lab.shell import LiveRun
 
 log = logging.getLogger(__name__)
 
@@ -194,6 +195,34 @@ class Engine:
             except docker.errors.APIError as error:  # e.g. an endpoint still detaching: next round
                 log.warning("network %s not removed yet: %s", network.name, _short(error))
         return len(containers), len(networks)
+
+    def live_runs(self, session: str | None = None) -> list[LiveRun]:
+        """Runs whose program containers are running (helpers left out), oldest container first."""
+        containers = self.client.containers.list(filters={"label": _selector(None, session)},
+                                                 ignore_removed=True)
+        hosts: dict[str, set[str]] = {}
+        scenarios: dict[str, str] = {}
+        for container in containers:
+            run_id = container.labels.get(LABEL_RUN, "")
+            prefix = f"socklab-{run_id}-"
+            if container.labels.get(LABEL_ROLE) == "helper" or not container.name.startswith(prefix):
+                continue
+            hosts.setdefault(run_id, set()).add(container.name[len(prefix):])
+            scenarios[run_id] = container.labels.get(LABEL_SCENARIO, "?")
+        return [LiveRun(run_id, scenarios[run_id], tuple(sorted(names))) for run_id, names in sorted(hosts.items())]
+
+    def shell_argv(self, run_id: str, host: str, interactive: bool) -> list[str]:
+        """The docker CLI command that opens a shell on one host of a run, as its own user.
+
+        The CLI (not the SDK) because only it hands the terminal over; it reads the same
+        DOCKER_HOST / context as the SDK, so it reaches the same engine.
+        """
+        docker_cli = shutil.which("docker")
+        if docker_cli is None:
+            raise EngineUnavailable(f"the docker command is not installed; without it: "
+                                    f"docker exec -it socklab-{run_id}-{host} sh")
+        shell = "if command -v bash >/dev/null; then exec bash; fi; exec sh"
+        return [docker_cli, "exec", "-it" if interactive else "-i", f"socklab-{run_id}-{host}", "sh", "-c", shell]
 
     def count_labelled(self, run_id: str | None = None, session: str | None = None) -> tuple[int, int]:
         """How many containers and networks of a run (any run when None) exist: a leak check."""

@@ -202,9 +202,18 @@ def interrupted() -> None:
     console.print("[yellow]interrupted: the lab was torn down[/yellow]")
 
 
-def kept(run_id: str) -> None:
-    console.print(f"[yellow]kept run {run_id} running: docker ps --filter label=io.socklab.run={run_id}; "
+def kept(run_id: str, hosts: list[str]) -> None:
+    from lab.shell import command_hint
+
+    console.print(f"[yellow]kept run {run_id} running (hosts: {escape(', '.join(hosts))}): "
+                  f"open a shell with: {escape(command_hint(run_id, hosts))}; "
+                  f"docker ps --filter label=io.socklab.run={run_id}; "
                   f"remove it with: invoke clean --run {run_id}[/yellow]")
+
+
+def opening_shell(run_id: str, scenario: str, host: str) -> None:
+    console.print(f"[dim]shell on {escape(host)} of run {run_id} ({escape(scenario)}); `exit` leaves it, "
+                  f"the lab stays until: invoke clean --run {run_id}[/dim]")
 
 
 def cleaned(containers: int, networks: int, run_id: str | None) -> None:
