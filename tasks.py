@@ -5,19 +5,22 @@ import inspect
 import logging
 import shlex
 import sys
-from collections.abc import Callable
 
 from invoke import Collection, Context, Exit, task
 
-from lab import app, scenario_loader
+from lab import scenario_loader
 from lab.errors import LabError
 from lab.model import RESERVED_PARAMETER_NAMES
 
 
-def _call(function: Callable[..., int], *args: object, **kwargs: object) -> None:
-    """Run one lab operation; a LabError becomes its message and its exit code, never a traceback."""
+def _call(operation: str, *args: object, **kwargs: object) -> None:
+    """Run one lab operation (a function of lab.app); a LabError becomes its message and its exit
+    code, never a traceback. lab.app (and with it docker, rich, testinfra) is imported only here,
+    so `invoke --list`, `--help` and tab completion start without them."""
+    from lab import app
+
     try:
-        code = function(*args, **kwargs)
+        code = getattr(app, operation)(*args, **kwargs)
     except LabError as error:
         raise Exit(f"socklab: {error}", code=error.exit_code) from None
     except KeyboardInterrupt:
@@ -30,7 +33,7 @@ def _call(function: Callable[..., int], *args: object, **kwargs: object) -> None
                               "verbose": "also list each scenario's parameters: option, default, allowed values, help"})
 def scenarios(c: Context, json: bool = False, verbose: bool = False) -> None:
     """List the scenarios: name first, then its one-line lesson."""
-    _call(app.scenarios, as_json=json, verbose=verbose)
+    _call("scenarios", as_json=json, verbose=verbose)
 
 
 # Every parameter any scenario file declares is an option of `invoke scenario`, read from the files
@@ -54,7 +57,7 @@ def scenario(c: Context, name: str, seed: str | None = None, impair_backend: str
         if not sep:
             raise Exit(f"socklab: --set {item!r}: expected NAME=VALUE", code=2)
         overrides[key.strip().replace("-", "_")] = value
-    _call(app.run, name, overrides, impair_backend=impair_backend, seed=seed,
+    _call("run", name, overrides, impair_backend=impair_backend, seed=seed,
           report_dir=report_dir, keep=keep, capture=capture)
 
 
@@ -89,20 +92,20 @@ def all_scenarios(c: Context, report_dir: str | None = None, impair_backend: str
                   verbose: bool = False) -> None:
     """Run every scenario with its defaults (what CI does) and print a summary table."""
     _logging(verbose)
-    _call(app.run_all, report_dir=report_dir, impair_backend=impair_backend, jobs=jobs)
+    _call("run_all", report_dir=report_dir, impair_backend=impair_backend, jobs=jobs)
 
 
 @task(help={"force": "rebuild even when the images match their sources", "verbose": "show build output"})
 def build(c: Context, force: bool = False, verbose: bool = False) -> None:
     """Build the apps and tools images (bootstraps a base locally when no registry answers)."""
     _logging(verbose)
-    _call(app.build, force=force)
+    _call("build", force=force)
 
 
 @task(help={"run": "only this run id (printed by --keep); default: every run"})
 def clean(c: Context, run: str | None = None) -> None:
     """Remove containers and networks labelled io.socklab.run (by label, never by name)."""
-    _call(app.clean, run)
+    _call("clean", run)
 
 
 @task(positional=["host"], help={"host": "a host of the lab: server, client, client-2, router, ...",
@@ -115,14 +118,14 @@ def shell(c: Context, host: str, run: str | None = None) -> None:
 @task
 def doctor(c: Context) -> None:
     """Engine version, registry reachability and kernel features (netem, NFQUEUE, iptables)."""
-    _call(app.doctor)
+    _call("doctor")
 
 
 @task(positional=["name"], help={"name": "scenario name, or 'all'"})
 def compose(c: Context, name: str) -> None:
     """Write compose/NAME.yml: the scenario's topology as a plain Compose file."""
     for each in (scenario_loader.available() if name == "all" else [name]):
-        _call(app.compose, each)
+        _call("compose", each)
 
 
 @task(help={"args": "extra pytest arguments, e.g. '-m \"not vm\"' or '-k udp'"})

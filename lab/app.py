@@ -120,7 +120,7 @@ def run_all(report_dir: str | None = None, impair_backend: str = "auto", jobs: i
     failed, 2 if any had bad input, else 0.
     """
     if jobs < 1:
-        raise BadInput(f"--jobs {jobs}: at least 1")
+        raise BadInput(f"--jobs {jobs}: allowed 1 or more (scenarios run at once)")
     _report_directory(report_dir)
     if impair_backend not in IMPAIR_BACKENDS:
         raise BadInput(f"--impair-backend {impair_backend!r}: allowed {', '.join(IMPAIR_BACKENDS)}")
