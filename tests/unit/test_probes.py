@@ -14,14 +14,14 @@ from testinfra.modules.socket import LinuxSocketSS, Socket
 from lab import probes
 from lab.model import Probe
 
-LISTENING = """\
+EVERY = """\
 Netid State  Recv-Q Send-Q Local Address:Port  Peer Address:PortProcess
 udp   UNCONN 0      0         127.0.0.11:45617      0.0.0.0:*
 udp   UNCONN 0      0            0.0.0.0:12000      0.0.0.0:*
 tcp   LISTEN 0      4096      127.0.0.11:38867      0.0.0.0:*
 """
-TCP_DNS_ONLY = "LISTEN 0      4096      127.0.0.11:38867      0.0.0.0:*\n"
-TCP_WITH_A_CONNECTION = TCP_DNS_ONLY + "TIME-WAIT 0 0 192.168.1.2:12000 192.168.1.3:40000\n"
+EVERY_WITH_A_CONNECTION = EVERY + "tcp   TIME-WAIT 0 0 192.168.1.2:12000 192.168.1.3:40000\n"
+LISTENING = EVERY
 DETECTION = {
     "uname -s": "Linux\n", "uname -m": "x86_64\n", "command -v command": "command\n",
     "command -v ss": "/usr/bin/ss\n",
@@ -56,7 +56,7 @@ class FakeLab:
 def commands(monkeypatch):
     """Every command the fake containers ran, as (container, command)."""
     ran = Ran()
-    ran.answers = {"ss --numeric --listening": LISTENING, "ss -Htan": TCP_DNS_ONLY,
+    ran.answers = {"ss --numeric --all --tcp --udp": EVERY, "ss --numeric --listening": LISTENING,
                    "ss --numeric --listening --udp": LISTENING_UDP,
                    "ss --numeric --listening --tcp": LISTENING_TCP, **DETECTION}
 
@@ -78,23 +78,23 @@ def udp_echo_probes() -> list[Probe]:
             Probe("not-tcp-bound", "server", "tcp://0.0.0.0:12000", "not-listening")]
 
 
-def test_one_moment_costs_one_listing_of_each_kind_and_no_detection(commands):
+def test_one_moment_costs_one_ss_per_host_and_no_detection(commands):
     seen = probes.look_all(FakeLab(), udp_echo_probes(), "client")
     assert [(o.probe, o.passed, o.after) for o in seen] == [
         ("bound", True, "client"), ("no-tcp", True, "client"), ("not-tcp-bound", True, "client")]
-    assert sorted(c for _, c in commands) == ["ss --numeric --listening", "ss -Htan"]
+    assert [c for _, c in commands] == ["ss --numeric --all --tcp --udp"]
     probes.look_all(FakeLab(), udp_echo_probes(), None)
-    assert len(commands) == 4, "a second moment needs no detection either"
+    assert len(commands) == 2, "a second moment needs no detection either"
 
 
 def test_a_tcp_socket_of_any_state_fails_no_tcp_and_docker_dns_does_not(commands):
-    commands.answers["ss -Htan"] = TCP_WITH_A_CONNECTION
+    commands.answers["ss --numeric --all --tcp --udp"] = EVERY_WITH_A_CONNECTION
     observation, = probes.look_all(FakeLab(), [Probe("no-tcp", "server", "", "no-tcp")], None)
     assert not observation.passed and "TIME-WAIT" in observation.detail and "127.0.0.11" not in observation.detail
 
 
 def test_a_failed_look_is_a_failed_probe_not_a_crash(commands):
-    commands.answers.pop("ss -Htan")
+    commands.answers.pop("ss --numeric --all --tcp --udp")
     observation, = probes.look_all(FakeLab(), [Probe("no-tcp", "server", "", "no-tcp")], None)
     assert not observation.passed and "testinfra could not look" in observation.detail
 
@@ -115,3 +115,10 @@ def test_the_seeded_socket_module_is_the_one_testinfra_detects(commands):
     seeded = probes.testinfra_host("docker://socklab-test-server").socket
     assert issubclass(detected, LinuxSocketSS) and issubclass(seeded, LinuxSocketSS)
     assert detected._command.rsplit("/", 1)[-1] == seeded._command == "ss"
+
+
+def test_sockets_that_do_not_listen_are_not_read_as_listening(commands):
+    commands.answers["ss --numeric --all --tcp --udp"] = EVERY_WITH_A_CONNECTION
+    seen = probes.look_all(FakeLab(), [Probe("tcp", "server", "tcp://192.168.1.2:12000", "not-listening"),
+                                       Probe("udp", "server", "udp://0.0.0.0:12000", "listening")], None)
+    assert [o.passed for o in seen] == [True, True]
