@@ -593,8 +593,8 @@ def tcp_served_in_turn(record: RunRecord, server: str = "server", clients: str =
     detail = (f"waits by place in the queue: {_turns_text(found)}; replies {', '.join(f'{g:.0f}' for g in gaps)} ms "
               f"apart (each ≥ 0.9 × hold {hold:g} ms expected); at most {at_once} connection(s) open at "
               f"once; clients began connect() within {spread:.0f} ms of each other"
-              + (f" (not at once: ready after the common start moment: {', '.join(late)}; the machine "
-                 "is busy)" if late else ""))
+              + (f" (ready after the common start moment, on a busy machine: {', '.join(late)})"
+                 if late else ""))
     return CheckResult("served one after another: each wait grows with the place in the queue", ok, detail)
 
 
