@@ -44,7 +44,8 @@ PARAMETER_OPTIONS = {name: owners for name, owners in scenario_loader.declared_p
 
 def scenario(c: Context, name: str, seed: str | None = None, impair_backend: str = "auto",
              set_: list[str] | None = None, report_dir: str | None = None, keep: bool = False,
-             capture: bool = False, verbose: bool = False, **parameters: str | None) -> None:
+             capture: bool = False, server: str | None = None, client: str | None = None,
+             verbose: bool = False, **parameters: str | None) -> None:
     """Run one scenario, check its outcome and print a results table and a verdict.
 
     Each parameter of the scenario is --NAME VALUE (`invoke scenarios --verbose` lists them);
@@ -58,7 +59,7 @@ def scenario(c: Context, name: str, seed: str | None = None, impair_backend: str
             raise Exit(f"socklab: --set {item!r}: expected NAME=VALUE", code=2)
         overrides[key.strip().replace("-", "_")] = value
     _call("run", name, overrides, impair_backend=impair_backend, seed=seed,
-          report_dir=report_dir, keep=keep, capture=capture)
+          report_dir=report_dir, keep=keep, capture=capture, server=server, client=client)
 
 
 # invoke reads a task's options from its signature: the fixed ones, then one per parameter.
@@ -78,6 +79,8 @@ scenario = task(
         "report-dir": "write NAME.json, NAME.junit.xml and NAME.md here",
         "keep": "leave the lab running for exploring (invoke clean removes it)",
         "capture": "tcpdump on every interface of every host; pcaps kept in --report-dir",
+        "server": "a student's server program (e.g. TCPServer.py) runs in the server's role",
+        "client": "a student's client program (e.g. UDPClient.py) runs in the client's role",
         "verbose": "show debug logging",
         **{p.replace("_", "-"): f"parameter of {', '.join(names)}" for p, names in PARAMETER_OPTIONS.items()},
     },

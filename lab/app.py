@@ -16,7 +16,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from lab import base_image, docker_endpoint, feasibility, images, platform_advice, report, scenario_loader
+from lab import (base_image, docker_endpoint, feasibility, images, platform_advice, report, scenario_loader,
+                 submission)
 from lab.engine import ContainerSpec, Engine, LabRun
 from lab.capture_report import artifact_files
 from lab.errors import BadInput, LabError
@@ -76,12 +77,34 @@ def _report_directory(report_dir: str | None) -> Path | None:
     return path
 
 
-def run(name: str, overrides: dict[str, Any], impair_backend: str = "auto", seed: int | str | None = None,
-        report_dir: str | None = None, keep: bool = False, capture: bool = False) -> int:
-    """Validate everything, make sure the images exist, run, report; 0 passed, 1 failed."""
+def scenarios_taking(role: str) -> list[str]:
+    """The scenarios a student's program may fill `role` in (their files' [students.ROLE])."""
+    return [name for name in scenario_loader.available() if role in scenario_loader.load(name).students]
+
+
+def student_programs(name: str, server: str | None, client: str | None) -> dict[str, submission.StudentProgram]:
+    """The student's files for --server/--client, read and checked; a role the scenario cannot take is bad input."""
     scenario = scenario_loader.load(name)
-    plan = build_plan(scenario, overrides, impair_backend, seed, capture=capture)   # bad input stops here
-    feasibility.check(plan)                                                          # ... and here
+    given = {role: path for role, path in (("server", server), ("client", client)) if path is not None}
+    for role in given:
+        if role not in scenario.students:
+            raise BadInput(f"--{role}: scenario {name} has no role for a student's {role}; scenarios that "
+                           f"take one: {', '.join(scenarios_taking(role)) or 'none'}")
+    return {role: submission.read_program(path, f"--{role}") for role, path in given.items()}
+
+
+def run(name: str, overrides: dict[str, Any], impair_backend: str = "auto", seed: int | str | None = None,
+        report_dir: str | None = None, keep: bool = False, server: str | None = None,
+        client: str | None = None, capture: bool = False) -> int:
+    """Validate everything, make sure the images exist, run, report; 0 passed, 1 failed.
+
+    ``server``/``client``: paths of a student's programs that run in those roles instead of the lab's.
+    """
+    scenario = scenario_loader.load(name)
+    students = student_programs(name, server, client)
+    plan = build_plan(scenario, overrides, impair_backend, seed, capture=capture,
+                      students=students)   # bad input stops here
+    feasibility.check(plan)                # ... and here
     directory = _report_directory(report_dir)
     engine = Engine.connect()
     progress = report.ConsoleProgress(f"{name} — {scenario.lesson}")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import difflib
 import inspect
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from lab import stats, trace, units
@@ -21,11 +21,23 @@ from lab.record import ClientRun, RunRecord
 
 @dataclass(frozen=True)
 class CheckResult:
-    """One verdict: the contract's checks[] item."""
+    """One verdict: the contract's checks[] item.
+
+    ``applicable`` False: the check could not observe the program that ran (a student's program
+    prints no JSON events); it is reported as not applicable, never as passed, and counts neither
+    way. ``hint`` says what to change when the check failed; ``points`` is its worth in a grade.
+    """
 
     name: str
     passed: bool
     detail: str
+    hint: str = ""
+    applicable: bool = True
+    points: int = 1
+
+
+def not_applicable(name: str, reason: str) -> CheckResult:
+    return CheckResult(name, False, reason, applicable=False, points=0)
 
 
 CheckFunction = Callable[..., "CheckResult | None"]
@@ -75,12 +87,22 @@ def validate_spec(spec: CheckSpec, where: str, hosts: Iterable[str], parameters:
                                     f"its {what}s: {', '.join(known) or 'none'}")
 
 
+def observed_hosts(spec: CheckSpec) -> set[str]:
+    """The hosts whose programs' events a check reads: its host arguments, given or default."""
+    parameters = inspect.signature(REGISTRY[spec.check]).parameters
+    return {str(spec.args.get(name, p.default)) for name, p in parameters.items() if p.annotation == "HostName"}
+
+
 def run_checks(record: RunRecord) -> list[CheckResult]:
     """Probe verdicts first (what testinfra saw during the run), then the scenario's checks.
 
     A check returns None when it does not apply to this run's parameters (e.g. the jitter check
-    without jitter); it is left out rather than counted as passed.
+    without jitter); it is left out rather than counted as passed. With a student's program in a
+    role, lab.student_checks judges what the lab can observe of it instead.
     """
+    if record.plan.students:
+        from lab.student_checks import run_student_checks
+        return run_student_checks(record)
     results = probe_results(record)
     if record.timed_out:
         results.append(CheckResult("run finished within its time limit", False, record.timed_out))
@@ -102,7 +124,7 @@ def run_checks(record: RunRecord) -> list[CheckResult]:
         except Exception as error:  # a check that crashes is a failed check, not a crashed run
             result = CheckResult(spec.check, False, f"check could not evaluate: {error!r}")
         if result is not None:
-            results.append(result)
+            results.append(replace(result, points=spec.points))
     return results
 
 

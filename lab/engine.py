@@ -86,6 +86,17 @@ class ContainerSpec:
     cap_add: Sequence[str] = ()
     network_mode_of: str | None = None  # share this logical container's network namespace
     sysctls: dict[str, str] = field(default_factory=dict)  # namespaced ones, e.g. net.ipv4.ip_forward
+    aliases: Sequence[str] = ()    # extra DNS names on every network, besides `name`
+    limits: Limits | None = None
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits of one container (a student's program: it must not harm the machine)."""
+
+    cpus: float | None = None          # share of one core, e.g. 0.5
+    memory_bytes: int | None = None    # memory, swap included (no extra swap)
+    pids: int | None = None            # processes and threads together
 
 
 @dataclass
@@ -318,12 +329,21 @@ class LabRun:
             "init": True,
             "sysctls": dict(spec.sysctls) or None,
         }
+        if spec.limits:
+            limits = spec.limits
+            if limits.cpus:
+                kwargs["nano_cpus"] = int(limits.cpus * 1e9)
+            if limits.memory_bytes:
+                kwargs["mem_limit"] = limits.memory_bytes
+                kwargs["memswap_limit"] = limits.memory_bytes
+            if limits.pids:
+                kwargs["pids_limit"] = limits.pids
         if spec.network_mode_of:
             kwargs["network_mode"] = f"container:{self._containers[spec.network_mode_of].id}"
         elif spec.networks:
             primary = spec.networks[0]
             endpoint = client.api.create_endpoint_config(
-                aliases=[spec.name], ipv4_address=spec.addresses.get(primary))
+                aliases=[spec.name, *spec.aliases], ipv4_address=spec.addresses.get(primary))
             kwargs["network"] = self.docker_name(primary)
             kwargs["networking_config"] = {self.docker_name(primary): endpoint}
         else:
@@ -336,7 +356,7 @@ class LabRun:
             if not spec.network_mode_of:
                 for extra in spec.networks[1:]:
                     client.networks.get(self._networks[extra]).connect(
-                        container, aliases=[spec.name], ipv4_address=spec.addresses.get(extra))
+                        container, aliases=[spec.name, *spec.aliases], ipv4_address=spec.addresses.get(extra))
             container.start()
         except docker.errors.ImageNotFound:
             raise StepFailed(f"image {spec.image} is missing: run invoke build") from None

@@ -67,6 +67,12 @@ class RunTimedOut(LabError):
     exit_code = 1
 
 
+class StudentProgramFailed(LabError):
+    """A student's server never came up (crashed, never listened): the student's failed check."""
+
+    exit_code = 1
+
+
 class StepFailed(LabError):
     """A scenario step could not run to completion (container crashed, timed out)."""
 

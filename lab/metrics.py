@@ -36,7 +36,8 @@ def host_figures(record: RunRecord, host: str) -> dict[str, Any]:
 
 def metrics(record: RunRecord) -> dict[str, Any]:
     """The result's metrics: the primary client's figures at top level, every host's under hosts."""
-    hosts = sorted({c.host for c in record.clients})
+    students = record.plan.student_hosts()   # a student's client prints no figures
+    hosts = sorted({c.host for c in record.clients if c.host not in students})
     per_host = {h: host_figures(record, h) for h in hosts}
     primary = record.plan.scenario.metrics_from or (hosts[0] if hosts else None)
     result: dict[str, Any] = {}

@@ -23,7 +23,8 @@ PARAMETER_KINDS = ("int", "float", "str", "percent", "duration", "rate")
 # Names a parameter cannot take: `invoke scenario`'s own options (each parameter becomes --NAME
 # beside them) and the placeholders lab.plan fills per replica.
 RESERVED_PARAMETER_NAMES = frozenset({"name", "seed", "impair_backend", "set", "report_dir", "keep",
-                                      "capture", "verbose", "help", "host", "index", "start_at"})
+                                      "capture", "verbose", "help", "host", "index", "start_at",
+                                      "server", "client"})
 
 
 @dataclass(frozen=True)
@@ -119,12 +120,40 @@ class Step:
     probes: tuple[str, ...] = ()
 
 
+DEFAULT_POINTS = 1
+STUDENT_ROLES = ("server", "client")
+
+
 @dataclass(frozen=True)
 class CheckSpec:
-    """A named outcome check from the registry in lab/checks.py, with its arguments."""
+    """A named outcome check from the registry in lab/checks.py, with its arguments.
+
+    ``points`` is what the check is worth when a student's program is graded (classroom formats).
+    """
 
     check: str
     args: dict[str, Any] = field(default_factory=dict)
+    points: int = DEFAULT_POINTS
+
+
+@dataclass(frozen=True)
+class StudentSlot:
+    """A role a student's program may fill in a scenario: which host it replaces, and how it runs.
+
+    A student's client is run ``runs`` times, each with one sentence on its standard input (the
+    textbook client reads it with input()), and each run is stopped after ``limit_s`` seconds.
+    A student's server must listen on port 12000 within ``ready_s`` seconds. ``parameters`` change
+    the scenario's defaults for such a run (e.g. more loss, so that few runs still meet it); the
+    user's own options still win.
+    """
+
+    role: str                     # server | client
+    host: str
+    runs: int = 1
+    limit_s: float = 5.0
+    ready_s: float = 5.0
+    sentence: str = "hello from {host} run {run}"
+    parameters: dict[str, Any] = field(default_factory=dict)   # defaults when a student fills the role
 
 
 @dataclass(frozen=True)
@@ -155,6 +184,7 @@ class Scenario:
     subnets: tuple[Subnet, ...] = ()   # routed lessons: the scenario's own IP subnets (lab.routing)
     routes: tuple[Route, ...] = ()
     plots: tuple[PlotSpec, ...] = ()
+    students: dict[str, StudentSlot] = field(default_factory=dict)   # role → slot
 
     def host(self, name: str) -> Host:
         for host in self.hosts:

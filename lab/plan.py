@@ -5,15 +5,18 @@ happen here, so every bad value is reported before the engine creates anything.
 """
 from __future__ import annotations
 
+import base64
 import zlib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from lab import parameters as params
 from lab.errors import LabError, ParameterError, ScenarioFileError
 from lab.impairment import get_backend
 from lab.impairment.spec import Impairment, parse_impairment
-from lab.model import PROGRAMS, Host, Scenario
+from lab.model import PROGRAMS, Host, Scenario, StudentSlot
+from lab.submission import StudentProgram
 from lab.trace import STRACE_ARGV
 
 PROGRAM_DIR = "/opt/socklab/programs"
@@ -38,6 +41,9 @@ class Instance:
     impairments: tuple[Impairment, ...] = ()
     traced: bool = False
     forward: bool = False      # a router: IPv4 forwarding on in its namespace
+    aliases: tuple[str, ...] = ()
+    student: StudentProgram | None = None   # a student's program runs here instead of `program`
+    inputs: tuple[str, ...] = ()            # a student's client: one sentence per run
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,14 @@ class Plan:
     impair_backend: str = "auto"
     seed: int | None = None
     capture_hosts: tuple[str, ...] = ()   # hosts captured with tcpdump (empty: no capture)
+    students: dict[str, StudentProgram] = field(default_factory=dict)   # role → program
+
+    def slot(self, role: str) -> StudentSlot:
+        return self.scenario.students[role]
+
+    def student_hosts(self) -> dict[str, str]:
+        """host → role, for every role a student's program fills in this run."""
+        return {self.scenario.students[role].host: role for role in self.students}
 
     def of_host(self, host: str) -> list[Instance]:
         return [i for i in self.instances if i.host == host]
@@ -119,12 +133,48 @@ def program_argv(program: str, args: list[str], traced: bool = False) -> tuple[s
     return (*(STRACE_ARGV if traced else ()), "python3", f"{PROGRAM_DIR}/{script}", *args)
 
 
+# What a student's program may use: a fraction of a core, a little memory, a few processes.
+STUDENT_CPUS = 0.5
+STUDENT_MEMORY_BYTES = 128 * 1024 * 1024
+STUDENT_PIDS = 64
+STUDENT_CPU_SECONDS = 10           # RLIMIT_CPU: a busy loop is killed by the kernel after this
+STUDENT_OUTPUT_BYTES = 64 * 1024   # stdout + stderr kept per run; more stops the program
+SERVER_ALIAS = "hostname"          # the textbook client's placeholder for the server's name
+
+
+def student_argv(program: StudentProgram, role: str, limit_s: float) -> tuple[str, ...]:
+    """The supervisor that runs a student's program with its limits (images/apps/programs/student_run.py).
+
+    A server's host stays up after the program ends, so that later clients meet a closed port.
+    """
+    return ("python3", f"{PROGRAM_DIR}/student_run.py", "--name", program.name,
+            "--source-b64", base64.b64encode(program.source.encode()).decode(),
+            "--limit-s", f"{limit_s:g}", "--cpu-s", str(STUDENT_CPU_SECONDS),
+            "--output-bytes", str(STUDENT_OUTPUT_BYTES), *(("--stay",) if role == "server" else ()))
+
+
+def _kind(program: str) -> str:
+    return program.split("-")[0]   # tcp | udp
+
+
 def build_plan(scenario: Scenario, overrides: dict[str, Any], impair_backend: str = "auto",
-               seed: int | str | None = None, capture: bool = False) -> Plan:
+               seed: int | str | None = None, capture: bool = False,
+               students: Mapping[str, StudentProgram] | None = None) -> Plan:
     """Resolve parameters, expand replicas, fill argv templates and parse impairments.
 
     `capture` (--capture) captures every host; a scenario that captures by itself names its hosts.
+    ``students`` (role → program) puts a student's program on the host the scenario names for
+    that role; a role the scenario does not offer is bad input.
     """
+    students = dict(students or {})
+    for role in students:
+        if role not in scenario.students:
+            offered = ", ".join(sorted(scenario.students)) or "none"
+            raise ParameterError(f"scenario {scenario.name} takes no student {role} (it takes: {offered})")
+    student_hosts = {scenario.students[role].host: role for role in students}
+    for role in students:   # a student's run may start from other defaults; the user's options win
+        overrides = {**{k: str(v) for k, v in scenario.students[role].parameters.items()}, **overrides}
+    client_kinds = {_kind(scenario.host(scenario.students["client"].host).program)} if "client" in students else set()
     if impair_backend not in IMPAIR_BACKENDS:
         raise ParameterError(f"--impair-backend {impair_backend!r}: allowed {', '.join(IMPAIR_BACKENDS)}")
     seed = params.parse_seed(seed)
@@ -143,11 +193,26 @@ def build_plan(scenario: Scenario, overrides: dict[str, Any], impair_backend: st
                 args += ["--name", name]
             impairments = tuple(spec for table in host.impairments
                                 if not (spec := _impairment(table, local, seed, impair_backend)).is_empty)
-            instances.append(Instance(name, host.name, host.role, host.program,
-                                      program_argv(host.program, args, host.trace), host.networks,
-                                      impairments, host.trace, host.forward))
+            argv = program_argv(host.program, args, host.trace)
+            student, inputs = None, ()
+            role = student_hosts.get(host.name)
+            if role is not None:
+                slot = scenario.students[role]
+                student = students[role]
+                limit = scenario.timeout_s if role == "server" else slot.limit_s
+                argv = student_argv(student, role, limit)
+                if role == "client":
+                    inputs = tuple(slot.sentence.replace("{host}", name).replace("{run}", str(run))
+                                   for run in range(1, slot.runs + 1))
+            # The textbook client names the server 'hostname': the server it talks to answers to it.
+            aliases = (SERVER_ALIAS,) if host.role == "service" and _kind(host.program) in client_kinds \
+                and not any(SERVER_ALIAS in i.aliases for i in instances) else ()
+            instances.append(Instance(name, host.name, host.role, host.program, argv, host.networks,
+                                      impairments, traced=host.trace and student is None, forward=host.forward,
+                                      aliases=aliases,
+                                      student=student, inputs=inputs))
     effective = dict(values)
     if seed is not None:
         effective["seed"] = seed
     capture_hosts = tuple(h.name for h in scenario.hosts) if capture else scenario.capture
-    return Plan(scenario, effective, tuple(instances), impair_backend, seed, capture_hosts)
+    return Plan(scenario, effective, tuple(instances), impair_backend, seed, capture_hosts, students)

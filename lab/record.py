@@ -50,6 +50,12 @@ class ClientRun:
     started: float
     ended: float
     stderr: str = ""
+    sentence: str | None = None   # a student's client: what it read from its standard input
+
+    def printed(self, stream: str = "stdout") -> str:
+        """What a student's program printed (from the supervisor's ``output`` events)."""
+        return "".join(e.get("text", "") for e in self.events
+                       if e.get("event") == "output" and e.get("stream") == stream)
 
     def first(self, name: str) -> dict[str, Any] | None:
         return next((e for e in self.events if e.get("event") == name), None)
@@ -86,6 +92,7 @@ class RunRecord:
     captures: Captures | None = None  # None: nothing was captured
     traces: dict[str, str] = field(default_factory=dict)  # instance -> strace output (lab.trace)
     routing: RoutingObservation | None = None  # routed lessons: what each host's routes were
+    student_failure: str | None = None  # a student's server that never listened: why
 
     def clients_of(self, host: str) -> list[ClientRun]:
         return [c for c in self.clients if c.host == host]
@@ -96,6 +103,10 @@ class RunRecord:
             if instance.name in self.traces:
                 return self.traces[instance.name]
         return None
+    def student_output(self, instance: str, stream: str = "stdout") -> str:
+        """What a student's service printed so far (its supervisor's ``output`` events)."""
+        return "".join(e.get("text", "") for e in self.service_events.get(instance, [])
+                       if e.get("event") == "output" and e.get("stream") == stream)
 
     def events_of_host(self, host: str) -> list[dict[str, Any]]:
         events: list[dict[str, Any]] = []

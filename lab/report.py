@@ -56,7 +56,9 @@ def result_document(outcome: Outcome) -> dict[str, Any]:
         "impairments": record.impairment_notes,
         "impairment_counters": record.impairment_counters,
         "metrics": metrics(record),
-        "checks": [{"name": c.name, "passed": c.passed, "detail": c.detail} for c in outcome.checks],
+        "checks": [_check_item(c) for c in outcome.checks if c.applicable],
+        "not_applicable": [{"name": c.name, "reason": c.detail} for c in outcome.checks if not c.applicable],
+        "programs": programs(record.plan),
         "timings_s": {k: round(v, 3) for k, v in outcome.timings.items()},
         "lesson": record.plan.scenario.lesson,
         "artifacts": [],
@@ -79,6 +81,24 @@ def _trace_rows(api: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     depth = max((len(c["calls"]) for c in columns), default=0)
     rows = [[c["calls"][i]["text"] if i < len(c["calls"]) else "" for c in columns] for i in range(depth)]
     return titles, rows
+
+
+def _check_item(check: Any) -> dict[str, Any]:
+    item = {"name": check.name, "passed": check.passed, "detail": check.detail, "points": check.points}
+    if check.hint and not check.passed:
+        item["hint"] = check.hint
+    return item
+
+
+def programs(plan: Any) -> dict[str, dict[str, str]]:
+    """Which program ran on each host that a student may fill: the lab's own, or a student's file."""
+    ran: dict[str, dict[str, str]] = {}
+    for role, slot in plan.scenario.students.items():
+        if role in plan.students:
+            ran[role] = {"host": slot.host, **plan.students[role].describe()}
+        else:
+            ran[role] = {"host": slot.host, "program": "lab", "name": plan.scenario.host(slot.host).program}
+    return ran
 
 
 def verdict_line(document: dict[str, Any]) -> str:
@@ -121,8 +141,16 @@ def print_outcome(document: dict[str, Any]) -> None:
     table.add_column("what was expected and seen", overflow="fold")
     for check in document["checks"]:
         mark = "[green]✔[/green]" if check["passed"] else "[red]✘[/red]"
-        table.add_row(mark, escape(check["name"]), escape(check["detail"]))
+        detail = escape(check["detail"])
+        if check.get("hint"):
+            detail += f"\n[yellow]hint: {escape(check['hint'])}[/yellow]"
+        table.add_row(mark, escape(check["name"]), detail)
+    for check in document.get("not_applicable", []):
+        table.add_row("–", escape(check["name"]), f"[dim]not applicable: {escape(check['reason'])}[/dim]")
     console.print(table)
+    for role, ran in document.get("programs", {}).items():
+        if ran.get("program") == "student":
+            console.print(f"[dim]{role}: student's {escape(ran['file'])} on host {escape(ran['host'])}[/dim]")
     colour = "green" if document["passed"] else "red"
     console.print(f"[bold {colour}]{escape(verdict_line(document))}[/bold {colour}]")
 
@@ -277,9 +305,15 @@ def junit_xml(document: dict[str, Any]) -> str:
         case = ElementTree.SubElement(suite, "testcase", classname=f"socklab.{document['scenario']}",
                                       name=check["name"])
         if not check["passed"]:
-            ElementTree.SubElement(case, "failure", message=check["detail"][:200]).text = check["detail"]
+            text = check["detail"] + (f"\nhint: {check['hint']}" if check.get("hint") else "")
+            ElementTree.SubElement(case, "failure", message=check["detail"][:200]).text = text
         else:
             ElementTree.SubElement(case, "system-out").text = check["detail"]
+    for check in document.get("not_applicable", []):
+        case = ElementTree.SubElement(suite, "testcase", classname=f"socklab.{document['scenario']}",
+                                      name=check["name"])
+        ElementTree.SubElement(case, "skipped", message=f"not applicable: {check['reason']}"[:200])
+    suite.set("skipped", str(len(document.get("not_applicable", []))))
     return ElementTree.tostring(suite, encoding="unicode")
 
 
@@ -287,8 +321,14 @@ def markdown(document: dict[str, Any]) -> str:
     lines = [f"### {'✅' if document['passed'] else '❌'} {verdict_line(document)}", "",
              f"_{document['lesson']}_", "", "| | check | detail |", "|---|---|---|"]
     for check in document["checks"]:
-        detail = check["detail"].replace("|", "\\|")
-        lines.append(f"| {'✅' if check['passed'] else '❌'} | {check['name']} | {detail} |")
+        detail = check["detail"] + (f" — **hint:** {check['hint']}" if check.get("hint") else "")
+        lines.append(f"| {'✅' if check['passed'] else '❌'} | {_cell(check['name'])} | {_cell(detail)} |")
+    for check in document.get("not_applicable", []):
+        lines.append(f"| ➖ | {_cell(check['name'])} | not applicable: {_cell(check['reason'])} |")
+    students = [f"{role}: `{ran['file']}`" for role, ran in document.get("programs", {}).items()
+                if ran.get("program") == "student"]
+    if students:
+        lines += ["", "Student programs — " + ", ".join(students)]
     if document.get("api_trace"):
         titles, rows = _trace_rows(document["api_trace"])
         lines += ["", f"Socket calls seen by `{document['api_trace']['tracer']}`, in order:", "",
@@ -298,6 +338,10 @@ def markdown(document: dict[str, Any]) -> str:
         lines += ["", f"_{document['api_trace']['notes']}_"]
     lines += _capture_markdown(document)
     return "\n".join(lines) + "\n"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
 
 
 def _capture_markdown(document: dict[str, Any]) -> list[str]:

@@ -17,11 +17,11 @@ from lab import probes as probe_runner
 from lab import routing
 from lab.capture import CaptureSession
 from lab.checks import CheckResult, run_checks
-from lab.engine import ContainerSpec, Engine, LabRun
-from lab.errors import RunTimedOut, StepFailed
+from lab.engine import ContainerSpec, Engine, LabRun, Limits
+from lab.errors import RunTimedOut, StepFailed, StudentProgramFailed
 from lab.images import APPS_IMAGE
 from lab.impairing import apply_all, still_in_force
-from lab.plan import START_AT, Instance, Plan
+from lab.plan import START_AT, STUDENT_CPUS, STUDENT_MEMORY_BYTES, STUDENT_PIDS, Instance, Plan
 from lab.record import ClientRun, RunRecord, parse_events
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,9 @@ class Outcome:
 
     @property
     def passed(self) -> bool:
-        return bool(self.checks) and all(c.passed for c in self.checks)
+        """Every applicable check passed (and there was one): not-applicable ones count neither way."""
+        applicable = [c for c in self.checks if c.applicable]
+        return bool(applicable) and all(c.passed for c in applicable)
 
 
 def new_run_id() -> str:
@@ -90,6 +92,9 @@ def run_scenario(engine: Engine, plan: Plan, progress: Callable[[str], None],
                     record.impairment_backend)
         except RunTimedOut as error:
             record.timed_out = str(error)
+            progress(str(error))
+        except StudentProgramFailed as error:   # the remaining steps need a server that is up
+            record.student_failure = str(error)
             progress(str(error))
         except KeyboardInterrupt:
             capture = None  # Ctrl-C: straight to teardown, no copying out
@@ -154,12 +159,48 @@ def _run_steps(lab: LabRun, plan: Plan, record: RunRecord, timings: dict[str, fl
             record.probes += probe_runner.look_all(lab, [scenario.probes[n] for n in step.probes], None)
 
 
+# Why the supervisor (images/apps/programs/student_run.py) ended a program, as a student reads it.
+STOP_REASONS = {
+    "wall-clock": ": it ran past its time limit",
+    "cpu": ": it used up its CPU time (an endless loop?)",
+    "memory": f": it used more than the {STUDENT_MEMORY_BYTES // 2**20} MiB of memory it may use",
+    "output": ": it printed more than it may (64 KiB)",
+}
+STUDENT_LIMITS = Limits(cpus=STUDENT_CPUS, memory_bytes=STUDENT_MEMORY_BYTES, pids=STUDENT_PIDS)
+
+
 def _container(instance: Instance, command: tuple[str, ...], routed: bool = False) -> ContainerSpec:
+    """A host of the plan; one where a student's program runs gets the student limits."""
     # A router forwards IPv4: a sysctl of its own network namespace, set when it is created. In a
     # routed lesson the other hosts do not (a new namespace may inherit forwarding from the host's).
     sysctls = {"net.ipv4.ip_forward": "1" if instance.forward else "0"} if instance.forward or routed else {}
     return ContainerSpec(name=instance.name, image=APPS_IMAGE, command=command, role=instance.role,
-                         networks=instance.networks, sysctls=sysctls)
+                         networks=instance.networks, sysctls=sysctls, aliases=instance.aliases,
+                         limits=STUDENT_LIMITS if instance.student else None)
+
+
+def _wait_student_server(lab: LabRun, instance: Instance, ready_s: float) -> float:
+    """Wait until a student's server has its socket on port 12000; why not, as the student's failure.
+
+    The supervisor reports ``listening`` when the socket appears (the textbook server prints no
+    event) and ``exited`` when the program ends; a crash or a syntax error ends it at once.
+    """
+    assert instance.student is not None
+    started = time.monotonic()
+    events: list[dict] = []
+    while time.monotonic() - started < ready_s:
+        events = parse_events(lab.logs(instance.name))
+        if any(e.get("event") == "listening" for e in events):
+            return time.monotonic() - started
+        ended = next((e for e in events if e.get("event") == "exited"), None)
+        if ended:
+            stderr = "".join(e["text"] for e in events if e.get("event") == "output" and e.get("stream") == "stderr")
+            how = f"exit status {ended['rc']}" if ended.get("rc") is not None else f"killed by {ended.get('signal')}"
+            how += STOP_REASONS.get(str(ended.get("reason")), "")
+            raise StudentProgramFailed(f"{instance.student.name} ended ({how}) before it listened on port 12000"
+                                       + (f": {stderr.strip()}" if stderr.strip() else ""))
+        time.sleep(0.05)
+    raise StudentProgramFailed(f"{instance.student.name} did not bind port 12000 within {ready_s:g} s")
 
 
 def _start_service(lab: LabRun, plan: Plan, host: str, progress: Callable[[str], None],
@@ -168,6 +209,10 @@ def _start_service(lab: LabRun, plan: Plan, host: str, progress: Callable[[str],
     for instance in plan.of_host(host):
         if not already_started and instance.program != "none":  # programless hosts are up already
             lab.start(_container(instance, instance.argv, bool(plan.scenario.subnets)))
+        if instance.student:
+            took = _wait_student_server(lab, instance, plan.slot("server").ready_s)
+            progress(f"{instance.name}: {instance.student.name} (student) listening after {took:.1f} s")
+            continue
         ready = plan.scenario.host(host).ready_event
         if ready:
             lab.wait_for_log(instance.name, f'"event": "{ready}"', SERVICE_READY_TIMEOUT_S)
@@ -192,6 +237,12 @@ def _impair_ready(lab: LabRun, plan: Plan, record: RunRecord, started: set[str],
 def _run_clients(lab: LabRun, plan: Plan, record: RunRecord, hosts: tuple[str, ...], mode: str,
                  between: tuple[str, ...], deadline: float, progress: Callable[[str], None]) -> None:
     instances = [i for h in hosts for i in plan.of_host(h)]
+    students = [i for i in instances if i.student]
+    instances = [i for i in instances if not i.student]
+    for instance in students:
+        _run_student_client(lab, plan, record, instance, deadline, progress)
+    if not instances:
+        return
     if mode == "parallel":
         # {start_at}: far enough ahead for every container to have started its interpreter.
         start_at = f"{time.time() + START_MARGIN_S + START_MARGIN_PER_CLIENT_S * len(instances):.3f}"
@@ -217,3 +268,44 @@ def _run_clients(lab: LabRun, plan: Plan, record: RunRecord, hosts: tuple[str, .
         if instance.traced:
             record.traces[instance.name] = result.stderr
         record.probes += probe_runner.look_all(lab, [plan.scenario.probes[n] for n in between], instance.name)
+
+
+def _run_student_client(lab: LabRun, plan: Plan, record: RunRecord, instance: Instance, deadline: float,
+                        progress: Callable[[str], None]) -> None:
+    """A student's client, once per sentence, one run after another, each within its wall clock."""
+    assert instance.student is not None
+    slot = plan.slot("client")
+    _name_the_server(lab, plan, instance)
+    for run, sentence in enumerate(instance.inputs, start=1):
+        if time.monotonic() > deadline:
+            raise RunTimedOut(f"the scenario's time limit ({plan.scenario.timeout_s:.0f} s) ran out before "
+                              f"run {run} of {instance.student.name}")
+        progress(f"{instance.name}: {instance.student.name} (student) run {run}/{len(instance.inputs)}: "
+                 f"input {sentence!r}")
+        began = time.time()
+        # The supervisor stops the program at limit_s; a little more for the engine's round trips.
+        result = lab.exec_background(instance.name, (*instance.argv, "--input", sentence)).wait(
+            max(1.0, min(deadline - time.monotonic(), slot.limit_s + 10)))
+        events = parse_events(result.stdout)
+        record.clients.append(ClientRun(f"{instance.name} run {run}", instance.host, result.rc, events,
+                                        began, time.time(), result.stderr, sentence))
+
+
+def _name_the_server(lab: LabRun, plan: Plan, client: Instance) -> None:
+    """Write the server's names into the student client's /etc/hosts, beside the engine's DNS alias.
+
+    The textbook client looks up 'hostname' on every run; the engine's DNS answers it too, but a
+    busy engine can take longer than the resolver's 5 s timeout, which would read as the
+    student's client hanging. /etc/hosts answers at once, the way a classroom's host table does.
+    """
+    from lab.plan import SERVER_ALIAS
+
+    server = next((i for i in plan.instances if SERVER_ALIAS in i.aliases), None)
+    shared = [n for n in client.networks if server is not None and n in server.networks]
+    if server is None or not shared:
+        return
+    address = lab.address(server.name, shared[0])
+    line = f"{address} {SERVER_ALIAS} {server.name}"
+    result = lab.exec(client.name, ["sh", "-c", f"echo '{line}' >> /etc/hosts"], user="root")
+    if result.rc != 0:
+        log.warning("could not add %r to %s's /etc/hosts: %s", line, client.name, result.stderr.strip())

@@ -27,6 +27,7 @@ else:  # Python 3.10: the same parser, from PyPI (a dependency only there, see p
 from lab.errors import BadInput, ScenarioFileError, ScenarioNotFound
 from lab.parameters import coerce
 from lab.model import (
+    DEFAULT_POINTS,
     PARAMETER_KINDS,
     PROBE_EXPECTATIONS,
     PROGRAMS,
@@ -34,6 +35,7 @@ from lab.model import (
     ROLES,
     RUN_MODES,
     STEP_ACTIONS,
+    STUDENT_ROLES,
     CheckSpec,
     Host,
     Network,
@@ -43,12 +45,13 @@ from lab.model import (
     Route,
     Scenario,
     Step,
+    StudentSlot,
     Subnet,
 )
 
 SCENARIOS_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 TOP_LEVEL = {"lesson", "parameters", "networks", "hosts", "steps", "checks", "probes",
-             "metrics_from", "timeout_s", "capture", "subnets", "routes", "plots"}
+             "metrics_from", "timeout_s", "capture", "subnets", "routes", "plots", "students"}
 # Placeholders every host string may use besides the parameters (filled per replica by lab.plan).
 HOST_PLACEHOLDERS = ("host", "index", "start_at")
 
@@ -124,7 +127,8 @@ def parse(name: str, data: dict[str, Any], filename: str = "<scenario>") -> Scen
     routes = _routes(_list(data.get("routes", []), f"{filename}: routes"), subnets, filename)
     return Scenario(name, lesson, parameters, networks, hosts, steps, checks, probes, metrics_from,
                     float(timeout_s), _capture_hosts(data.get("capture", False), hosts, filename),
-                    subnets, routes, plots)
+                    subnets, routes, plots,
+                    _students(data.get("students", {}), hosts, parameters, filename))
 
 
 # ----- one function per section ------------------------------------------------------------
@@ -279,7 +283,11 @@ def _checks(entries: Any, host_names: tuple[str, ...], parameters: dict[str, Par
     for index, entry in enumerate(_list(entries, f"{filename}: checks")):
         where = f"{filename}: checks[{index}]"
         _table(entry, where)
-        spec = CheckSpec(str(_require(entry, "check", where)), {k: v for k, v in entry.items() if k != "check"})
+        points = entry.get("points", DEFAULT_POINTS)
+        if not isinstance(points, int) or isinstance(points, bool) or points < 0:
+            raise ScenarioFileError(f"{where}.points: a whole number ≥ 0, not {points!r}")
+        spec = CheckSpec(str(_require(entry, "check", where)),
+                         {k: v for k, v in entry.items() if k not in ("check", "points")}, points)
         validate_spec(spec, f"{where} ({spec.check})", host_names, tuple(parameters))
         checks.append(spec)
     return tuple(checks)
@@ -375,6 +383,39 @@ def _plots(entries: Any, host_names: tuple[str, ...], filename: str) -> tuple[Pl
         validate_spec(spec, f"{where} ({spec.plot})", host_names)
         plots.append(spec)
     return tuple(plots)
+def _students(table: Any, hosts: tuple[Host, ...], parameters: dict[str, Parameter], filename: str
+              ) -> dict[str, StudentSlot]:
+    """``[students.server]`` / ``[students.client]``: the roles a student's program may fill."""
+    _table(table, f"{filename}: students")
+    slots: dict[str, StudentSlot] = {}
+    for role, spec in table.items():
+        where = f"{filename}: students.{role}"
+        _one_of(role, STUDENT_ROLES, where)
+        _table(spec, where)
+        _only(spec, {"host", "runs", "limit_s", "ready_s", "sentence", "parameters"}, where)
+        host_name = str(_require(spec, "host", where))
+        host = next((h for h in hosts if h.name == host_name), None)
+        if host is None:
+            raise ScenarioFileError(f"{where}.host: no host named '{host_name}'")
+        wanted = "service" if role == "server" else "client"
+        if host.role != wanted or host.program == "none":
+            raise ScenarioFileError(f"{where}.host: '{host_name}' runs {host.program} as a {host.role}; "
+                                    f"a student's {role} replaces a host running a {role} program")
+        runs = spec.get("runs", 1)
+        if isinstance(runs, bool) or not isinstance(runs, int) or not 1 <= runs <= 50:
+            raise ScenarioFileError(f"{where}.runs: a whole number 1..50")
+        for key in ("limit_s", "ready_s"):
+            value = spec.get(key, 5.0)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 600:
+                raise ScenarioFileError(f"{where}.{key}: seconds, a number above 0 (got {value!r})")
+        defaults = spec.get("parameters", {})
+        _table(defaults, f"{where}.parameters")
+        for key in defaults:
+            _one_of(key, tuple(parameters), f"{where}.parameters")
+        slots[role] = StudentSlot(role, host_name, runs, float(spec.get("limit_s", 5.0)),
+                                  float(spec.get("ready_s", 5.0)),
+                                  str(spec.get("sentence", StudentSlot.sentence)), dict(defaults))
+    return slots
 
 
 def _capture_hosts(value: Any, hosts: tuple[Host, ...], filename: str) -> tuple[str, ...]:

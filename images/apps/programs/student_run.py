@@ -1,0 +1,235 @@
+#!/usr/bin/env python3
+"""Runs one student's program inside its container and reports what the lab can observe.
+
+The student's file arrives in the command line (--source-b64, base64 of its bytes), not as a
+file: nothing is copied into the container (whose root file system may be read-only), and the
+program's tracebacks still name its own file and lines.
+It runs as a child process of this supervisor, as the same unprivileged user, unbuffered
+(python3 -u), with its own process group, and with limits that end it rather than the machine:
+
+  --limit-s S        wall clock: the program is stopped after S seconds (a client that waits
+                     forever, an infinite loop); before stopping it we note where it was
+                     (blocked in recvfrom(), accept()..., or running) — that is the hint
+  --cpu-s S          CPU seconds (RLIMIT_CPU): a busy loop is killed by the kernel
+  --output-bytes N   at most N bytes of stdout+stderr are kept; a program printing more is
+                     stopped (an output flood must not fill the engine's logs)
+
+The container adds the memory, process-count and CPU-share limits. The standard input gets
+--input and a newline (the textbook client reads its sentence with input()), then end of file.
+
+Everything is reported as JSON events on stdout, one per line, flushed at once, so that what the
+program printed before being stopped is never lost:
+
+    started   {name, pid}
+    listening {proto, port}            a socket of the container is bound/listening on --port
+    output    {stream, text}           what the program printed (stdout or stderr), as it came
+    limit     {what, limit, blocked_in, state}   what: wall-clock | output | stopped
+    exited    {rc, signal, seconds, reason}   always last; reason: exited | wall-clock | cpu |
+                                               memory | output | stopped (SIGTERM from the lab)
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import platform
+import resource
+import selectors
+import signal
+import subprocess
+import sys
+import time
+
+SOURCE_ENV = "SOCKLAB_STUDENT_SOURCE"
+# The child decodes and runs the program itself: compile() with the program's own file name, and
+# linecache primed with its text, so that a traceback reads as if the file were on disk.
+BOOT = (
+    "import base64, linecache, os, sys, traceback\n"
+    "name = sys.argv[1]\n"
+    "source = base64.b64decode(os.environ.pop('" + SOURCE_ENV + "')).decode('utf-8')\n"
+    "linecache.cache[name] = (len(source), None, source.splitlines(True), name)\n"
+    "sys.argv = [name]\n"
+    "try:\n"
+    "    exec(compile(source, name, 'exec'), {'__name__': '__main__', '__file__': name,\n"
+    "                                         '__builtins__': __builtins__})\n"
+    "except SystemExit:\n"
+    "    raise\n"
+    "except BaseException as error:\n"
+    # Python's own message, without this loader's frame: what `python3 NAME` would have printed.
+    "    traceback.print_exception(type(error), error, error.__traceback__.tb_next)\n"
+    "    sys.exit(1)\n"
+)
+# System call numbers worth naming in a hint (what a stuck socket program usually waits in).
+SYSCALLS = {
+    "x86_64": {0: "read", 7: "poll", 23: "select", 35: "nanosleep", 42: "connect", 43: "accept",
+               45: "recvfrom", 47: "recvmsg", 61: "wait4", 202: "futex", 230: "clock_nanosleep",
+               232: "epoll_wait", 270: "pselect6", 271: "ppoll", 281: "epoll_pwait", 288: "accept4"},
+    "aarch64": {63: "read", 73: "ppoll", 72: "pselect6", 101: "nanosleep", 203: "connect",
+                202: "accept", 207: "recvfrom", 212: "recvmsg", 260: "wait4", 98: "futex",
+                115: "clock_nanosleep", 22: "epoll_pwait", 242: "accept4"},
+}
+
+
+def emit(event: str, **fields: object) -> None:
+    sys.stdout.write(json.dumps({"event": event, "t": time.time(), **fields}) + "\n")
+    sys.stdout.flush()
+
+
+def where_blocked(pid: int) -> tuple[str | None, str]:
+    """The system call a process waits in (from /proc/PID/syscall) and its scheduler state."""
+    state = "?"
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            state = handle.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        pass
+    if state == "R":
+        return None, "running"
+    try:
+        with open(f"/proc/{pid}/syscall") as handle:
+            number = handle.read().split()[0]
+        name = SYSCALLS.get(platform.machine(), {}).get(int(number))
+        return name, "sleeping" if state == "S" else state
+    except (OSError, ValueError, IndexError):
+        return None, "sleeping" if state == "S" else state
+
+
+def bound_port(port: int) -> str | None:
+    """'tcp' when a TCP socket listens on `port` in this network namespace, 'udp' when one is bound."""
+    wanted = f":{port:04X}"
+    for proto, path, listening_state in (("tcp", "tcp", "0A"), ("tcp", "tcp6", "0A"),
+                                         ("udp", "udp", None), ("udp", "udp6", None)):
+        try:
+            with open(f"/proc/net/{path}") as handle:
+                next(handle)
+                for line in handle:
+                    fields = line.split()
+                    if fields[1].endswith(wanted) and (listening_state is None or fields[3] == listening_state):
+                        return proto
+        except (OSError, StopIteration):
+            continue
+    return None
+
+
+def oom_kills() -> int:
+    """How often the kernel killed a process of this container for memory, 0 if unknown."""
+    for path in ("/sys/fs/cgroup/memory.events",                 # cgroup v2
+                 "/sys/fs/cgroup/memory/memory.oom_control"):    # cgroup v1
+        try:
+            with open(path) as handle:
+                for line in handle:
+                    key, _, value = line.partition(" ")
+                    if key == "oom_kill":
+                        return int(value)
+        except (OSError, ValueError):
+            continue
+    return 0
+
+
+def limit_cpu(seconds: int) -> None:
+    resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds + 1))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--name", required=True, help="the program's file name, e.g. UDPServer.py")
+    parser.add_argument("--source-b64", required=True, help="the program's bytes, base64")
+    parser.add_argument("--input", default=None, help="one line for the program's standard input")
+    parser.add_argument("--limit-s", type=float, default=5.0)
+    parser.add_argument("--cpu-s", type=int, default=5)
+    parser.add_argument("--output-bytes", type=int, default=65536)
+    parser.add_argument("--port", type=int, default=12000, help="report when a socket is bound on it")
+    parser.add_argument("--stay", action="store_true",
+                        help="after the program ends, stay until stopped: a server's host stays up, so "
+                             "a client that comes later is refused (as by a real host), not left unanswered")
+    args = parser.parse_args()
+
+    stopping = {"by": None}
+
+    def stop(signum: int, frame: object) -> None:
+        stopping["by"] = "stopped"
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONIOENCODING": "utf-8", SOURCE_ENV: args.source_b64}
+    started = time.monotonic()
+    oom_before = oom_kills()
+    child = subprocess.Popen(
+        [sys.executable, "-u", "-c", BOOT, args.name],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+        start_new_session=True, preexec_fn=lambda: limit_cpu(args.cpu_s), cwd=os.path.expanduser("~"))
+    emit("started", name=args.name, pid=child.pid)
+    assert child.stdin is not None and child.stdout is not None and child.stderr is not None
+    try:
+        if args.input is not None:
+            child.stdin.write((args.input + "\n").encode())
+        child.stdin.close()
+    except BrokenPipeError:
+        pass
+
+    selector = selectors.DefaultSelector()
+    selector.register(child.stdout, selectors.EVENT_READ, "stdout")
+    selector.register(child.stderr, selectors.EVENT_READ, "stderr")
+    printed = 0
+    reason = "exited"
+    announced = False
+    stopped_at: float | None = None
+    while selector.get_map():
+        if reason != "exited" and stopped_at is None:
+            stopped_at = time.monotonic()
+        if stopped_at is not None and time.monotonic() - stopped_at > 1.0:
+            break   # something that escaped the process group still holds the pipes: stop reading
+        if stopping["by"] and reason == "exited":
+            reason = "stopped"
+            _stop(child, "stopped", args.limit_s)
+        elapsed = time.monotonic() - started
+        if elapsed > args.limit_s and reason == "exited":
+            reason = "wall-clock"
+            _stop(child, "wall-clock", args.limit_s)
+        for key, _ in selector.select(timeout=0.05):
+            chunk = os.read(key.fileobj.fileno(), 4096)  # type: ignore[union-attr]
+            if not chunk:
+                selector.unregister(key.fileobj)
+                continue
+            kept = chunk[:max(0, args.output_bytes - printed)]
+            printed += len(chunk)
+            if kept:
+                emit("output", stream=key.data, text=kept.decode("utf-8", errors="replace"))
+            if printed > args.output_bytes and reason == "exited":
+                reason = "output"
+                _stop(child, "output", args.output_bytes)
+        if not announced:
+            proto = bound_port(args.port)
+            if proto:
+                announced = True
+                emit("listening", proto=proto, port=args.port)
+    rc = child.wait()
+    _kill_group(child.pid)
+    if rc < 0 and -rc == signal.SIGXCPU and reason == "exited":
+        reason = "cpu"
+    if rc < 0 and -rc == signal.SIGKILL and reason == "exited" and oom_kills() > oom_before:
+        reason = "memory"
+    emit("exited", rc=rc if rc >= 0 else None, signal=signal.Signals(-rc).name if rc < 0 else None,
+         seconds=round(time.monotonic() - started, 3), reason=reason)
+    while args.stay and not stopping["by"]:
+        time.sleep(0.1)
+    return 0
+
+
+def _stop(child: subprocess.Popen, what: str, limit: float) -> None:
+    """Note where the program was, then end it and everything it started."""
+    blocked_in, state = where_blocked(child.pid)
+    emit("limit", what=what, limit=limit, blocked_in=blocked_in, state=state)
+    _kill_group(child.pid)
+
+
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())

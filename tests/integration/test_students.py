@@ -1,0 +1,222 @@
+"""Students' programs in the lab's roles, on the real engine: verdicts, hints and containment.
+
+The sample submissions are in tests/submissions/ (the textbook's programs straight from the unit,
+and the classic mistakes) and tests/abusers/ (programs that try to harm the machine).
+"""
+from __future__ import annotations
+
+import glob
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from lab import report, scenario_loader, submission
+from lab.plan import build_plan
+from lab.runner import run_scenario
+
+ROOT = Path(__file__).resolve().parents[2]
+SUBMISSIONS = ROOT / "tests/submissions"
+ABUSERS = ROOT / "tests/abusers"
+SCHEMA = json.loads((ROOT / "tests/contracts/result.schema.json").read_text())
+
+pytestmark = pytest.mark.integration
+
+
+def run(engine, name: str, overrides: dict | None = None, keep: bool = False, **paths: Path):
+    students = {role: submission.read_program(path) for role, path in paths.items()}
+    plan = build_plan(scenario_loader.load(name), overrides or {}, students=students,
+                      seed=(overrides or {}).pop("seed", None))
+    outcome = run_scenario(engine, plan, progress=lambda message: None, keep=keep)
+    document = report.result_document(outcome)
+    jsonschema.validate(document, SCHEMA)
+    return outcome, document
+
+
+def verdicts(document) -> dict[str, dict]:
+    return {c["name"]: c for c in document["checks"]}
+
+
+@pytest.mark.parametrize("name, roles", [
+    ("tcp-echo", {"server": "TCPServer.py", "client": "TCPClient.py"}),
+    ("udp-echo", {"server": "UDPServer.py", "client": "UDPClient.py"}),
+    ("tcp-sequential", {"server": "TCPServer.py"}),
+    ("udp-multi-client", {"server": "UDPServer.py"}),
+])
+def test_the_textbook_programs_pass_unchanged(engine, built_images, no_leftovers, name, roles):
+    outcome, document = run(engine, name, **{role: SUBMISSIONS / "textbook" / f for role, f in roles.items()})
+    assert outcome.passed, [c for c in document["checks"] if not c["passed"]]
+    for role, file in roles.items():
+        assert document["programs"][role]["program"] == "student"
+        assert document["programs"][role]["file"] == file
+    assert all(not c.get("hint") for c in document["checks"])
+
+
+def test_one_student_role_beside_the_labs_other_program_is_named_in_the_result(engine, built_images, no_leftovers):
+    outcome, document = run(engine, "udp-echo", server=SUBMISSIONS / "textbook/UDPServer.py")
+    assert outcome.passed
+    assert document["programs"]["client"] == {"host": "client", "program": "lab", "name": "udp-client"}
+    assert [c["name"] for c in document["not_applicable"]] == [
+        "UDP: the server never accepted anything, because there is nothing to accept"]
+
+
+def test_a_server_that_closes_its_listening_socket_fails_with_the_hint(engine, built_images, no_leftovers):
+    outcome, document = run(engine, "tcp-sequential", server=SUBMISSIONS / "closes-listener/TCPServer.py")
+    assert not outcome.passed
+    replies = verdicts(document)["replies are the sentence in upper case"]
+    assert not replies["passed"]
+    assert replies["hint"].startswith(
+        "the 2nd client was refused: the listening socket was closed after the 1st client")
+    assert not verdicts(document)["testinfra: the listening socket stays open between clients"]["passed"]
+
+
+def test_a_lowercase_echo_fails_with_reply_not_upper_case(engine, built_images, no_leftovers):
+    outcome, document = run(engine, "udp-echo", server=SUBMISSIONS / "lowercase/udpserver.py")
+    replies = verdicts(document)["replies are the sentence in upper case"]
+    assert not outcome.passed and not replies["passed"]
+    assert replies["hint"].startswith("reply not upper case")
+
+
+def test_a_client_without_timeout_under_loss_waits_forever_and_is_told_so(engine, built_images, no_leftovers):
+    """Seed 3 drops run 2's datagram (userspace backend); the textbook client then blocks in recvfrom()."""
+    started = time.monotonic()
+    outcome, document = run(engine, "udp-loss", {"seed": "3"}, client=SUBMISSIONS / "no-timeout/udp_client.py")
+    blocked = verdicts(document)["client never blocks past its timeout"]
+    assert not outcome.passed and not blocked["passed"]
+    assert blocked["hint"].startswith("your client waited forever in recvfrom(): a lost datagram needs a timeout")
+    assert "Input lowercase sentence:" in blocked["detail"], "what it printed before being stopped is kept"
+    assert time.monotonic() - started < 6 * (5 + 3) + 30
+
+
+def test_the_same_client_with_a_timeout_passes_under_loss(engine, built_images, no_leftovers):
+    outcome, document = run(engine, "udp-loss", {"seed": "3"}, client=SUBMISSIONS / "with-timeout/UDPClient.py")
+    assert outcome.passed, [c for c in document["checks"] if not c["passed"]]
+    assert "lost on the way" in verdicts(document)["replies are the sentence in upper case"]["detail"]
+
+
+def test_a_syntax_error_is_a_failed_check_quoting_python(engine, built_images, no_leftovers):
+    outcome, document = run(engine, "tcp-echo", server=SUBMISSIONS / "syntax-error/TCPServer.py")
+    start = verdicts(document)["your server listens on port 12000"]
+    assert not outcome.passed and not start["passed"]
+    assert "SyntaxError: '(' was never closed" in start["detail"]
+    assert "TCPServer.py, line 3" in start["hint"]
+    assert {c["name"] for c in document["not_applicable"]}, "the checks that could not run say so"
+
+
+# ----- containment -------------------------------------------------------------------------
+def test_a_student_program_runs_unprivileged_with_limits_on_internal_networks(engine, built_images, session):
+    from lab.engine import LABEL_RUN
+
+    outcome, _ = run(engine, "udp-echo", keep=True, server=SUBMISSIONS / "textbook/UDPServer.py",
+                     client=SUBMISSIONS / "textbook/UDPClient.py")
+    run_id = outcome.record.run_id
+    try:
+        containers = engine.client.containers.list(all=True, filters={"label": f"{LABEL_RUN}={run_id}"})
+        assert {c.labels["io.socklab.role"] for c in containers} == {"service", "client"}
+        for container in containers:
+            host_config = container.attrs["HostConfig"]
+            assert host_config["CapDrop"] == ["ALL"] and not host_config["CapAdd"]
+            assert host_config["NanoCpus"] == 500_000_000
+            assert host_config["Memory"] == 128 * 2**20 and host_config["MemorySwap"] == 128 * 2**20
+            assert host_config["PidsLimit"] == 64
+            assert "no-new-privileges" in host_config["SecurityOpt"]
+            for network in container.attrs["NetworkSettings"]["Networks"]:
+                assert engine.client.networks.get(network).attrs["Internal"] is True
+            users = container.exec_run(["sh", "-c", "ps -eo user= | sort -u"]).output.decode().split()
+            assert users == ["student"], users   # every process of the host, the student's program included
+            status = container.exec_run(["grep", "CapEff", "/proc/1/status"]).output.decode()
+            assert status.split()[-1] == "0000000000000000"
+        server = next(c for c in containers if c.labels["io.socklab.role"] == "service")
+        aliases = server.attrs["NetworkSettings"]["Networks"][f"socklab-{run_id}-lan"]["Aliases"]
+        assert "server" in aliases and "hostname" in aliases
+    finally:
+        engine.remove_labelled(run_id)
+
+
+def test_an_endless_loop_fails_its_check_within_the_limit(engine, built_images, no_leftovers):
+    started = time.monotonic()
+    outcome, document = run(engine, "tcp-echo", client=ABUSERS / "busy_client.py")
+    ends = verdicts(document)["your client ends by itself"]
+    assert not ends["passed"] and "endless loop" in ends["hint"]
+    assert time.monotonic() - started < 2 * (5 + 3) + 20
+
+
+def test_a_program_that_never_exits_is_stopped_and_what_it_printed_is_kept(engine, built_images, no_leftovers):
+    outcome, document = run(engine, "udp-echo", client=ABUSERS / "never_exits_client.py")
+    ends = verdicts(document)["your client ends by itself"]
+    assert not ends["passed"] and "about to wait" in ends["detail"]
+    assert "time.sleep" not in ends["hint"] and ends["hint"]
+
+
+def test_a_fork_bomb_fails_its_own_check_and_meets_the_pids_limit(engine, built_images, session):
+    started = time.monotonic()
+    outcome, document = run(engine, "udp-echo", keep=True, server=ABUSERS / "fork_bomb_server.py")
+    try:
+        assert not outcome.passed
+        assert not verdicts(document)["your server listens on port 12000"]["passed"]
+        assert time.monotonic() - started < 60
+        server = engine.client.containers.get(f"socklab-{outcome.record.run_id}-server")
+        assert len(server.top()["Processes"]) <= 64, "the bomb never got past the container's pids limit"
+        # The engine's own count of forks the kernel refused at that limit (cgroup v1 or v2 layout).
+        paths = [p for pattern in (f"/sys/fs/cgroup/pids/docker/{server.id}/pids.events",
+                                   f"/sys/fs/cgroup/pids/system.slice/docker-{server.id}.scope/pids.events",
+                                   f"/sys/fs/cgroup/system.slice/docker-{server.id}.scope/pids.events")
+                 for p in glob.glob(pattern)]
+        if paths:
+            events = Path(paths[0]).read_text().split()
+            assert int(events[events.index("max") + 1]) > 0, "the kernel refused forks at the pids limit"
+    finally:
+        engine.remove_labelled(outcome.record.run_id)
+    assert engine.count_labelled(outcome.record.run_id) == (0, 0)
+
+
+def test_an_output_flood_is_cut_and_stops_the_program(engine, built_images, no_leftovers):
+    outcome, document = run(engine, "udp-echo", server=ABUSERS / "flood_server.py")
+    replies = verdicts(document).get("replies are the sentence in upper case") or \
+        verdicts(document)["your server listens on port 12000"]
+    assert not outcome.passed and not replies["passed"]
+    assert "printed more than" in replies["hint"] + replies["detail"]
+    printed = sum(len(e.get("text", "")) for e in outcome.record.service_events["server"] if e.get("event") == "output")
+    assert printed <= 64 * 1024
+
+
+def test_a_memory_hog_is_stopped_by_its_limit(engine, built_images, no_leftovers):
+    outcome, document = run(engine, "udp-echo", server=ABUSERS / "memory_hog_server.py")
+    failed = [c for c in document["checks"] if not c["passed"]]
+    assert failed and any("128 MiB" in (c.get("hint", "") + c["detail"]) for c in failed)
+
+
+# ----- the command line --------------------------------------------------------------------
+def invoke(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_bad_submissions_exit_2_before_anything_exists(engine, built_images, no_leftovers, tmp_path):
+    binary = tmp_path / "UDPServer.py"
+    binary.write_bytes(b"\x00\x01\x02")
+    latin = tmp_path / "TCPServer.py"
+    latin.write_bytes(b"print('\xe9')\n")
+    cases = [(["udp-echo", "--server", str(tmp_path / "missing.py")], "no such file"),
+             (["udp-echo", "--server", str(tmp_path)], "is a directory"),
+             (["udp-echo", "--server", str(binary)], "binary"),
+             (["tcp-echo", "--server", str(latin)], "not UTF-8"),
+             (["udp-loss", "--server", str(SUBMISSIONS / "textbook/UDPServer.py")],
+              "scenario udp-loss has no role for a student's server; scenarios that take one: tcp-echo, "
+              "tcp-sequential, udp-echo, udp-multi-client")]
+    for args, words in cases:
+        result = invoke("scenario", *args)
+        assert result.returncode == 2, (args, result.stderr)
+        assert words in result.stderr, result.stderr
+
+
+def test_scenario_with_a_students_program_from_the_command_line(engine, built_images, no_leftovers, tmp_path):
+    result = invoke("scenario", "udp-echo", "--client", str(SUBMISSIONS / "textbook/UDPClient.py"),
+                    "--report-dir", str(tmp_path))
+    assert result.returncode == 0, result.stdout[-3000:]
+    document = json.loads((tmp_path / "udp-echo.json").read_text())
+    assert document["programs"]["client"]["file"] == "UDPClient.py"
