@@ -203,10 +203,14 @@ def clean(run_id: str | None = None) -> int:
     return 0
 
 
-def probe_kernel(engine: Engine) -> tuple[Any, str]:
-    """What the engine's kernel offers the impairment backends, and its release (`uname -r` in the
-    container: the engine's kernel, which on Desktop/WSL/Colima is not the host's), probed from a
-    throwaway helper container."""
+def probe_kernel(engine: Engine) -> Any:
+    """What the engine's kernel offers the impairment backends (a ProbeResult)."""
+    return probe_engine_kernel(engine)[0]
+
+
+def probe_engine_kernel(engine: Engine) -> tuple[Any, str]:
+    """The ProbeResult and the engine kernel's release (`uname -r` in the container: the engine's
+    kernel, which on Desktop/WSL/Colima is not the host's), from a throwaway helper container."""
     from lab.impairing import HelperRunner
     from lab.impairment.probe import probe_backends
 
@@ -235,7 +239,7 @@ def doctor() -> int:
     if engine.image_labels(images.TOOLS_IMAGE) is None:
         findings.append(("kernel", "tools image not built yet — run `invoke build`, then `invoke doctor`"))
     else:
-        probe, engine_kernel = probe_kernel(engine)
+        probe, engine_kernel = probe_engine_kernel(engine)
         findings.append(("kernel", f"the engine's kernel is {engine_kernel}"))
         findings += [("kernel", line) for line in probe.describe()]
         if not probe.netem:
