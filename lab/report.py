@@ -17,7 +17,6 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from lab.capture_report import capture_fields
 from lab.errors import ReportError
 from lab.metrics import metrics
 from lab.model import Parameter
@@ -62,9 +61,15 @@ def result_document(outcome: Outcome) -> dict[str, Any]:
         "timings_s": {k: round(v, 3) for k, v in outcome.timings.items()},
         "lesson": record.plan.scenario.lesson,
         "artifacts": [],
-        **capture_fields(record),
+        **(_capture_fields(record) if record.captures is not None else {}),
         **({"api_trace": api_trace_of(record)} if record.traces else {}),
     }
+
+
+def _capture_fields(record: RunRecord) -> dict[str, Any]:
+    from lab.capture_report import capture_fields  # decoding and charts: only for captured runs
+
+    return capture_fields(record)
 
 
 def api_trace_of(record: Any) -> dict[str, Any]:

@@ -17,7 +17,6 @@ import shlex
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-import testinfra
 
 from lab.engine import LabRun
 from lab.errors import EnvironmentProblem, StepFailed
@@ -112,6 +111,8 @@ def _configure(runner: HelperRunner, host: str, script: str) -> None:
 
 def _look(lab: LabRun, host: str) -> tuple[list[str], str]:
     """What a student would type on the host: ip route, and the forwarding switch (testinfra)."""
+    import testinfra  # imported by the runs that look, not by every start-up
+
     look = testinfra.get_host(f"docker://{lab.container_name(host)}")
     out = look.run("ip route; echo ---; cat /proc/sys/net/ipv4/ip_forward").stdout
     routes, _, forwarding = out.partition("---\n")

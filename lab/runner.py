@@ -12,10 +12,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lab import probes as probe_runner
 from lab import routing
-from lab.capture import CaptureSession
 from lab.checks import CheckResult, run_checks
 from lab.engine import ContainerSpec, Engine, LabRun, Limits
 from lab.errors import RunTimedOut, StepFailed, StudentProgramFailed
@@ -23,6 +23,9 @@ from lab.images import APPS_IMAGE
 from lab.impairing import apply_all, still_in_force
 from lab.plan import START_AT, STUDENT_CPUS, STUDENT_MEMORY_BYTES, STUDENT_PIDS, Instance, Plan
 from lab.record import ClientRun, RunRecord, parse_events
+
+if TYPE_CHECKING:
+    from lab.capture import CaptureSession
 
 log = logging.getLogger(__name__)
 SERVICE_READY_TIMEOUT_S = 30
@@ -78,7 +81,11 @@ def run_scenario(engine: Engine, plan: Plan, progress: Callable[[str], None],
     scenario = plan.scenario
     deadline = started + scenario.timeout_s
     with LabRun(engine, run_id, scenario.name, keep=keep) as lab:
-        capture = CaptureSession(lab, plan, capture_dir, progress) if capture_dir and plan.capture_hosts else None
+        capture = None
+        if capture_dir and plan.capture_hosts:
+            from lab.capture import CaptureSession  # tcpdump helpers and pcap decoding: captured runs only
+
+            capture = CaptureSession(lab, plan, capture_dir, progress)
         try:
             _run_steps(lab, plan, record, timings, deadline, progress, capture)
             if capture:
