@@ -87,6 +87,22 @@ scenario = task(
 )(scenario)
 
 
+@task(positional=["directory"], help={
+    "directory": "the class: DIR/<student>/ holding TCPServer.py TCPClient.py UDPServer.py UDPClient.py "
+                 "(any of them; any case; tcp_server.py etc. too)",
+    "scenarios": "only these scenarios, comma-separated (default: every scenario that takes one of "
+                 "the student's programs)",
+    "jobs": "runs at once (each a whole lab of containers; default 1)",
+    "report-dir": "where the gradebook, the classroom files and each student's reports go (default grades/)",
+    "verbose": "show debug logging",
+})
+def grade(c: Context, directory: str, scenarios: str | None = None, jobs: int = 1, report_dir: str = "grades",
+          verbose: bool = False) -> None:
+    """Grade a class: each student's programs through the scenarios, a gradebook and classroom results."""
+    _logging(verbose)
+    _call("grade", directory, scenarios=scenarios, jobs=jobs, report_dir=report_dir)
+
+
 @task(name="all", help={"report-dir": "write each scenario's JSON, JUnit and Markdown here",
                          "impair-backend": "auto (probe), netem or userspace",
                          "jobs": "run up to N scenarios at once, each in its own process (default 1)",
@@ -145,4 +161,4 @@ def _logging(verbose: bool) -> None:
                         format="%(levelname)s %(name)s: %(message)s")
 
 
-namespace = Collection(scenarios, scenario, all_scenarios, build, clean, shell, doctor, compose, test)
+namespace = Collection(scenarios, scenario, grade, all_scenarios, build, clean, shell, doctor, compose, test)

@@ -275,3 +275,10 @@ def shell(host: str, run_id: str | None = None) -> int:
     report.opening_shell(run.run_id, run.scenario, host)
     return subprocess.run(argv).returncode
 
+
+def grade(directory: str, scenarios: str | None = None, jobs: int = 1, report_dir: str = "grades") -> int:
+    """Every student's programs through the scenarios that take them; gradebook and classroom files."""
+    from lab import grading
+
+    with _sigterm_as_interrupt():
+        return grading.grade(directory, scenarios, jobs, report_dir)

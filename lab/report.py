@@ -413,3 +413,79 @@ def write_reports(document: dict[str, Any], directory: Path, files: dict[str, st
         with open(summary, "a", encoding="utf-8") as handle:
             handle.write(markdown(document))
     return paths
+
+
+# ----- invoke grade ------------------------------------------------------------------------
+def json_text(document: dict[str, Any]) -> str:
+    """A result document as the JSON file the contract describes."""
+    return json.dumps(document, indent=2, allow_nan=False) + "\n"
+
+
+class GradeProgress:
+    """`invoke grade`'s progress: a bar of students done / total with an ETA, and a line per student.
+
+    On a terminal the bar redraws in place; in a CI log (no terminal) each finished student is one
+    line with the count and the ETA, so a long grade never looks hung.
+    """
+
+    def __init__(self, title: str, total: int) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.total = total
+        self.done = 0
+        self.started = time.monotonic()
+        self._lock = threading.Lock()
+        console.rule(f"[bold]{escape(title)}")
+        self._bar = Progress(TextColumn("students"), BarColumn(), MofNCompleteColumn(),
+                             TextColumn("ETA"), TimeRemainingColumn(), console=console,
+                             disable=not console.is_terminal)
+        self._task = self._bar.add_task("grade", total=total)
+
+    def __enter__(self) -> GradeProgress:
+        self._bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._bar.stop()
+
+    def line(self, message: str) -> None:
+        console.print(f"[dim]{time.monotonic() - self.started:6.1f}s[/dim]  {escape(message)}")
+
+    def student_done(self, student: str, rows: list[Any]) -> None:
+        from lab.grading import eta
+
+        with self._lock:
+            self.done += 1
+            done = self.done
+            self._bar.update(self._task, completed=done)
+        counts = {o: sum(r.outcome == o for r in rows) for o in ("passed", "failed", "error", "not-applicable")}
+        summary = ", ".join(f"{n} {o}" for o, n in counts.items() if n) or "nothing to run"
+        left = eta(done, self.total, time.monotonic() - self.started)
+        self.line(f"{student}: {summary} — {done}/{self.total} students"
+                  + (f", ETA {left:.0f} s" if left else ""))
+
+
+def print_gradebook(rows: list[Any], out: Path) -> None:
+    """The gradebook as a table, where the files are, and a one-line verdict."""
+    marks = {"passed": "[green]passed[/green]", "failed": "[red]failed[/red]", "error": "[red]error[/red]",
+             "not-applicable": "[dim]n/a[/dim]"}
+    table = Table(title="Gradebook", title_justify="left")
+    for column in ("student", "scenario", "role", "outcome", "failed checks / why"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(escape(row.student), escape(row.scenario), escape(row.role), marks[row.outcome],
+                      escape("; ".join(row.failed_checks) or row.reason))
+    console.print(table)
+    students = {r.student for r in rows}
+    clean = {s for s in students if all(r.outcome in ("passed", "not-applicable") for r in rows if r.student == s)}
+    console.print(f"wrote {out / 'gradebook.csv'}, {out / 'gradebook.md'}, {out / 'result.json'}, "
+                  f"{out / 'autograding-result.txt'} and one folder per student")
+    colour = "green" if clean == students else "yellow"
+    console.print(f"[bold {colour}]graded {len(students)} student(s): {len(clean)} passed every run, "
+                  f"{len(students) - len(clean)} did not[/bold {colour}]")
+
+
+def grade_environment_errors(errors: list[str]) -> None:
+    console.print("[red]some runs met an environment problem (not the students' fault); run them again:[/red]")
+    for error in errors:
+        console.print(f"[red]  {escape(error)}[/red]")

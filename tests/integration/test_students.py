@@ -225,3 +225,52 @@ def test_scenario_with_a_students_program_from_the_command_line(engine, built_im
     assert result.returncode == 0, result.stdout[-3000:]
     document = json.loads((tmp_path / "udp-echo.json").read_text())
     assert document["programs"]["client"]["file"] == "UDPClient.py"
+
+
+# ----- invoke grade --------------------------------------------------------------------------
+def test_grade_a_class_in_parallel_with_an_abuser_and_a_bad_file(engine, built_images, no_leftovers, tmp_path):
+    """A fork bomb beside a correct student, two runs at once: the correct one still passes."""
+    import base64
+    import csv
+    import shutil
+
+    class_dir = tmp_path / "class"
+    (class_dir / "alice").mkdir(parents=True)
+    shutil.copy(SUBMISSIONS / "textbook/UDPServer.py", class_dir / "alice/udpserver.py")
+    shutil.copy(SUBMISSIONS / "textbook/TCPServer.py", class_dir / "alice/TCP_Server.py")
+    (class_dir / "bomber").mkdir()
+    shutil.copy(ABUSERS / "fork_bomb_server.py", class_dir / "bomber/UDPServer.py")
+    (class_dir / "lower").mkdir()
+    shutil.copy(SUBMISSIONS / "lowercase/udpserver.py", class_dir / "lower/UDPServer.py")
+    (class_dir / "binary").mkdir()
+    (class_dir / "binary/UDPServer.py").write_bytes(b"\x7fELF\x02\x01\x01\x00")
+    out = tmp_path / "grades"
+    result = invoke("grade", str(class_dir), "--scenarios", "udp-echo,tcp-sequential", "--jobs", "2",
+                    "--report-dir", str(out))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "4/4 students" in result.stdout
+    rows = {(r["student"], r["scenario"], r["role"]): r
+            for r in csv.DictReader((out / "gradebook.csv").open())}
+    assert rows[("alice", "udp-echo", "server")]["outcome"] == "passed"
+    assert rows[("alice", "tcp-sequential", "server")]["outcome"] == "passed"
+    assert rows[("alice", "udp-echo", "client")]["outcome"] == "not-applicable"
+    assert rows[("bomber", "udp-echo", "server")]["outcome"] == "failed"
+    assert "your server listens on port 12000" in rows[("bomber", "udp-echo", "server")]["failed_checks"]
+    assert rows[("lower", "udp-echo", "server")]["failed_checks"] == "replies are the sentence in upper case"
+    assert rows[("binary", "udp-echo", "server")]["outcome"] == "error"
+    assert "binary file" in rows[("binary", "udp-echo", "server")]["failed_checks"]
+    document = json.loads((out / "alice/udp-echo.server.json").read_text())
+    jsonschema.validate(document, SCHEMA)
+    assert document["programs"]["server"]["file"] == "udpserver.py"
+    legacy = json.loads(base64.b64decode((out / "autograding-result.txt").read_text()))
+    assert legacy["version"] == 1 and legacy["status"] == "error"   # the binary file could not run
+    alice = json.loads((out / "alice/result.json").read_text())
+    assert alice["schema"] == "classroom50/result/v1" and alice["score"] == alice["max-score"] > 0
+
+
+def test_grade_bad_input_exits_2(tmp_path):
+    assert invoke("grade", str(tmp_path / "missing")).returncode == 2
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "UDPServer.py").write_text("pass\n")
+    result = invoke("grade", str(tmp_path), "--scenarios", "udp-no-server", "--report-dir", str(tmp_path / "o"))
+    assert result.returncode == 2 and "takes no student program" in result.stderr

@@ -1,0 +1,255 @@
+"""`invoke grade DIR`: every student's programs through the scenarios that can take them.
+
+Each student's program runs in its own run of a scenario (its own networks and containers, the
+lab's own program in the other role), up to ``jobs`` runs at once; one student's fork bomb meets
+its own container's limits, never another student's run. A file that cannot run (binary, not
+UTF-8) is that student's ``error`` row, not an abort. The gradebook and the classroom formats are
+written by lab.classroom from the runs' result documents.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import re
+import secrets
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lab import classroom, report, scenario_loader, submission
+from lab.engine import SESSION_ENV, Engine
+from lab.errors import BadInput, LabError
+from lab.plan import build_plan
+from lab.runner import run_scenario
+
+log = logging.getLogger(__name__)
+MAX_JOBS = 16
+# The file a role of a scenario needs, by the program its host runs (for messages).
+FILE_OF_KIND = {"tcp-server": "TCPServer.py", "tcp-client": "TCPClient.py",
+                "udp-server": "UDPServer.py", "udp-client": "UDPClient.py"}
+
+
+@dataclass(frozen=True)
+class Job:
+    """One run to make: a student's file in one role of one scenario."""
+
+    student: str
+    scenario: str
+    role: str
+    path: Path
+
+
+def student_scenarios() -> dict[str, dict[str, str]]:
+    """Scenario → {role: the program kind a student's file must be} for every scenario that takes one."""
+    offered: dict[str, dict[str, str]] = {}
+    for name in scenario_loader.available():
+        scenario = scenario_loader.load(name)
+        if scenario.students:
+            offered[name] = {role: scenario.host(slot.host).program for role, slot in scenario.students.items()}
+    return offered
+
+
+def choose_scenarios(requested: str | None) -> tuple[dict[str, dict[str, str]], bool]:
+    """The scenarios to grade with, and whether the user named them (then every role gets a row)."""
+    offered = student_scenarios()
+    if not requested:
+        return offered, False
+    names = [n.strip() for n in requested.split(",") if n.strip()]
+    if not names:
+        raise BadInput("--scenarios: give names separated by commas, e.g. --scenarios udp-echo,tcp-sequential")
+    chosen = {}
+    for name in names:
+        scenario_loader.find(name)   # an unknown name: ScenarioNotFound (exit 2) with the closest match
+        if name not in offered:
+            raise BadInput(f"--scenarios: {name} takes no student program; scenarios that do: {', '.join(offered)}")
+        chosen[name] = offered[name]
+    return chosen, True
+
+
+def plan_jobs(students: list[submission.StudentFolder], scenarios: dict[str, dict[str, str]], explicit: bool
+              ) -> tuple[dict[str, list[Job]], dict[str, list[classroom.GradeRow]]]:
+    """Per student: the runs to make, and the rows known without running (bad files, missing roles)."""
+    jobs: dict[str, list[Job]] = {}
+    rows: dict[str, list[classroom.GradeRow]] = {}
+    for student in students:
+        jobs[student.student], rows[student.student] = [], []
+        if not student.files:
+            rows[student.student].append(classroom.GradeRow(
+                student.student, "-", "-", "error",
+                reason="no program found: expected any of TCPServer.py TCPClient.py UDPServer.py UDPClient.py"))
+            continue
+        for name, roles in scenarios.items():
+            takes_one = any(kind in student.files for kind in roles.values())
+            if not takes_one and not explicit:
+                continue
+            for role, kind in roles.items():
+                path = student.files.get(kind)
+                if path is None:
+                    rows[student.student].append(classroom.GradeRow(
+                        student.student, name, role, "not-applicable", reason=f"no {FILE_OF_KIND[kind]}"))
+                    continue
+                jobs[student.student].append(Job(student.student, name, role, path))
+    return jobs, rows
+
+
+def grade(directory: str, scenarios: str | None = None, jobs: int = 1, report_dir: str = "grades") -> int:
+    """Grade a class; 0 when every student was graded, 3 when a run met an environment problem."""
+    from lab import images
+
+    if not 1 <= jobs <= MAX_JOBS:
+        raise BadInput(f"--jobs {jobs}: allowed 1..{MAX_JOBS} (each job is a whole lab of containers)")
+    students = submission.scan_class(directory)
+    chosen, explicit = choose_scenarios(scenarios)
+    planned, known_rows = plan_jobs(students, chosen, explicit)
+    out = _writable(report_dir)
+    engine = Engine.connect()
+    progress = report.GradeProgress(f"grade {directory}: {len(students)} student(s), "
+                                    f"{sum(map(len, planned.values()))} run(s), {jobs} at a time",
+                                    total=len(students))
+    for outcome in images.ensure_images(engine, progress.line):
+        if outcome.action != "up to date":
+            progress.line(f"{outcome.image}: {outcome.action} ({outcome.seconds:.1f} s)")
+    os.environ.setdefault(SESSION_ENV, f"grade-{secrets.token_hex(3)}")   # cleanup sees only our runs
+    rows: dict[str, list[classroom.GradeRow]] = {s: list(r) for s, r in known_rows.items()}
+    environment_errors: list[str] = []
+    lock = threading.Lock()
+    remaining = {s: len(j) for s, j in planned.items()}
+
+    def finished(student: str) -> None:
+        progress.student_done(student, rows[student])
+
+    for student, own in planned.items():   # students with nothing to run are done at once
+        if not own:
+            finished(student)
+    pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="grade")
+    futures: list[Future] = []
+    try:
+        with progress:
+            for student, own in planned.items():
+                for job in own:
+                    future = pool.submit(_run_job, engine, job)
+
+                    def done(f: Future, job: Job = job) -> None:
+                        row, environment = f.result()
+                        with lock:
+                            rows[job.student].append(row)
+                            if environment:
+                                environment_errors.append(f"{job.student} {job.scenario}/{job.role}: {environment}")
+                            remaining[job.student] -= 1
+                            last = remaining[job.student] == 0
+                        if last:
+                            finished(job.student)
+                    future.add_done_callback(done)
+                    futures.append(future)
+            for future in futures:
+                future.result()
+    except KeyboardInterrupt:
+        pool.shutdown(wait=False, cancel_futures=True)
+        engine.remove_labelled(session=os.environ[SESSION_ENV])
+        report.interrupted()
+        return 130
+    finally:
+        pool.shutdown(wait=True)
+    ordered = [r for s in students for r in _in_order(rows[s.student], list(chosen))]
+    for path in write_grades(ordered, out):
+        log.debug("wrote %s", path)
+    report.print_gradebook(ordered, out)
+    if environment_errors:
+        report.grade_environment_errors(environment_errors)
+        return 3
+    return 0
+
+
+def _in_order(rows: list[classroom.GradeRow], scenarios: list[str]) -> list[classroom.GradeRow]:
+    rank = {name: i for i, name in enumerate(scenarios)}
+    return sorted(rows, key=lambda r: (rank.get(r.scenario, -1), r.role != "server", r.role))
+
+
+def _run_job(engine: Engine, job: Job) -> tuple[classroom.GradeRow, str]:
+    """One run; a bad file is the student's error row, an engine failure an error row reported as such."""
+    try:
+        program = submission.read_program(job.path)
+    except submission.SubmissionError as error:
+        return classroom.GradeRow(job.student, job.scenario, job.role, "error", reason=str(error),
+                                  program=job.path.name), ""
+    try:
+        plan = build_plan(scenario_loader.load(job.scenario), {}, students={job.role: program})
+        outcome = run_scenario(engine, plan, progress=lambda message: None)
+        document = report.result_document(outcome)
+    except LabError as error:
+        log.warning("%s %s/%s: %s", job.student, job.scenario, job.role, error)
+        return classroom.GradeRow(job.student, job.scenario, job.role, "error", reason=str(error),
+                                  program=program.name), str(error)
+    return classroom.row_from_document(job.student, job.role, document), ""
+
+
+def _writable(report_dir: str) -> Path:
+    path = Path(report_dir)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".socklab-write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as error:
+        raise BadInput(f"--report-dir {report_dir}: cannot write there ({error.strerror or error})") from None
+    return path
+
+
+def safe_name(student: str) -> str:
+    """A student's name as a folder name (never a path out of the report directory).
+
+    >>> safe_name("ada lovelace"), safe_name("../etc")
+    ('ada lovelace', '_.._etc')
+    """
+    name = re.sub(r"[/\\\0]", "_", student)
+    return f"_{name}" if name.startswith(".") else name
+
+
+def write_grades(rows: list[classroom.GradeRow], out: Path, environ: dict[str, str] | None = None) -> list[Path]:
+    """The gradebook, each student's reports, and the classroom formats (whole class and per student)."""
+    written = []
+
+    def put(path: Path, text: str) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+
+    put(out / "gradebook.csv", classroom.gradebook_csv(rows))
+    put(out / "gradebook.md", classroom.gradebook_markdown(rows))
+    grouped = classroom.by_student(rows)
+    for student, own in grouped.items():
+        folder = out / safe_name(student)
+        for row in own:
+            if row.document is None:
+                continue
+            stem = f"{row.scenario}.{row.role}"
+            put(folder / f"{stem}.json", report.json_text(row.document))
+            put(folder / f"{stem}.junit.xml", report.junit_xml(row.document) + "\n")
+            put(folder / f"{stem}.md", report.markdown(row.document))
+        tests = classroom.classroom_tests(own)
+        put(folder / "autograding-result.txt", classroom.autograding_output(tests) + "\n")
+        put(folder / "result.json", _json(classroom.classroom50_result(tests, environ)))
+    everyone = classroom.classroom_tests(rows, prefix_student=len(grouped) > 1)
+    put(out / "autograding-result.txt", classroom.autograding_output(everyone) + "\n")
+    put(out / "result.json", _json(classroom.classroom50_result(everyone, environ)))
+    return written
+
+
+def _json(data: Any) -> str:
+    import json
+
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def eta(done: int, total: int, elapsed: float) -> float | None:
+    """Seconds left at the pace so far (None before the first student is done).
+
+    >>> eta(2, 10, 30.0)
+    120.0
+    """
+    if done == 0 or total == 0:
+        return None
+    return elapsed / done * (total - done)
+
