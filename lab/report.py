@@ -260,7 +260,8 @@ def scenario_error(name: str, error: Exception) -> None:
 
 
 def wrote_compose(path: Path) -> None:
-    console.print(f"wrote {path}: docker compose -f {path} up")
+    # -p: Compose 1.29 reads no project name from the file; `docker compose` (v2) takes the same.
+    console.print(f"wrote {path}: docker-compose -p {path.stem} -f {path} up (after invoke build)")
 
 
 def print_summary(codes: dict[str, int], seconds: dict[str, float] | None = None) -> None:
