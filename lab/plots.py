@@ -39,12 +39,18 @@ class RttBySeq:
     timeout_ms: float | None
 
 
+def _number(value: Any) -> bool:
+    """A figure a plot can use (a student's program may print anything in its events)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
+
+
 def rtt_by_seq_data(record: RunRecord, client: str = "client") -> RttBySeq | None:
     runs = record.clients_of(client)
     rtts = sorted((e["seq"], e["rtt_ms"]) for r in runs for e in r.all("received")
-                  if "seq" in e and "rtt_ms" in e)
-    lost = sorted({s for r in runs for e in r.all("summary") for s in e.get("lost_seqs", [])})
-    waited = [e["waited_ms"] for r in runs for e in r.all("timeout") if "waited_ms" in e]
+                  if _number(e.get("seq")) and _number(e.get("rtt_ms")))
+    lost = sorted({s for r in runs for e in r.all("summary") if isinstance(e.get("lost_seqs"), list)
+                   for s in e["lost_seqs"] if _number(s)})
+    waited = [e["waited_ms"] for r in runs for e in r.all("timeout") if _number(e.get("waited_ms"))]
     if not rtts and not lost:
         return None
     return RttBySeq(client, rtts, lost, max(waited) if waited else None)
@@ -69,7 +75,7 @@ def _duration(record: RunRecord, parameter: str) -> float | None:
 def rtt_distribution_data(record: RunRecord, client: str = "client", baseline: str = "baseline",
                           delay_param: str = "delay", jitter_param: str = "jitter") -> RttDistribution | None:
     def rtts(host: str) -> list[float]:
-        return [e["rtt_ms"] for r in record.clients_of(host) for e in r.all("received") if "rtt_ms" in e]
+        return [e["rtt_ms"] for r in record.clients_of(host) for e in r.all("received") if _number(e.get("rtt_ms"))]
 
     measured = rtts(client)
     if not measured:
@@ -90,9 +96,10 @@ def bytes_over_time_data(record: RunRecord, clients: Iterable[str] = ("client",)
     deliveries = []
     for host in clients:
         for run in record.clients_of(host):
-            points = [(float(e["seconds"]), int(e["bytes_acked"])) for e in run.all("progress")]
+            points = [(float(e["seconds"]), int(e["bytes_acked"])) for e in run.all("progress")
+                      if _number(e.get("seconds")) and _number(e.get("bytes_acked"))]
             transfer = run.first("transfer")
-            if not points or not transfer:
+            if not points or not transfer or not _number(transfer.get("bytes")):
                 continue
             impaired = [i.describe().split(": ", 1)[-1] for i in record.plan.instance(run.instance).impairments]
             label = f"{run.instance} ({'; '.join(impaired) if impaired else 'no impairment'})"

@@ -54,6 +54,19 @@ def test_each_plot_is_a_png_in_the_report_directory(record, tmp_path):
     assert written[0].read_bytes().startswith(PNG_MAGIC) and written[0].stat().st_size > 10_000
 
 
+def test_events_a_plot_cannot_use_are_left_out():
+    """A student's program may print anything: odd fields never break the report."""
+    record = udp_loss_record()
+    record.clients[0].events += [{"event": "received", "seq": "x", "rtt_ms": 1.0},
+                                 {"event": "received", "seq": 11, "rtt_ms": None},
+                                 {"event": "summary", "lost_seqs": "3,7"}]
+    data = plots.rtt_by_seq_data(record)
+    assert data.lost == [3, 7] and len(data.rtts) == 8
+    tcp = tcp_loss_record()
+    tcp.clients[1].events.insert(0, {"event": "progress", "seconds": "soon"})
+    assert len(plots.bytes_over_time_data(tcp, ("client",))[0].points) == 4
+
+
 def test_a_plot_without_data_is_left_out(tmp_path):
     record = udp_loss_record()
     record.clients = []
