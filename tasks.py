@@ -131,7 +131,7 @@ def clean(c: Context, run: str | None = None) -> None:
                                  "run": "the run id --keep printed (needed when several labs run)"})
 def shell(c: Context, host: str, run: str | None = None) -> None:
     """Open an interactive shell on a host of a kept lab (`invoke scenario NAME --keep`)."""
-    _call(app.shell, host, run)
+    _call("shell", host, run)
 
 
 @task
