@@ -88,6 +88,7 @@ class ContainerSpec:
     sysctls: dict[str, str] = field(default_factory=dict)  # namespaced ones, e.g. net.ipv4.ip_forward
     aliases: Sequence[str] = ()    # extra DNS names on every network, besides `name`
     limits: Limits | None = None
+    extra_hosts: dict[str, str] = field(default_factory=dict)   # host table entries: name -> IPv4
 
 
 @dataclass(frozen=True)
@@ -329,6 +330,8 @@ class LabRun:
             "init": True,
             "sysctls": dict(spec.sysctls) or None,
         }
+        if spec.extra_hosts:
+            kwargs["extra_hosts"] = dict(spec.extra_hosts)
         if spec.limits:
             limits = spec.limits
             if limits.cpus:

@@ -137,10 +137,14 @@ def _run_steps(lab: LabRun, plan: Plan, record: RunRecord, timings: dict[str, fl
     # The services of a leading "start" step start alongside them (one round of latency).
     early = set(scenario.steps[0].hosts) if scenario.steps and scenario.steps[0].action == "start" else set()
     routed = bool(scenario.subnets)
+    # A student's client starts once the server is up: its host table then names the server.
+    later = [i for i in plan.instances if i.role == "client" and i.student]
     lab.start_all([_container(i, ("sleep", "infinity"), routed)
-                   for i in plan.instances if i.role == "client" or i.program == "none"]
+                   for i in plan.instances if (i.role == "client" or i.program == "none") and i not in later]
                   + [_container(i, i.argv, routed)
                      for i in plan.instances if i.host in early and i.program != "none"])
+    for instance in later:
+        lab.start(_container(instance, ("sleep", "infinity"), routed, _server_names(lab, plan, instance, early)))
     if scenario.subnets:  # the scenario's own subnets and routes, before any program sends
         routed_at = time.monotonic()
         record.routing = routing.set_up(lab, plan, progress)
@@ -176,14 +180,15 @@ STOP_REASONS = {
 STUDENT_LIMITS = Limits(cpus=STUDENT_CPUS, memory_bytes=STUDENT_MEMORY_BYTES, pids=STUDENT_PIDS)
 
 
-def _container(instance: Instance, command: tuple[str, ...], routed: bool = False) -> ContainerSpec:
+def _container(instance: Instance, command: tuple[str, ...], routed: bool = False,
+               hosts: dict[str, str] | None = None) -> ContainerSpec:
     """A host of the plan; one where a student's program runs gets the student limits."""
     # A router forwards IPv4: a sysctl of its own network namespace, set when it is created. In a
     # routed lesson the other hosts do not (a new namespace may inherit forwarding from the host's).
     sysctls = {"net.ipv4.ip_forward": "1" if instance.forward else "0"} if instance.forward or routed else {}
     return ContainerSpec(name=instance.name, image=APPS_IMAGE, command=command, role=instance.role,
                          networks=instance.networks, sysctls=sysctls, aliases=instance.aliases,
-                         limits=STUDENT_LIMITS if instance.student else None)
+                         limits=STUDENT_LIMITS if instance.student else None, extra_hosts=hosts or {})
 
 
 def _wait_student_server(lab: LabRun, instance: Instance, ready_s: float) -> float:
@@ -282,7 +287,6 @@ def _run_student_client(lab: LabRun, plan: Plan, record: RunRecord, instance: In
     """A student's client, once per sentence, one run after another, each within its wall clock."""
     assert instance.student is not None
     slot = plan.slot("client")
-    _name_the_server(lab, plan, instance)
     for run, sentence in enumerate(instance.inputs, start=1):
         if time.monotonic() > deadline:
             raise RunTimedOut(f"the scenario's time limit ({plan.scenario.timeout_s:.0f} s) ran out before "
@@ -298,21 +302,19 @@ def _run_student_client(lab: LabRun, plan: Plan, record: RunRecord, instance: In
                                         began, time.time(), result.stderr, sentence))
 
 
-def _name_the_server(lab: LabRun, plan: Plan, client: Instance) -> None:
-    """Write the server's names into the student client's /etc/hosts, beside the engine's DNS alias.
+def _server_names(lab: LabRun, plan: Plan, client: Instance, started: set[str]) -> dict[str, str]:
+    """The host-table entries (name → address) that name the server for a student's client.
 
-    The textbook client looks up 'hostname' on every run; the engine's DNS answers it too, but a
-    busy engine can take longer than the resolver's 5 s timeout, which would read as the
-    student's client hanging. /etc/hosts answers at once, the way a classroom's host table does.
+    The textbook client looks up 'hostname' on every run; the engine's DNS answers it too (an
+    alias of the server), but a busy engine can answer after the resolver's 5 s timeout, which
+    would read as the student's client hanging. A host-table entry answers at once, the way a
+    classroom's /etc/hosts does. Empty when the server is not up yet (the DNS alias still works).
     """
     from lab.plan import SERVER_ALIAS
 
     server = next((i for i in plan.instances if SERVER_ALIAS in i.aliases), None)
     shared = [n for n in client.networks if server is not None and n in server.networks]
-    if server is None or not shared:
-        return
+    if server is None or not shared or server.host not in started:
+        return {}
     address = lab.address(server.name, shared[0])
-    line = f"{address} {SERVER_ALIAS} {server.name}"
-    result = lab.exec(client.name, ["sh", "-c", f"echo '{line}' >> /etc/hosts"], user="root")
-    if result.rc != 0:
-        log.warning("could not add %r to %s's /etc/hosts: %s", line, client.name, result.stderr.strip())
+    return {SERVER_ALIAS: address, server.name: address}

@@ -133,6 +133,10 @@ def test_a_student_program_runs_unprivileged_with_limits_on_internal_networks(en
         server = next(c for c in containers if c.labels["io.socklab.role"] == "service")
         aliases = server.attrs["NetworkSettings"]["Networks"][f"socklab-{run_id}-lan"]["Aliases"]
         assert "server" in aliases and "hostname" in aliases
+        address = server.attrs["NetworkSettings"]["Networks"][f"socklab-{run_id}-lan"]["IPAddress"]
+        client = next(c for c in containers if c.labels["io.socklab.role"] == "client")
+        assert sorted(client.attrs["HostConfig"]["ExtraHosts"]) == sorted([f"hostname:{address}",
+                                                                           f"server:{address}"])
     finally:
         engine.remove_labelled(run_id)
 
