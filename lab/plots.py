@@ -128,29 +128,32 @@ def draw_rtt_by_seq(record: RunRecord, client: str = "client", timeout_param: st
     if data.rtts:
         axes.plot([s for s, _ in data.rtts], values, ".", color=MEASURED, markersize=4,
                   label="reply received: its RTT")
-    top = max(values, default=1.0)
-    # A few slow replies must not flatten all the others: a log scale once they spread widely.
-    spread = values and top / max(sorted(values)[len(values) // 2], 1e-3) > 20
+    timeout = record.plan.parameters.get(timeout_param)
+    timeout_ms = float(timeout) * 1000 if _number(timeout) else None
+    # A lost datagram has no RTT: its cross sits at the timeout the client waited for it in vain.
+    level = timeout_ms or max(values, default=1.0) * 1.5
+    top = max(values + [level])
+    # A timeout (or a few slow replies) far above the rest must not flatten them: log scale.
+    spread = bool(values) and top / max(sorted(values)[len(values) // 2], 1e-3) > 20
     if spread:
         axes.set_yscale("log")
-    level = top * (2.0 if spread else 1.15)
+    if timeout_ms:
+        axes.axhline(timeout_ms, color=LOST, linestyle=":", linewidth=1,
+                     label=f"the client's timeout: {timeout_ms:g} ms")
     if data.lost:
-        # A lost datagram has no RTT: a cross above every reply, and a faint line down its seq.
-        timeout = record.plan.parameters.get(timeout_param)
-        within = f" within the {float(timeout) * 1000:g} ms timeout" if isinstance(timeout, (int, float)) else ""
         axes.plot(data.lost, [level] * len(data.lost), "x", color=LOST, markersize=7, mew=1.6,
-                  label=f"lost: no reply{within} ({len(data.lost)})")
+                  label=f"lost: no reply within the timeout ({len(data.lost)})")
         for seq in data.lost:
             axes.axvline(seq, color=LOST, alpha=0.15, linewidth=1)
     axes.set_xlabel("sequence number (seq=N in the datagram)")
     axes.set_ylabel("RTT (ms)" + (", log scale" if spread else ""))
-    if not spread:
-        axes.set_ylim(bottom=0, top=top * 1.3)
+    if spread:
+        axes.set_ylim(top=top * 2.5)
     else:
-        axes.set_ylim(top=top * 3.5)
+        axes.set_ylim(bottom=0, top=top * 1.2)
     axes.set_xlim(0, sent + 1)
     axes.grid(alpha=0.3)
-    _legend_below(axes, 2)
+    _legend_below(axes, 3)
     return figure
 
 
