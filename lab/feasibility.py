@@ -87,8 +87,17 @@ def _clients(plan: Plan) -> list[Instance]:
     return [i for i in plan.instances if i.program in CLIENT_DEFAULT_TIMEOUT_S]
 
 
+def _number(client: Instance, name: str, default: float) -> float:
+    """A numeric option of a client's argv; its default when absent or not a number (a program
+    other than ours may read its options differently: the arithmetic then assumes the default)."""
+    try:
+        return float(option(client.argv, name, None) or default)
+    except ValueError:
+        return default
+
+
 def _timeout_s(client: Instance) -> float:
-    return float(option(client.argv, "--timeout", str(CLIENT_DEFAULT_TIMEOUT_S[client.program])) or 0)
+    return _number(client, "--timeout", CLIENT_DEFAULT_TIMEOUT_S[client.program])
 
 
 def check(plan: Plan) -> None:
@@ -121,7 +130,7 @@ def check(plan: Plan) -> None:
 def _datagram_bytes(client: Instance) -> int:
     """The udp client's largest datagram: "seq=N " and its message."""
     message = option(client.argv, "--message", "") or ""
-    count = int(option(client.argv, "--count", "1") or 1)
+    count = int(_number(client, "--count", 1))
     return len(f"seq={max(count, 1)} {message}".encode())
 
 
@@ -139,10 +148,10 @@ def _client_seconds(plan: Plan, client: Instance, expected: bool) -> float:
     """One client's run: every datagram's round trip, plus (expected) the timeouts of lost ones."""
     path = path_delay(plan, client)
     if client.program != "udp-client":   # a TCP transfer: its bytes through the slowest link
-        payload = int(option(client.argv, "--payload-bytes", "0") or 0)
+        payload = _number(client, "--payload-bytes", 0)
         return payload * 8 / min(path.rates_bit) if path.rates_bit else 0.0
-    count = int(option(client.argv, "--count", "1") or 1)
-    interval = float(option(client.argv, "--interval", "0") or 0)
+    count = _number(client, "--count", 1)
+    interval = _number(client, "--interval", 0)
     rtt_s = (path.delay_ms + path.serialisation_ms(packet_bytes(client)) + BASE_RTT_MS) / 1000
     per_datagram = rtt_s if not expected else (1 - path.loss) * rtt_s + path.loss * _timeout_s(client)
     return count * (per_datagram + interval)

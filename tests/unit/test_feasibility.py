@@ -66,3 +66,14 @@ def test_a_rate_too_low_for_one_datagram_or_the_transfer_is_refused():
     with pytest.raises(ParameterError, match="time limit of 600 s"):
         feasibility.check(plan("tcp-loss", rate="10kbit"))
     feasibility.check(plan("tcp-loss", rate="1mbit"))
+
+
+def test_options_that_are_not_numbers_fall_back_to_the_programs_defaults():
+    scenario = scenario_loader.parse("s", {
+        "lesson": "Odd options.", "parameters": {},
+        "hosts": [{"name": "server", "program": "udp-server"},
+                  {"name": "client", "program": "udp-client", "args": ["--host", "server", "--timeout", "soon"],
+                   "impair": {"delay": "1500ms"}}],
+        "steps": [{"start": "server"}, {"run": "client"}]})
+    with pytest.raises(ParameterError, match="--timeout 1 s"):   # udp_client.py's own default
+        feasibility.check(build_plan(scenario, {}))
