@@ -146,8 +146,13 @@ def grade(directory: str, scenarios: str | None = None, jobs: int = 1, report_di
             for future in futures:
                 future.result()
     except KeyboardInterrupt:
+        # Runs not started are dropped; runs under way lose their containers now and end at once;
+        # a second sweep catches what one of them created meanwhile.
         pool.shutdown(wait=False, cancel_futures=True)
-        engine.remove_labelled(session=os.environ[SESSION_ENV])
+        session = os.environ[SESSION_ENV]
+        engine.remove_labelled(session=session)
+        pool.shutdown(wait=True)
+        engine.remove_labelled(session=session)
         report.interrupted()
         return 130
     finally:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import glob
 import json
+import os
 import subprocess
 import sys
 import time
@@ -278,3 +279,23 @@ def test_grade_bad_input_exits_2(tmp_path):
     (tmp_path / "a" / "UDPServer.py").write_text("pass\n")
     result = invoke("grade", str(tmp_path), "--scenarios", "udp-no-server", "--report-dir", str(tmp_path / "o"))
     assert result.returncode == 2 and "takes no student program" in result.stderr
+
+
+def test_grade_interrupted_tears_everything_down(engine, built_images, no_leftovers, tmp_path):
+    import shutil
+    import signal
+
+    for student in ("a", "b", "c"):
+        (tmp_path / "class" / student).mkdir(parents=True)
+        shutil.copy(SUBMISSIONS / "textbook/UDPServer.py", tmp_path / "class" / student / "UDPServer.py")
+    child = subprocess.Popen([sys.executable, "-m", "invoke", "grade", str(tmp_path / "class"), "--jobs", "2",
+                              "--report-dir", str(tmp_path / "out")], cwd=ROOT, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while engine.count_labelled(session=os.environ["SOCKLAB_SESSION"])[0] == 0 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(1.0)   # runs under way
+    child.send_signal(signal.SIGINT)
+    out, err = child.communicate(timeout=120)
+    assert child.returncode == 130, (out[-2000:], err[-2000:])
+    assert "interrupted" in out + err
