@@ -70,7 +70,7 @@ PARAMETER_OPTIONS = {name: owners for name, owners in scenario_loader.declared_p
 def scenario(c: Context, name: str, seed: str | None = None, impair_backend: str = "auto",
              set_: list[str] | None = None, report_dir: str | None = None, keep: bool = False,
              capture: bool = False, server: str | None = None, client: str | None = None,
-             verbose: bool = False, **parameters: str | None) -> None:
+             engine: str | None = None, verbose: bool = False, **parameters: str | None) -> None:
     """Run one scenario, check its outcome and print a results table and a verdict.
 
     Each parameter of the scenario is --NAME VALUE (`invoke scenarios --verbose` lists them);
@@ -84,7 +84,8 @@ def scenario(c: Context, name: str, seed: str | None = None, impair_backend: str
             raise Exit(f"socklab: --set {item!r}: expected NAME=VALUE", code=2)
         overrides[key.strip().replace("-", "_")] = value
     _call("run", name, overrides, impair_backend=impair_backend, seed=seed,
-          report_dir=report_dir, keep=keep, capture=capture, server=server, client=client)
+          report_dir=report_dir, keep=keep, capture=capture, server=server, client=client,
+          engine_name=engine)
 
 
 # invoke reads a task's options from its signature: the fixed ones, then one per parameter.
@@ -106,6 +107,7 @@ scenario = task(
         "capture": "tcpdump on every interface of every host; pcaps kept in --report-dir",
         "server": "a student's server program (e.g. TCPServer.py) runs in the server's role",
         "client": "a student's client program (e.g. UDPClient.py) runs in the client's role",
+        "engine": "engine to run on (default: $SOCKLAB_ENGINE, else docker)",
         "verbose": "show debug logging",
         **{p.replace("_", "-"): f"parameter of {', '.join(names)}" for p, names in PARAMETER_OPTIONS.items()},
     },
@@ -146,10 +148,12 @@ def build(c: Context, force: bool = False, verbose: bool = False) -> None:
     _call("build", force=force)
 
 
-@task(help={"run": "only this run id (printed by --keep); default: every run"})
-def clean(c: Context, run: str | None = None) -> None:
+@task(help={"run": "only this run id (printed by --keep); default: every run",
+            "stale": "only objects of runs whose process is gone (killed, engine restarted)",
+            "engine": "engine to clean (default: $SOCKLAB_ENGINE, else docker)"})
+def clean(c: Context, run: str | None = None, stale: bool = False, engine: str | None = None) -> None:
     """Remove containers and networks labelled io.socklab.run (by label, never by name)."""
-    _call("clean", run)
+    _call("clean", run, stale=stale, engine_name=engine)
 
 
 @task(positional=["host"], help={"host": "a host of the lab: server, client, client-2, router, ...",

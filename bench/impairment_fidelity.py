@@ -17,7 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from lab import app, scenario_loader, stats  # noqa: E402
-from lab.engine import Engine  # noqa: E402
+from lab.engines import Engine, connect  # noqa: E402
 from lab.images import ensure_images  # noqa: E402
 from lab.metrics import host_figures  # noqa: E402
 from lab.plan import build_plan  # noqa: E402
@@ -34,7 +34,7 @@ def main() -> None:
     parser.add_argument("--datagrams", type=int, default=1000)
     parser.add_argument("--backends", default="")
     args = parser.parse_args()
-    engine = Engine.connect()
+    engine = connect()
     ensure_images(engine, progress=lambda message: None)
     kernel = app.probe_kernel(engine)
     backends = args.backends.split(",") if args.backends else (

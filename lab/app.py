@@ -16,11 +16,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from lab import (base_image, docker_endpoint, feasibility, images, platform_advice, report, scenario_loader,
+from lab import (base_image, engines, feasibility, images, ownership, platform_advice, report, scenario_loader,
                  submission)
-from lab.engine import ContainerSpec, Engine, LabRun
 from lab.capture_report import artifact_files
+from lab.common import TOOLS_IMAGE, current_session
+from lab.engines import docker_endpoint
+from lab.engines.base import HELPER_CAPABILITIES, Engine, HostSpec, LabRun
 from lab.errors import BadInput, LabError
+from lab.pause import pause_point
 from lab.plan import IMPAIR_BACKENDS, build_plan
 from lab.runner import new_run_id, run_scenario
 
@@ -95,7 +98,7 @@ def student_programs(name: str, server: str | None, client: str | None) -> dict[
 
 def run(name: str, overrides: dict[str, Any], impair_backend: str = "auto", seed: int | str | None = None,
         report_dir: str | None = None, keep: bool = False, server: str | None = None,
-        client: str | None = None, capture: bool = False) -> int:
+        client: str | None = None, capture: bool = False, engine_name: str | None = None) -> int:
     """Validate everything, make sure the images exist, run, report; 0 passed, 1 failed.
 
     ``server``/``client``: paths of a student's programs that run in those roles instead of the lab's.
@@ -106,8 +109,9 @@ def run(name: str, overrides: dict[str, Any], impair_backend: str = "auto", seed
                       students=students)   # bad input stops here
     feasibility.check(plan)                # ... and here
     directory = _report_directory(report_dir)
-    engine = Engine.connect()
+    engine = engines.connect(engine_name)
     progress = report.ConsoleProgress(f"{name} — {scenario.lesson}")
+    _mention_stale(engine)
     for outcome in images.ensure_images(engine, progress):
         if outcome.action != "up to date":
             progress(f"{outcome.image}: {outcome.action} ({outcome.seconds:.1f} s)")
@@ -119,18 +123,30 @@ def run(name: str, overrides: dict[str, Any], impair_backend: str = "auto", seed
     with _sigterm_as_interrupt():
         try:
             result = run_scenario(engine, plan, progress, keep=keep, run_id=run_id, capture_dir=directory)
+            document = report.result_document(result)
+            report.print_outcome(document)
+            if directory:
+                pause_point("report")
+                document["artifacts"] += report.write_plots(result.record, directory)
+                for path in report.write_reports(document, directory, artifact_files(result.record)):
+                    progress(f"wrote {path}")
         except KeyboardInterrupt:
             report.interrupted()
             return 130
-    document = report.result_document(result)
-    report.print_outcome(document)
-    if directory:
-        document["artifacts"] += report.write_plots(result.record, directory)
-        for path in report.write_reports(document, directory, artifact_files(result.record)):
-            progress(f"wrote {path}")
     if keep:
         report.kept(run_id, [i.name for i in plan.instances])
     return 0 if result.passed else 1
+
+
+def _mention_stale(engine: Engine) -> None:
+    """Say so when runs whose process died (killed, engine restarted) left objects behind."""
+    try:
+        stale = ownership.stale_runs(engine.labelled())
+    except LabError as error:  # only a notice: the run itself will meet any real problem
+        log.debug("looking for stale runs: %s", error)
+        return
+    if stale:
+        report.stale_notice(stale)
 
 
 def run_all(report_dir: str | None = None, impair_backend: str = "auto", jobs: int = 1) -> int:
@@ -188,18 +204,27 @@ def worst(codes: Iterable[int]) -> int:
     return 0 if codes <= {0} else max(codes)
 
 
-def build(force: bool = False) -> int:
-    engine = Engine.connect()
+def build(force: bool = False, engine_name: str | None = None) -> int:
+    engine = engines.connect(engine_name)
     progress = report.ConsoleProgress("build images")
     for outcome in images.ensure_images(engine, progress, force=force):
         progress(f"{outcome.image}: {outcome.action} ({outcome.seconds:.1f} s)")
     return 0
 
 
-def clean(run_id: str | None = None) -> int:
-    engine = Engine.connect()
-    containers, networks = engine.remove_labelled(run_id)
-    report.cleaned(containers, networks, run_id)
+def clean(run_id: str | None = None, stale: bool = False, engine_name: str | None = None) -> int:
+    """Remove one run's objects, every run's, or (stale) those of runs whose process is gone."""
+    if stale and run_id:
+        raise BadInput("--stale and --run: give one of them")
+    engine = engines.connect(engine_name)
+    if not stale:
+        containers, networks = engine.remove_labelled(run_id)
+        report.cleaned(containers, networks, run_id)
+        return 0
+    # A test session cleans only its own runs' leftovers, never another session's.
+    runs = ownership.stale_runs(engine.labelled(session=current_session()))
+    removed = [engine.remove_labelled(run) for run in sorted(runs)]
+    report.cleaned_stale(sorted(runs), sum(c for c, _ in removed), sum(n for _, n in removed))
     return 0
 
 
@@ -215,18 +240,18 @@ def probe_engine_kernel(engine: Engine) -> tuple[Any, str]:
     from lab.impairment.probe import probe_backends
 
     with LabRun(engine, f"doctor-{new_run_id()}", "doctor") as lab:
-        lab.start(ContainerSpec("probe", images.TOOLS_IMAGE, ("sleep", "infinity"), "helper",
-                                user="root", cap_add=("NET_ADMIN", "NET_RAW")))
+        lab.start(HostSpec("probe", TOOLS_IMAGE, ("sleep", "infinity"), "helper", user="root",
+                           capabilities=HELPER_CAPABILITIES, read_only=False))
         runner = HelperRunner(lab, "probe")
         return probe_backends(runner), runner.run(["uname", "-r"]).stdout.strip()
 
 
-def doctor() -> int:
+def doctor(engine_name: str | None = None) -> int:
     """What this machine can do, and what each finding means for the user."""
     findings = [("host", f"{platform.system()} {platform.release()}, python {platform.python_version()}")]
     host = base_image.HostFacts.of_this_machine()
-    engine = Engine.connect()
-    findings.append(("engine", f"Docker {engine.version()} at {docker_endpoint.resolve().source} — ok"))
+    engine = engines.connect(engine_name)
+    findings.append(("engine", f"{engine.name.capitalize()} {engine.version()} at {docker_endpoint.resolve().source} — ok"))
     reachable, reason = engine.registry_reachable(base_image.PULLED_BASE)
     if reachable:
         findings.append(("registry", f"{base_image.PULLED_BASE} can be pulled — images build on it"))
@@ -236,7 +261,7 @@ def doctor() -> int:
                                      f"bootstrapped locally from this host's apt sources ({tool})"))
     else:
         findings.append(("registry", base_image.no_base_advice(host, reason)))
-    if engine.image_labels(images.TOOLS_IMAGE) is None:
+    if engine.image_labels(TOOLS_IMAGE) is None:
         findings.append(("kernel", "tools image not built yet — run `invoke build`, then `invoke doctor`"))
     else:
         probe, engine_kernel = probe_engine_kernel(engine)
@@ -266,10 +291,9 @@ def shell(host: str, run_id: str | None = None) -> int:
     import subprocess
     import sys
 
-    from lab.engine import current_session
     from lab.shell import pick
 
-    engine = Engine.connect()
+    engine = engines.connect()
     run, host = pick(engine.live_runs(current_session()), host, run_id)
     argv = engine.shell_argv(run.run_id, host, interactive=sys.stdin.isatty())
     report.opening_shell(run.run_id, run.scenario, host)

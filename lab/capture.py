@@ -29,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lab.engine import LabRun
+from lab.engines.base import Lab
 from lab.errors import StepFailed
 from lab.impairing import HelperRunner, start_helper
 from lab.pcap import Packet, read_pcap
@@ -108,13 +108,13 @@ def capture_instances(plan: Plan) -> list[Instance]:
 class CaptureSession:
     """The captures of one run: started once the captured hosts are up, stopped after the clients."""
 
-    def __init__(self, lab: LabRun, plan: Plan, directory: Path, progress: Callable[[str], None]) -> None:
+    def __init__(self, lab: Lab, plan: Plan, directory: Path, progress: Callable[[str], None]) -> None:
         self.lab, self.plan, self.directory, self.progress = lab, plan, directory, progress
         self.running: dict[str, _Running] = {}
 
     def start_ready(self) -> None:
         """Start tcpdump on every interface of each captured host that is up and not captured yet."""
-        up = set(self.lab.containers())
+        up = set(self.lab.hosts())
         pending = [i for i in capture_instances(self.plan) if i.name in up and i.name not in self.running]
         # Hosts are independent: their helpers and tcpdumps start at once (each is a few round trips).
         with ThreadPoolExecutor(max_workers=min(8, len(pending) or 1)) as pool:

@@ -42,7 +42,15 @@ class EnvironmentProblem(LabError):
 
 
 class EngineUnavailable(EnvironmentProblem):
-    """No Docker engine answers; the message says what to install or start."""
+    """No engine answers; the message says what to install or start."""
+
+
+class EngineLost(EngineUnavailable):
+    """The engine stopped answering during a run (stopped, restarted, socket gone).
+
+    Raised at the engine boundary in place of the SDK's connection errors; the message says that
+    the run's objects may be left and that `invoke clean --stale` removes them once it is back.
+    """
 
 
 class ImageBuildError(EnvironmentProblem):

@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from lab import classroom, report, scenario_loader, submission
-from lab.engine import SESSION_ENV, Engine
+from lab import engines
+from lab.common import SESSION_ENV
+from lab.engines.base import Engine
 from lab.errors import BadInput, LabError
 from lab.plan import build_plan
 from lab.runner import run_scenario
@@ -104,7 +106,7 @@ def grade(directory: str, scenarios: str | None = None, jobs: int = 1, report_di
     chosen, explicit = choose_scenarios(scenarios)
     planned, known_rows = plan_jobs(students, chosen, explicit)
     out = _writable(report_dir)
-    engine = Engine.connect()
+    engine = engines.connect()
     progress = report.GradeProgress(f"grade {directory}: {len(students)} student(s), "
                                     f"{sum(map(len, planned.values()))} run(s), {jobs} at a time",
                                     total=len(students))

@@ -17,17 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lab import base_image
-from lab.engine import LABEL_BASE, LABEL_CONTEXT, Engine
+from lab.common import APPS_IMAGE, LABEL_BASE, LABEL_CONTEXT, TOOLS_IMAGE
+from lab.engines.base import Engine
 from lab.errors import ImageBuildError
 
 log = logging.getLogger(__name__)
 
 IMAGES_DIR = Path(__file__).resolve().parent.parent / "images"
-# SOCKLAB_IMAGE_TAG lets two checkouts of socklab (a branch beside main) share one engine without
-# rebuilding each other's images back and forth.
-IMAGE_TAG = os.environ.get("SOCKLAB_IMAGE_TAG") or "latest"
-APPS_IMAGE = f"socklab/apps:{IMAGE_TAG}"
-TOOLS_IMAGE = f"socklab/tools:{IMAGE_TAG}"
+__all__ = ["APPS_IMAGE", "BUILT_IMAGES", "TOOLS_IMAGE", "ImageOutcome", "ensure_images"]
 BUILT_IMAGES = {APPS_IMAGE: IMAGES_DIR / "apps", TOOLS_IMAGE: IMAGES_DIR / "tools"}
 
 

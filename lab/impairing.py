@@ -1,8 +1,9 @@
-"""Impairments on a live run: one helper container per impaired host, a backend chosen by probe.
+"""Impairments on a live run: one helper per impaired host, a backend chosen by probe.
 
-The helper shares the host's network namespace (``network_mode=container:<id>``) and alone holds
-NET_ADMIN/NET_RAW, so the four programs keep no extra capability. After applying, the backend's
-own verification must see the impairment in force before any client runs.
+The helper shares the host's network namespace (the engine's ``attach_helper``: on Docker
+``network_mode=container:<id>``) and alone holds NET_ADMIN/NET_RAW, so the four programs keep no
+extra capability. After applying, the backend's own verification must see the impairment in
+force before any client runs.
 """
 from __future__ import annotations
 
@@ -11,26 +12,25 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from lab.engine import ContainerSpec, LabRun
-from lab.images import TOOLS_IMAGE
-from lab.impairment import get_backend
+from lab.common import TOOLS_IMAGE, CommandResult
+from lab.engines.base import HelperSpec, Lab
 from lab.errors import LabError
-from lab.impairment.command import CommandResult, run_commands
+from lab.impairment import get_backend
+from lab.impairment.command import run_commands
 from lab.plan import Instance
 
 log = logging.getLogger(__name__)
-HELPER_CAPABILITIES = ("NET_ADMIN", "NET_RAW")
 
 
 class HelperRunner:
-    """A CommandRunner that execs in one helper container of a run."""
+    """A CommandRunner that execs in one helper of a run (as root, its capabilities)."""
 
-    def __init__(self, lab: LabRun, helper: str) -> None:
+    def __init__(self, lab: Lab, helper: str) -> None:
         self.lab = lab
         self.helper = helper
 
-    def run(self, argv: list[str], *, detach: bool = False) -> CommandResult:
-        return self.lab.exec(self.helper, argv, detach=detach, user="root")
+    def run(self, argv: list[str]) -> CommandResult:
+        return self.lab.exec(self.helper, argv, user="root")
 
 
 @dataclass
@@ -38,7 +38,6 @@ class AppliedImpairments:
     """Which backend ran and what it set, for the report."""
 
     backend: str
-    probe: object | None  # lab.impairment.probe.ProbeResult
     notes: list[str]
 
 
@@ -47,18 +46,15 @@ def helper_name(instance: Instance) -> str:
     return f"{instance.name}-helper"
 
 
-def start_helper(lab: LabRun, instance: Instance) -> HelperRunner:
+def start_helper(lab: Lab, instance: Instance) -> HelperRunner:
     """The host's helper, started unless an earlier step (a capture, an impairment) started it."""
     name = helper_name(instance)
-    if name in set(lab.containers()):
-        return HelperRunner(lab, name)
-    lab.start(ContainerSpec(name=name, image=TOOLS_IMAGE, command=("sleep", "infinity"),
-                            role="helper", user="root", cap_add=HELPER_CAPABILITIES,
-                            network_mode_of=instance.name))
+    if name not in set(lab.hosts()):
+        lab.attach_helper(HelperSpec(name=name, target=instance.name, image=TOOLS_IMAGE))
     return HelperRunner(lab, name)
 
 
-def apply_all(lab: LabRun, instances: list[Instance], requested: str,
+def apply_all(lab: Lab, instances: list[Instance], requested: str,
               progress: Callable[[str], None], backend_name: str | None = None) -> AppliedImpairments:
     """Start helpers, choose the backend (by probe, once per run, unless forced), apply and verify.
 
@@ -68,7 +64,6 @@ def apply_all(lab: LabRun, instances: list[Instance], requested: str,
     from lab.impairment.probe import choose_backend, probe_backends  # only impaired runs probe
 
     runners = {i.name: start_helper(lab, i) for i in instances}
-    probe = None
     if backend_name is None:
         probe = probe_backends(runners[instances[0].name])
         backend_name = choose_backend(requested, probe, [s for i in instances for s in i.impairments])
@@ -84,10 +79,10 @@ def apply_all(lab: LabRun, instances: list[Instance], requested: str,
             note = f"{instance.name}: {spec.describe()}"
             notes.append(note)
             progress(f"impairment in force on {note}")
-    return AppliedImpairments(backend_name, probe, notes)
+    return AppliedImpairments(backend_name, notes)
 
 
-def still_in_force(lab: LabRun, instances: list[Instance], backend_name: str
+def still_in_force(lab: Lab, instances: list[Instance], backend_name: str
                    ) -> tuple[list[str], dict[str, dict[str, int]]]:
     """Verify again once the clients are done: a daemon that died mid-run, or a qdisc someone
     removed, would otherwise leave a run that passed over an unimpaired link.

@@ -1,4 +1,4 @@
-"""Testinfra looks at the lab's hosts while a scenario runs (``docker://<name>`` hosts).
+"""Testinfra looks at the lab's hosts while a scenario runs (the engine gives each host's URL).
 
 Testinfra reads the sockets with the container's own ``ss`` and decides with its socket module
 (its ss parser and ``host.socket(spec).is_listening``'s rules), the way a student would check by
@@ -21,7 +21,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from lab.engine import LabRun
+from lab.engines.base import Lab
 from lab.model import Probe
 from lab.record import ProbeObservation
 
@@ -86,14 +86,14 @@ def take_listing(host: Any) -> Listing:
     return Listing(listening, tcp)
 
 
-def look_all(lab: LabRun, probes: Sequence[Probe], after: str | None) -> list[ProbeObservation]:
+def look_all(lab: Lab, probes: Sequence[Probe], after: str | None) -> list[ProbeObservation]:
     """One observation of each probe, right now: one listing per host, hosts concurrently."""
     by_host: dict[str, list[Probe]] = defaultdict(list)
     for probe in probes:
         by_host[probe.host].append(probe)
     if not by_host:
         return []
-    urls = {name: f"docker://{lab.container_name(name)}" for name in by_host}
+    urls = {name: lab.testinfra_url(name) for name in by_host}
     with ThreadPoolExecutor(max_workers=len(by_host)) as pool:
         listings = {name: pool.submit(lambda url: take_listing(testinfra_host(url)), urls[name])
                     for name in by_host}
@@ -101,7 +101,7 @@ def look_all(lab: LabRun, probes: Sequence[Probe], after: str | None) -> list[Pr
     return [seen[probe.name] for probe in probes]
 
 
-def look(lab: LabRun, probe: Probe, after: str | None) -> ProbeObservation:
+def look(lab: Lab, probe: Probe, after: str | None) -> ProbeObservation:
     """One observation of one probe, right now."""
     return look_all(lab, [probe], after)[0]
 

@@ -21,7 +21,7 @@ from lab.errors import ReportError
 from lab.metrics import metrics
 from lab.model import Parameter
 from lab.record import RunRecord
-from lab.runner import Outcome
+from lab.outcome import Outcome
 from lab.trace import api_trace
 
 # CI logs are no terminal: give tables room rather than folding every cell into three lines.
@@ -253,6 +253,21 @@ def cleaned(containers: int, networks: int, run_id: str | None) -> None:
     which = f"run {run_id}" if run_id else "any run"
     console.print(f"removed {containers} container(s) and {networks} network(s) of {which} "
                   "(label io.socklab.run)")
+
+
+def cleaned_stale(runs: list[str], containers: int, networks: int) -> None:
+    if not runs:
+        console.print("no objects of dead runs (every labelled object belongs to a live or kept run)")
+        return
+    console.print(f"removed {containers} container(s) and {networks} network(s) of {len(runs)} dead "
+                  f"run(s): {escape(', '.join(runs))}")
+
+
+def stale_notice(stale: dict[str, int]) -> None:
+    """Before a run: objects that runs whose process died (killed, engine restarted) left behind."""
+    total = sum(stale.values())
+    console.print(f"[yellow]{total} object(s) of dead runs ({escape(', '.join(sorted(stale)))}) are "
+                  "still on the engine: invoke clean --stale[/yellow]")
 
 
 def scenario_error(name: str, error: Exception) -> None:

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 
-from lab.engine import LabRun
+from lab.engines.base import Lab
 from lab.errors import EnvironmentProblem, StepFailed
 from lab.impairing import HelperRunner, start_helper
 from lab.model import Route, Scenario, Subnet
@@ -109,17 +109,17 @@ def _configure(runner: HelperRunner, host: str, script: str) -> None:
         raise StepFailed(f"{host}: setting up its subnets and routes failed: {text}")
 
 
-def _look(lab: LabRun, host: str) -> tuple[list[str], str]:
+def _look(lab: Lab, host: str) -> tuple[list[str], str]:
     """What a student would type on the host: ip route, and the forwarding switch (testinfra)."""
     import testinfra  # imported by the runs that look, not by every start-up
 
-    look = testinfra.get_host(f"docker://{lab.container_name(host)}")
+    look = testinfra.get_host(lab.testinfra_url(host))
     out = look.run("ip route; echo ---; cat /proc/sys/net/ipv4/ip_forward").stdout
     routes, _, forwarding = out.partition("---\n")
     return [" ".join(line.split()) for line in routes.splitlines() if line.strip()], forwarding.strip()
 
 
-def set_up(lab: LabRun, plan: Plan, progress: Callable[[str], None]) -> RoutingObservation:
+def set_up(lab: Lab, plan: Plan, progress: Callable[[str], None]) -> RoutingObservation:
     """Make every subnet and route (the hosts at once), then look at each member's routes."""
     scenario = plan.scenario
     members = list(dict.fromkeys(h for s in scenario.subnets for h in s.addresses))

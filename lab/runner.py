@@ -1,7 +1,8 @@
 """Runs a planned scenario on the engine: topology up, steps in order, observations gathered.
 
-The runner only orchestrates: Docker is behind lab.engine, impairments behind lab.impairing,
-testinfra looks in lab.probes; it returns a RunRecord for lab.checks and lab.report.
+The runner only orchestrates: hosts are behind the engine interface (lab.engines.base, any
+engine), impairments behind lab.impairing, testinfra looks in lab.probes; it returns an Outcome
+for lab.report.
 """
 from __future__ import annotations
 
@@ -10,16 +11,19 @@ import secrets
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lab import probes as probe_runner
 from lab import routing
-from lab.checks import CheckResult, run_checks
-from lab.engine import ContainerSpec, Engine, LabRun, Limits
+from lab.checks import run_checks
+from lab.common import APPS_IMAGE, CommandResult
+from lab.engines.base import Engine, HostSpec, Lab, LabRun, Limits
+from lab.outcome import Outcome
+from lab.pause import pause_point
 from lab.errors import RunTimedOut, StepFailed, StudentProgramFailed
-from lab.images import APPS_IMAGE
 from lab.impairing import apply_all, still_in_force
 from lab.plan import START_AT, STUDENT_CPUS, STUDENT_MEMORY_BYTES, STUDENT_PIDS, Instance, Plan
 from lab.record import ClientRun, RunRecord, parse_events
@@ -38,21 +42,7 @@ def _at(argv: tuple[str, ...], start_at: str) -> tuple[str, ...]:
     return tuple(start_at if a == START_AT else a for a in argv)
 
 
-@dataclass
-class Outcome:
-    """A finished run: what was seen, the verdicts, and how long it took end to end."""
-
-    record: RunRecord
-    checks: list[CheckResult]
-    started_at: str
-    duration_s: float
-    timings: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def passed(self) -> bool:
-        """Every applicable check passed (and there was one): not-applicable ones count neither way."""
-        applicable = [c for c in self.checks if c.applicable]
-        return bool(applicable) and all(c.passed for c in applicable)
+__all__ = ["Outcome", "new_run_id", "run_scenario"]
 
 
 def new_run_id() -> str:
@@ -114,7 +104,7 @@ def run_scenario(engine: Engine, plan: Plan, progress: Callable[[str], None],
                     log.warning("stopping the capture failed: %s", error)
             for instance in plan.instances:
                 # Every event is a flushed line: the logs are complete without stopping first.
-                if instance.role == "service" and instance.name in set(lab.containers()):
+                if instance.role == "service" and instance.name in set(lab.hosts()):
                     try:
                         record.service_events[instance.name] = parse_events(lab.logs(instance.name))
                         if instance.traced:  # strace writes to the program's stderr
@@ -126,13 +116,14 @@ def run_scenario(engine: Engine, plan: Plan, progress: Callable[[str], None],
     return Outcome(record, checks, started_at, duration, timings)
 
 
-def _run_steps(lab: LabRun, plan: Plan, record: RunRecord, timings: dict[str, float], deadline: float,
+def _run_steps(lab: Lab, plan: Plan, record: RunRecord, timings: dict[str, float], deadline: float,
                progress: Callable[[str], None], capture: CaptureSession | None = None) -> None:
     """Topology up, then the scenario's steps in order."""
     scenario, run_id = plan.scenario, record.run_id
     mark = time.monotonic()
     for network in scenario.networks:
         lab.create_network(network.name, internal=network.internal, subnet=network.subnet)
+    pause_point("network")
     # Clients wait idle in their own containers, so impairments are in force before they run.
     # The services of a leading "start" step start alongside them (one round of latency).
     early = set(scenario.steps[0].hosts) if scenario.steps and scenario.steps[0].action == "start" else set()
@@ -143,6 +134,7 @@ def _run_steps(lab: LabRun, plan: Plan, record: RunRecord, timings: dict[str, fl
                    for i in plan.instances if (i.role == "client" or i.program == "none") and i not in later]
                   + [_container(i, i.argv, routed)
                      for i in plan.instances if i.host in early and i.program != "none"])
+    pause_point("start")
     for instance in later:
         lab.start(_container(instance, ("sleep", "infinity"), routed, _server_names(lab, plan, instance, early)))
     if scenario.subnets:  # the scenario's own subnets and routes, before any program sends
@@ -181,17 +173,31 @@ STUDENT_LIMITS = Limits(cpus=STUDENT_CPUS, memory_bytes=STUDENT_MEMORY_BYTES, pi
 
 
 def _container(instance: Instance, command: tuple[str, ...], routed: bool = False,
-               hosts: dict[str, str] | None = None) -> ContainerSpec:
+               hosts: dict[str, str] | None = None) -> HostSpec:
     """A host of the plan; one where a student's program runs gets the student limits."""
     # A router forwards IPv4: a sysctl of its own network namespace, set when it is created. In a
     # routed lesson the other hosts do not (a new namespace may inherit forwarding from the host's).
     sysctls = {"net.ipv4.ip_forward": "1" if instance.forward else "0"} if instance.forward or routed else {}
-    return ContainerSpec(name=instance.name, image=APPS_IMAGE, command=command, role=instance.role,
-                         networks=instance.networks, sysctls=sysctls, aliases=instance.aliases,
-                         limits=STUDENT_LIMITS if instance.student else None, extra_hosts=hosts or {})
+    return HostSpec(name=instance.name, image=APPS_IMAGE, command=command, role=instance.role,
+                    networks=instance.networks, sysctls=sysctls, aliases=instance.aliases,
+                    limits=STUDENT_LIMITS if instance.student else None, extra_hosts=hosts or {})
 
 
-def _wait_student_server(lab: LabRun, instance: Instance, ready_s: float) -> float:
+def _wait(pending: Future[CommandResult], timeout: float, what: str) -> CommandResult:
+    """The result of a background exec, or RunTimedOut when the scenario's time runs out first."""
+    try:
+        return pending.result(timeout)
+    except FutureTimeout:
+        raise RunTimedOut(f"{what} still running when the scenario's time limit ran out "
+                          f"({timeout:.0f} s left for it); give it fewer datagrams or a shorter timeout"
+                          ) from None
+
+
+def _what(name: str, argv: tuple[str, ...]) -> str:
+    return f"{name}: {' '.join(argv[:2])}"
+
+
+def _wait_student_server(lab: Lab, instance: Instance, ready_s: float) -> float:
     """Wait until a student's server has its socket on port 12000; why not, as the student's failure.
 
     The supervisor reports ``listening`` when the socket appears (the textbook server prints no
@@ -215,7 +221,7 @@ def _wait_student_server(lab: LabRun, instance: Instance, ready_s: float) -> flo
     raise StudentProgramFailed(f"{instance.student.name} did not bind port 12000 within {ready_s:g} s")
 
 
-def _start_service(lab: LabRun, plan: Plan, host: str, progress: Callable[[str], None],
+def _start_service(lab: Lab, plan: Plan, host: str, progress: Callable[[str], None],
                    already_started: bool = False) -> None:
     """Start a service (unless started with the topology) and wait for its ready event."""
     for instance in plan.of_host(host):
@@ -231,7 +237,7 @@ def _start_service(lab: LabRun, plan: Plan, host: str, progress: Callable[[str],
         progress(f"{instance.name}: {instance.program} started" + (f" ({ready})" if ready else ""))
 
 
-def _impair_ready(lab: LabRun, plan: Plan, record: RunRecord, started: set[str],
+def _impair_ready(lab: Lab, plan: Plan, record: RunRecord, started: set[str],
                   progress: Callable[[str], None], timings: dict[str, float]) -> None:
     """Impair every host that is up and not impaired yet: clients at once, services once started."""
     pending = [i for i in plan.impaired
@@ -243,10 +249,11 @@ def _impair_ready(lab: LabRun, plan: Plan, record: RunRecord, started: set[str],
     record.impairment_backend = applied.backend
     record.impairment_notes += applied.notes
     record.impaired_instances |= {i.name for i in pending}
+    pause_point("impair")
     timings["impairment_setup_s"] = timings.get("impairment_setup_s", 0.0) + time.monotonic() - mark
 
 
-def _run_clients(lab: LabRun, plan: Plan, record: RunRecord, hosts: tuple[str, ...], mode: str,
+def _run_clients(lab: Lab, plan: Plan, record: RunRecord, hosts: tuple[str, ...], mode: str,
                  between: tuple[str, ...], deadline: float, progress: Callable[[str], None]) -> None:
     instances = [i for h in hosts for i in plan.of_host(h)]
     students = [i for i in instances if i.student]
@@ -260,8 +267,9 @@ def _run_clients(lab: LabRun, plan: Plan, record: RunRecord, hosts: tuple[str, .
         start_at = f"{time.time() + START_MARGIN_S + START_MARGIN_PER_CLIENT_S * len(instances):.3f}"
         progress(f"{len(instances)} client(s) start at once")
         launched = [(i, time.time(), lab.exec_background(i.name, _at(i.argv, start_at))) for i in instances]
+        pause_point("client")
         for instance, began, pending in launched:
-            result = pending.wait(max(1.0, deadline - time.monotonic()))
+            result = _wait(pending, max(1.0, deadline - time.monotonic()), _what(instance.name, instance.argv))
             record.clients.append(ClientRun(instance.name, instance.host, result.rc,
                                             parse_events(result.stdout), began, time.time(), result.stderr))
             if instance.traced:
@@ -274,7 +282,9 @@ def _run_clients(lab: LabRun, plan: Plan, record: RunRecord, hosts: tuple[str, .
                               f"{instance.name} could start")
         progress(f"{instance.name} ({position}/{len(instances)}): {instance.program} running")
         began = time.time()
-        result = lab.exec_background(instance.name, _at(instance.argv, f"{began:.3f}")).wait(max(1.0, deadline - time.monotonic()))
+        pending = lab.exec_background(instance.name, _at(instance.argv, f"{began:.3f}"))
+        pause_point("client")
+        result = _wait(pending, max(1.0, deadline - time.monotonic()), _what(instance.name, instance.argv))
         record.clients.append(ClientRun(instance.name, instance.host, result.rc,
                                         parse_events(result.stdout), began, time.time(), result.stderr))
         if instance.traced:
@@ -282,7 +292,7 @@ def _run_clients(lab: LabRun, plan: Plan, record: RunRecord, hosts: tuple[str, .
         record.probes += probe_runner.look_all(lab, [plan.scenario.probes[n] for n in between], instance.name)
 
 
-def _run_student_client(lab: LabRun, plan: Plan, record: RunRecord, instance: Instance, deadline: float,
+def _run_student_client(lab: Lab, plan: Plan, record: RunRecord, instance: Instance, deadline: float,
                         progress: Callable[[str], None]) -> None:
     """A student's client, once per sentence, one run after another, each within its wall clock."""
     assert instance.student is not None
@@ -295,14 +305,15 @@ def _run_student_client(lab: LabRun, plan: Plan, record: RunRecord, instance: In
                  f"input {sentence!r}")
         began = time.time()
         # The supervisor stops the program at limit_s; a little more for the engine's round trips.
-        result = lab.exec_background(instance.name, (*instance.argv, "--input", sentence)).wait(
-            max(1.0, min(deadline - time.monotonic(), slot.limit_s + 10)))
+        pending = lab.exec_background(instance.name, (*instance.argv, "--input", sentence))
+        result = _wait(pending, max(1.0, min(deadline - time.monotonic(), slot.limit_s + 10)),
+                       f"{instance.name}: {instance.student.name} run {run}")
         events = parse_events(result.stdout)
         record.clients.append(ClientRun(f"{instance.name} run {run}", instance.host, result.rc, events,
                                         began, time.time(), result.stderr, sentence))
 
 
-def _server_names(lab: LabRun, plan: Plan, client: Instance, started: set[str]) -> dict[str, str]:
+def _server_names(lab: Lab, plan: Plan, client: Instance, started: set[str]) -> dict[str, str]:
     """The host-table entries (name → address) that name the server for a student's client.
 
     The textbook client looks up 'hostname' on every run; the engine's DNS answers it too (an

@@ -23,11 +23,11 @@ def session() -> str:
 @pytest.fixture(scope="session")
 def engine():
     """The real Docker engine. Outside CI a missing engine skips; under CI=true it fails."""
-    from lab.engine import Engine
+    from lab.engines import connect
     from lab.errors import EngineUnavailable
 
     try:
-        return Engine.connect()
+        return connect()
     except EngineUnavailable as error:
         if IN_CI:
             pytest.fail(f"CI=true but no Docker engine: {error}")

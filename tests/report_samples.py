@@ -10,7 +10,7 @@ from lab import report, scenario_loader
 from lab.checks import run_checks
 from lab.plan import build_plan
 from lab.record import ClientRun, RunRecord
-from lab.runner import Outcome
+from lab.outcome import Outcome
 
 FIXTURE_SVG = Path(__file__).resolve().parent / "fixtures/sequence-chart.svg"
 

@@ -22,7 +22,6 @@ from lab.impairment.command import (
     Command,
     CommandResult,
     CommandRunner,
-    describe,
     run_commands,
 )
 from lab.impairment.spec import Impairment, parse_impairment
@@ -34,7 +33,6 @@ __all__ = [
     "CommandRunner",
     "Impairment",
     "ImpairmentBackend",
-    "describe",
     "get_backend",
     "parse_impairment",
     "run_commands",

@@ -1,8 +1,8 @@
 """The one command type both impairment backends produce, and how a runner's results are judged.
 
-Backends are pure: they return :class:`Command` values and never run anything. The engine (the
-only module that talks to Docker) implements :class:`CommandRunner` with ``docker exec`` into the
-helper container; tests implement it with a fake or with ``ip netns exec``. Keeping the
+Backends are pure: they return :class:`Command` values and never run anything.
+lab.impairing implements :class:`CommandRunner` with the engine's exec in the helper; tests
+implement it with a fake or with ``ip netns exec``. Keeping the
 "is this failure fine?" rule on the command itself (``check``/``tolerate``) means every runner
 judges results the same way, through :func:`run_commands`.
 """
@@ -10,39 +10,22 @@ from __future__ import annotations
 
 import logging
 import shlex
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from lab.common import CommandResult
 from lab.errors import ImpairmentUnavailable
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Command", "CommandResult", "CommandRunner", "describe", "run_commands"]
-
-
-@dataclass(frozen=True)
-class CommandResult:
-    """What running one argv gave back.
-
-    >>> CommandResult(0, "ok", "").succeeded
-    True
-    """
-
-    rc: int
-    stdout: str = ""
-    stderr: str = ""
-
-    @property
-    def succeeded(self) -> bool:
-        return self.rc == 0
+__all__ = ["Command", "CommandResult", "CommandRunner", "run_commands"]
 
 
 @dataclass(frozen=True)
 class Command:
-    """One argv to run in the helper's network namespace.
+    """One argv to run in the helper's network namespace (waited for; a daemon forks itself).
 
-    ``detach``: start it and do not wait (the runner returns rc 0 once started).
     ``check``: a failure stops the apply; when False the result is only logged (used by clear
     commands: the helper's namespace dies with its container anyway, so clearing is best effort).
     ``tolerate``: fragments of stderr that mean "already in the wanted state" (e.g. ``File
@@ -54,7 +37,6 @@ class Command:
     """
 
     argv: list[str]
-    detach: bool = False
     check: bool = True
     tolerate: tuple[str, ...] = field(default=())
 
@@ -71,7 +53,7 @@ class Command:
 class CommandRunner(Protocol):
     """Runs an argv inside the helper container (the engine implements it with docker exec)."""
 
-    def run(self, argv: list[str], *, detach: bool = False) -> CommandResult: ...
+    def run(self, argv: list[str]) -> CommandResult: ...
 
 
 def run_commands(runner: CommandRunner, commands: Iterable[Command]) -> list[CommandResult]:
@@ -81,7 +63,7 @@ def run_commands(runner: CommandRunner, commands: Iterable[Command]) -> list[Com
     """
     results: list[CommandResult] = []
     for command in commands:
-        result = runner.run(list(command.argv), detach=command.detach)
+        result = runner.run(list(command.argv))
         results.append(result)
         if command.accepts(result):
             continue
@@ -92,8 +74,3 @@ def run_commands(runner: CommandRunner, commands: Iterable[Command]) -> list[Com
             )
         log.debug("ignored failure of %s (rc %s): %s", command, result.rc, result.stderr.strip())
     return results
-
-
-def describe(commands: Sequence[Command]) -> str:
-    """All commands as shell lines, for logs and for the report's "what ran" section."""
-    return "\n".join(str(command) for command in commands)

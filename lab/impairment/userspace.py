@@ -7,7 +7,7 @@ only builds the commands that start, check and stop it; the daemon does the rest
 * ``impaird.py start --queue N --spec JSON`` forks the daemon, which binds NFQUEUE N, installs its
   own iptables chain ``SOCKLAB-N`` (mangle POSTROUTING -o IF for egress, PREROUTING -i IF for
   ingress) and only then lets ``start`` exit 0. So the command is a plain checked command
-  (``detach=False``): a failure (no NFQUEUE, no iptables) is an error at apply time, not later.
+  (waited for): a failure (no NFQUEUE, no iptables) is an error at apply time, not later.
   Starting again replaces the running daemon, so applying twice is safe.
 * ``impaird.py status --queue N`` prints JSON (alive, rules present, mode, counters); verify()
   reads it.

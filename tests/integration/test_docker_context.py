@@ -13,8 +13,8 @@ from pathlib import Path
 import docker
 import pytest
 
-from lab import docker_endpoint
-from lab.engine import Engine
+from lab.engines import docker_endpoint
+from lab.engines.docker_engine import DockerEngine as Engine
 from lab.errors import EngineUnavailable
 
 pytestmark = pytest.mark.integration

@@ -62,9 +62,10 @@ def test_a_failing_check_fails_the_run_and_still_tears_down(engine, built_images
     assert not outcome.passed
 
 
-def test_programs_run_unprivileged_and_only_the_helper_may_change_the_network(engine, built_images, session):
-    """Least privilege, read back from Docker itself during a kept run."""
-    from lab.engine import LABEL_ROLE, LABEL_RUN
+def test_programs_run_least_privileged_and_only_the_helper_may_change_the_network(engine, built_images, session):
+    """Least privilege, read back from Docker itself during a kept run, and tried from inside."""
+    from lab.common import LABEL_ROLE, LABEL_RUN
+    from lab.engines.base import MEMORY_LIMIT_BYTES, PIDS_LIMIT, WRITABLE_DIRS
 
     plan = build_plan(scenario_loader.load("udp-loss"), {"count": "5"})
     outcome = run_scenario(engine, plan, progress=lambda message: None, keep=True)
@@ -75,17 +76,48 @@ def test_programs_run_unprivileged_and_only_the_helper_may_change_the_network(en
         assert roles == {"service", "client", "helper"}
         for container in containers:
             host_config, config = container.attrs["HostConfig"], container.attrs["Config"]
+            assert not host_config["PortBindings"] and not host_config["PublishAllPorts"]
+            assert not host_config["Privileged"]
             if container.labels[LABEL_ROLE] == "helper":
-                assert sorted(host_config["CapAdd"]) == ["NET_ADMIN", "NET_RAW"]
+                # the impairment helper; the one-shot that removed a host's route has NET_ADMIN alone
+                assert sorted(host_config["CapAdd"]) in (["NET_ADMIN", "NET_RAW"], ["NET_ADMIN"])
                 assert host_config["NetworkMode"].startswith("container:")
-            else:
-                assert config["User"] == "student" and not host_config["CapAdd"]
-                assert host_config["CapDrop"] == ["ALL"] and not host_config["Privileged"]
+                continue
+            assert config["User"] == "student" and not host_config["CapAdd"]
+            assert host_config["CapDrop"] == ["ALL"]
+            assert host_config["SecurityOpt"] == ["no-new-privileges"]
+            assert host_config["ReadonlyRootfs"] is True
+            assert sorted(host_config["Tmpfs"]) == sorted(WRITABLE_DIRS)
+            assert host_config["PidsLimit"] == PIDS_LIMIT and host_config["Memory"] == MEMORY_LIMIT_BYTES
         networks = engine.client.networks.list(filters={"label": f"{LABEL_RUN}={outcome.record.run_id}"})
         assert networks and all(n.attrs["Internal"] for n in networks)
+
+        # From inside an app container: the root file system refuses writes, the tmpfs dirs take
+        # them, and there is no route out of the lab (TEST-NET-1, never sent: no route at all).
+        client = next(c for c in containers if c.labels[LABEL_ROLE] == "client")
+        rc, output = client.exec_run(["sh", "-c", "touch /opt/x; echo rc=$?; touch /tmp/x /home/student/x && echo ok"])
+        assert b"Read-only file system" in output and b"rc=1" in output and b"ok" in output, output
+        rc, output = client.exec_run(["python3", "-c", OUTSIDE_ATTEMPT])
+        assert rc == 0 and output.strip() == b"ENETUNREACH", output
+        rc, output = client.exec_run(["ip", "route", "show"])
+        assert b"default" not in output, output
     finally:
         engine.remove_labelled(outcome.record.run_id)
     assert engine.count_labelled(session=session) == (0, 0)
+
+
+# Connect to 192.0.2.1 (TEST-NET-1, reserved for documentation) with a short timeout; prints the
+# errno's name. On an internal network there is no default route: the kernel refuses at once.
+OUTSIDE_ATTEMPT = """
+import errno, socket
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.settimeout(2)
+try:
+    s.connect(("192.0.2.1", 80))
+    print("CONNECTED")
+except OSError as error:
+    print(errno.errorcode.get(error.errno, repr(error)))
+"""
 
 
 def test_a_run_past_its_timeout_fails_a_check_and_tears_down(engine, built_images, no_leftovers):

@@ -110,7 +110,7 @@ def test_a_syntax_error_is_a_failed_check_quoting_python(engine, built_images, n
 
 # ----- containment -------------------------------------------------------------------------
 def test_a_student_program_runs_unprivileged_with_limits_on_internal_networks(engine, built_images, session):
-    from lab.engine import LABEL_RUN
+    from lab.common import LABEL_RUN
 
     outcome, _ = run(engine, "udp-echo", keep=True, server=SUBMISSIONS / "textbook/UDPServer.py",
                      client=SUBMISSIONS / "textbook/UDPClient.py")

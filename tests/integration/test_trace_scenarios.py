@@ -8,7 +8,7 @@ import jsonschema
 import pytest
 
 from lab import report, scenario_loader
-from lab.engine import LABEL_RUN
+from lab.common import LABEL_RUN
 from lab.plan import build_plan
 from lab.runner import run_scenario
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lab import docker_endpoint
+from lab.engines import docker_endpoint
 from lab.errors import EngineUnavailable
 
 

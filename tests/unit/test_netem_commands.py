@@ -92,7 +92,7 @@ def test_ingress_goes_through_ifb() -> None:
          *ZERO[3:]],
     ]
     assert commands[0].tolerate == ("File exists",)
-    assert all(c.check and not c.detach for c in commands)
+    assert all(c.check for c in commands)
 
 
 def test_both_directions() -> None:
@@ -137,7 +137,7 @@ class FakeRunner:
         self.answers = answers
         self.ran: list[list[str]] = []
 
-    def run(self, argv: list[str], *, detach: bool = False) -> CommandResult:
+    def run(self, argv: list[str]) -> CommandResult:
         self.ran.append(argv)
         return self.answers.get(" ".join(argv), CommandResult(0, "", ""))
 

@@ -14,7 +14,7 @@ from lab import html_report, plots, report, scenario_loader
 from lab.checks import run_checks
 from lab.errors import ScenarioFileError
 from lab.model import PlotSpec
-from lab.runner import Outcome
+from lab.outcome import Outcome
 from report_samples import tcp_loss_record, udp_delay_record, udp_loss_record, written_report
 
 ROOT = Path(__file__).resolve().parents[2]

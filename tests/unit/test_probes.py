@@ -48,8 +48,8 @@ class Ran(list):
 
 
 class FakeLab:
-    def container_name(self, logical: str) -> str:
-        return f"socklab-test-{logical}"
+    def testinfra_url(self, logical: str) -> str:
+        return f"docker://socklab-test-{logical}"
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from lab import report, scenario_loader
 from lab.checks import run_checks
 from lab.plan import build_plan
 from lab.record import ClientRun, RunRecord
-from lab.runner import Outcome
+from lab.outcome import Outcome
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((ROOT / "tests/contracts/result.schema.json").read_text())

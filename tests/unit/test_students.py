@@ -11,7 +11,7 @@ from lab.checks import CheckResult, run_checks
 from lab.errors import BadInput, ScenarioFileError
 from lab.plan import SERVER_ALIAS, build_plan
 from lab.record import ClientRun, RunRecord
-from lab.runner import Outcome
+from lab.outcome import Outcome
 
 SUBMISSIONS = Path(__file__).resolve().parents[1] / "submissions"
 

@@ -148,7 +148,7 @@ def test_a_tracer_that_could_not_start_fails_and_says_why():
 
 
 def test_the_result_markdown_and_console_carry_the_four_column_table():
-    from lab.runner import Outcome
+    from lab.outcome import Outcome
 
     record = record_with(real_traces())
     document = report.result_document(Outcome(record, run_checks(record), "2026-11-26T00:00:00Z", 3.0))

@@ -328,7 +328,7 @@ def test_registry_and_apply_command() -> None:
     queue = str(queue_for("eth0"))
     assert command.argv[:5] == [*IMPAIRD, "start", "--queue", queue]
     assert command.argv[5] == "--spec" and json.loads(command.argv[6]) == spec.to_dict()
-    assert command.check and not command.detach  # start returns once the rules are in force
+    assert command.check  # start returns once the rules are in force
     assert [c.argv for c in backend.clear_commands(spec)] == [[*IMPAIRD, "stop", "--queue", queue]]
     assert not backend.clear_commands(spec)[0].check
     assert [c.argv for c in backend.verify_commands(spec)] == [
@@ -376,7 +376,7 @@ class ProbeRunner:
         self.fail, self.seed_shown = fail, seed_shown
         self.ran: list[list[str]] = []
 
-    def run(self, argv: list[str], *, detach: bool = False) -> CommandResult:
+    def run(self, argv: list[str]) -> CommandResult:
         self.ran.append(argv)
         line = " ".join(argv)
         if any(fragment in line for fragment in self.fail):
@@ -409,7 +409,7 @@ def test_probe_netem_seed() -> None:
 
 def test_probe_cleans_up_when_a_step_raises() -> None:
     class Exploding(ProbeRunner):
-        def run(self, argv: list[str], *, detach: bool = False) -> CommandResult:
+        def run(self, argv: list[str]) -> CommandResult:
             if argv[0] == "nft":
                 raise RuntimeError("exec failed")
             return super().run(argv)

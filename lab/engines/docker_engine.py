@@ -1,0 +1,504 @@
+"""The Docker engine: the first implementation of lab.engines.base, and the only importer of docker.
+
+Hosts are containers on user-defined bridge networks of one engine; a helper joins its target's
+network namespace with ``network_mode=container:<id>``. Everything a run creates carries the
+label ``io.socklab.run=<run-id>`` (and its owner, session, role), so teardown and
+``invoke clean`` find objects by label, never by name pattern. SDK errors are translated here
+into socklab's own error types: an API error into StepFailed/ImageBuildError, a lost connection
+(engine stopped or restarted, socket gone) into EngineLost — nothing above this module sees the SDK.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+import docker
+import docker.errors
+import docker.types
+import requests.exceptions
+from docker.models.containers import Container
+
+from lab.common import LABEL_ROLE, LABEL_RUN, LABEL_SCENARIO, LABEL_SESSION, TOOLS_IMAGE, CommandResult
+from lab.engines import docker_endpoint
+from lab.engines.base import APP_UID, HelperSpec, HostSpec, LabelledObject, RunIdentity, file_writing_command
+from lab.errors import EngineLost, EngineUnavailable, ImageBuildError, StepFailed
+from lab.shell import LiveRun
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: the SDK's ways of saying "nobody answers on the socket any more"
+_CONNECTION_ERRORS = (requests.exceptions.ConnectionError, requests.exceptions.Timeout, ConnectionError)
+
+
+def engine_missing_advice() -> str:
+    """What to do when no engine answers, for the platform the user is on."""
+    system = platform.system()
+    if system == "Darwin" or system == "Windows":
+        return ("install Docker Desktop (https://docs.docker.com/desktop/) and start it; "
+                "on Windows run socklab inside WSL2 with Docker Desktop's WSL integration on")
+    have_dockerd = shutil.which("dockerd") is not None
+    if os.geteuid() != 0:
+        if have_dockerd:
+            return ("the Docker engine is installed but does not answer for this user: start it "
+                    "(sudo systemctl start docker, or sudo dockerd &) and add yourself to the "
+                    "'docker' group (sudo usermod -aG docker $USER, then log in again)")
+        return ("install the Docker engine as root: sudo apt-get install docker.io "
+                "(Debian/Ubuntu), or run ./bootstrap as root, which installs and starts it")
+    if have_dockerd:
+        return "start the engine: systemctl start docker, or run ./bootstrap (it starts dockerd)"
+    return "install and start the engine: run ./bootstrap as root (it installs Debian's docker.io)"
+
+
+@contextmanager
+def _engine_call(what: str) -> Iterator[None]:
+    """Translate the SDK's errors of one call: API errors -> StepFailed, lost engine -> EngineLost."""
+    try:
+        yield
+    except docker.errors.ImageNotFound as error:
+        raise StepFailed(f"{what}: image missing ({_short(error)}): run invoke build") from None
+    except docker.errors.APIError as error:
+        raise StepFailed(f"{what} failed: {_short(error)}") from None
+    except _CONNECTION_ERRORS as error:
+        raise lost(what, error) from None
+    except docker.errors.DockerException as error:
+        raise lost(what, error) from None
+
+
+def lost(what: str, error: BaseException) -> EngineLost:
+    return EngineLost(f"the Docker engine stopped answering ({what}: {_short(error)}); what the run "
+                      "created may be left behind: once the engine is back, `invoke clean --stale` "
+                      "removes objects of runs whose process is gone")
+
+
+def _selector(run_id: str | None, session: str | None) -> list[str]:
+    """Docker label filters for one run, one session's runs, or (both None) every socklab run."""
+    labels = [f"{LABEL_RUN}={run_id}" if run_id else LABEL_RUN]
+    if session:
+        labels.append(f"{LABEL_SESSION}={session}")
+    return labels
+
+
+class DockerEngine:
+    """A connected Docker engine; built once and handed to whoever needs it."""
+
+    name = "docker"
+
+    def __init__(self, client: docker.DockerClient) -> None:
+        self.client = client
+
+    @classmethod
+    def connect(cls, timeout: float = 10) -> DockerEngine:
+        """Connect to the engine from the environment, or say exactly what to install/start."""
+        try:
+            client = docker_endpoint.docker_client(timeout)   # DOCKER_HOST or `docker context`
+            client.ping()
+        except (docker.errors.DockerException, *_CONNECTION_ERRORS) as error:
+            raise EngineUnavailable(f"no Docker engine answers ({_short(error)}): "
+                                    f"{engine_missing_advice()}") from None
+        return cls(client)
+
+    def version(self) -> str:
+        with _engine_call("asking the engine's version"):
+            return str(self.client.version().get("Version", "unknown"))
+
+    # ----- images --------------------------------------------------------------------------
+    def image_labels(self, tag: str) -> dict[str, str] | None:
+        """Labels of a local image, or None when the image is not present."""
+        try:
+            with _engine_call(f"looking up image {tag}"):
+                return dict(self.client.images.get(tag).labels or {})
+        except StepFailed:
+            return None
+
+    def registry_reachable(self, reference: str) -> tuple[bool, str]:
+        """Whether a registry serves `reference`, asked without pulling it."""
+        try:
+            self.client.images.get_registry_data(reference)
+            return True, "reachable"
+        except docker.errors.DockerException as error:
+            return False, _short(error)
+
+    def try_pull(self, reference: str) -> tuple[bool, str]:
+        """Pull an image; (False, reason) when no registry serves it. Never raises."""
+        try:
+            self.client.images.pull(reference)
+            return True, "pulled"
+        except (docker.errors.DockerException, *_CONNECTION_ERRORS) as error:
+            return False, _short(error)
+
+    def import_rootfs(self, tarball: Path, tag: str) -> None:
+        """Turn a bootstrapped root file system tarball into an image."""
+        repository, _, version = tag.partition(":")
+        try:
+            self.client.api.import_image_from_file(str(tarball), repository=repository,
+                                                   tag=version or "latest",
+                                                   changes=['CMD ["/bin/bash"]'])
+        except docker.errors.DockerException as error:
+            raise ImageBuildError(f"importing the bootstrapped base failed: {_short(error)}") from None
+
+    def build(self, context: Path, tag: str, buildargs: dict[str, str], labels: dict[str, str],
+              on_line: Callable[[str], None]) -> None:
+        """Build one image, streaming the builder's output lines to `on_line`."""
+        try:
+            for chunk in self.client.api.build(path=str(context), tag=tag, buildargs=buildargs,
+                                               labels=labels, rm=True, forcerm=True, decode=True):
+                if "error" in chunk:
+                    raise ImageBuildError(f"building {tag} failed: {chunk['error'].strip()}")
+                text = chunk.get("stream", "").strip()
+                if text:
+                    on_line(text)
+        except docker.errors.DockerException as error:
+            raise ImageBuildError(f"building {tag} failed: {_short(error)}") from None
+        except _CONNECTION_ERRORS as error:
+            raise lost(f"building {tag}", error) from None
+
+    # ----- runs ------------------------------------------------------------------------------
+    def lab(self, identity: RunIdentity) -> DockerLab:
+        return DockerLab(self.client, identity)
+
+    # ----- objects by label ------------------------------------------------------------------
+    def _containers(self, run_id: str | None, session: str | None) -> list[Container]:
+        # ignore_removed: a container someone else removes meanwhile must not abort the listing.
+        return list(self.client.containers.list(all=True, filters={"label": _selector(run_id, session)},
+                                                ignore_removed=True))
+
+    def labelled(self, run_id: str | None = None, session: str | None = None) -> list[LabelledObject]:
+        with _engine_call("listing the lab's objects"):
+            containers = self._containers(run_id, session)
+            networks = self.client.networks.list(filters={"label": _selector(run_id, session)})
+        return ([LabelledObject("container", c.name, dict(c.labels)) for c in containers]
+                + [LabelledObject("network", n.name, dict(n.attrs.get("Labels") or {})) for n in networks])
+
+    def remove_labelled(self, run_id: str | None = None, session: str | None = None) -> tuple[int, int]:
+        """Remove containers (helpers first: they lean on their targets), then networks."""
+        with _engine_call("removing the lab's objects"):
+            containers = self._containers(run_id, session)
+            helpers = [c for c in containers if c.labels.get(LABEL_ROLE) == "helper"]
+            others = [c for c in containers if c.labels.get(LABEL_ROLE) != "helper"]
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                for group in (helpers, others):
+                    list(pool.map(_remove_container, group))
+            networks = self.client.networks.list(filters={"label": _selector(run_id, session)})
+            for network in networks:
+                try:
+                    network.remove()
+                except docker.errors.NotFound:
+                    pass
+                except docker.errors.APIError as error:  # e.g. an endpoint still detaching: next round
+                    log.warning("network %s not removed yet: %s", network.name, _short(error))
+        return len(containers), len(networks)
+
+    def count_labelled(self, run_id: str | None = None, session: str | None = None) -> tuple[int, int]:
+        """How many containers and networks of a run (any run when None) exist: a leak check."""
+        with _engine_call("counting the lab's objects"):
+            containers = self._containers(run_id, session)
+            networks = self.client.networks.list(filters={"label": _selector(run_id, session)})
+        return len(containers), len(networks)
+
+    def live_runs(self, session: str | None = None) -> list[LiveRun]:
+        """Runs whose program containers are running (helpers left out), oldest container first."""
+        with _engine_call("listing the running labs"):
+            containers = self.client.containers.list(filters={"label": _selector(None, session)},
+                                                     ignore_removed=True)
+        hosts: dict[str, set[str]] = {}
+        scenarios: dict[str, str] = {}
+        for container in containers:
+            run_id = container.labels.get(LABEL_RUN, "")
+            prefix = f"socklab-{run_id}-"
+            if container.labels.get(LABEL_ROLE) == "helper" or not container.name.startswith(prefix):
+                continue
+            hosts.setdefault(run_id, set()).add(container.name[len(prefix):])
+            scenarios[run_id] = container.labels.get(LABEL_SCENARIO, "?")
+        return [LiveRun(run_id, scenarios[run_id], tuple(sorted(names))) for run_id, names in sorted(hosts.items())]
+
+    def shell_argv(self, run_id: str, host: str, interactive: bool) -> list[str]:
+        """The docker CLI command that opens a shell on one host of a run, as its own user.
+
+        The CLI (not the SDK) because only it hands the terminal over; it reads the same
+        DOCKER_HOST / context as the SDK, so it reaches the same engine.
+        """
+        docker_cli = shutil.which("docker")
+        if docker_cli is None:
+            raise EngineUnavailable(f"the docker command is not installed; without it: "
+                                    f"docker exec -it socklab-{run_id}-{host} sh")
+        shell = "if command -v bash >/dev/null; then exec bash; fi; exec sh"
+        return [docker_cli, "exec", "-it" if interactive else "-i", f"socklab-{run_id}-{host}", "sh", "-c", shell]
+
+
+class DockerLab:
+    """One run's containers and networks on one Docker engine, by logical name.
+
+    No route out: Docker (before v26) gives a container on an internal network a default route to
+    the bridge, where the host's rules drop what leaves the lab. socklab wants the kernel inside
+    the host to refuse at once ("network unreachable"), so each host on internal networks only is
+    *isolated* after it starts: a one-shot helper with NET_ADMIN alone joins its namespace and
+    deletes the default route. It runs in the background; exec and put_file on that host wait for
+    it, so no client or student program ever runs with a route out.
+    """
+
+    def __init__(self, client: docker.DockerClient, identity: RunIdentity) -> None:
+        self.client = client
+        self.identity = identity
+        self._containers: dict[str, Container] = {}
+        self._networks: dict[str, str] = {}
+        self._internal: set[str] = set()
+        self._isolated: dict[str, Future[None]] = {}
+
+    def docker_name(self, logical: str) -> str:
+        return f"socklab-{self.identity.run_id}-{logical}"
+
+    def _container(self, host: str) -> Container:
+        try:
+            return self._containers[host]
+        except KeyError:
+            raise StepFailed(f"no host {host!r} in run {self.identity.run_id}") from None
+
+    def create_network(self, name: str, internal: bool = True, subnet: str | None = None) -> None:
+        log.debug("network %s (internal=%s, subnet=%s)", name, internal, subnet)
+        ipam = None
+        if subnet:
+            ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=subnet)])
+        with _engine_call(f"creating network {name}"):
+            network = self.client.networks.create(
+                self.docker_name(name), driver="bridge", internal=internal, ipam=ipam,
+                labels=self.identity.labels("network"), check_duplicate=True)
+        self._networks[name] = network.id
+        if internal:
+            self._internal.add(name)
+
+    def start(self, spec: HostSpec) -> None:
+        """Create and start a container, least privileged, on its networks before it starts."""
+        kwargs: dict[str, object] = {
+            "name": self.docker_name(spec.name),
+            "hostname": spec.name,
+            "labels": self.identity.labels(spec.role),
+            "detach": True,
+            # Least privilege: the programs need no capability at all (port 12000 is unprivileged).
+            "cap_drop": ["ALL"],
+            "cap_add": list(spec.capabilities) or None,
+            "security_opt": ["no-new-privileges"],
+            "user": spec.user,
+            "read_only": spec.read_only,
+            "tmpfs": {path: _tmpfs_options(path) for path in spec.writable} if spec.read_only else None,
+            "pids_limit": spec.pids_limit,
+            "mem_limit": spec.memory_bytes,
+            "memswap_limit": spec.memory_bytes,   # no swap beyond the memory limit
+            "sysctls": dict(spec.sysctls) or None,
+            "extra_hosts": dict(spec.extra_hosts) or None,
+            "stop_signal": "SIGTERM",
+            "init": True,
+        }
+        limits = spec.limits
+        if limits and limits.cpus:
+            kwargs["nano_cpus"] = int(limits.cpus * 1e9)
+        if limits and limits.memory_bytes:
+            kwargs["mem_limit"] = kwargs["memswap_limit"] = limits.memory_bytes
+        if limits and limits.pids:
+            kwargs["pids_limit"] = limits.pids
+        aliases = [spec.name, *spec.aliases]
+        if spec.networks:
+            primary = spec.networks[0]
+            kwargs["network"] = self.docker_name(primary)
+            kwargs["networking_config"] = {
+                self.docker_name(primary): self.client.api.create_endpoint_config(aliases=aliases)}
+        else:
+            kwargs["network_mode"] = "none"
+        command = file_writing_command(spec.files, spec.command)
+        log.debug("start %s (%s, role %s): %s", spec.name, spec.image, spec.role, " ".join(spec.command))
+        with _engine_call(f"starting {spec.name}"):
+            container = self.client.containers.create(spec.image, list(command),
+                                                      **{k: v for k, v in kwargs.items() if v is not None})
+            self._containers[spec.name] = container
+            for extra in spec.networks[1:]:
+                self.client.networks.get(self._networks[extra]).connect(container, aliases=aliases)
+            container.start()
+        if spec.networks and all(n in self._internal for n in spec.networks):
+            self._isolated[spec.name] = self._in_background(f"isolate-{spec.name}", self._isolate, spec.name)
+
+    def start_all(self, specs: Sequence[HostSpec]) -> None:
+        """Start independent containers concurrently (each create/start is a round trip)."""
+        if len(specs) <= 1:
+            for spec in specs:
+                self.start(spec)
+            return
+        with ThreadPoolExecutor(max_workers=min(8, len(specs))) as pool:
+            for future in [pool.submit(self.start, spec) for spec in specs]:
+                future.result()
+
+    def attach_helper(self, spec: HelperSpec) -> None:
+        """A helper container in the target's network namespace, with exactly its capabilities
+        added (it keeps Docker's default set: tcpdump, for one, changes user)."""
+        target = self._container(spec.target)
+        self._isolated_first(spec.target)   # what a helper changes (routes) comes after isolation
+        log.debug("helper %s in the namespace of %s (%s)", spec.name, spec.target, ", ".join(spec.capabilities))
+        with _engine_call(f"starting helper {spec.name}"):
+            container = self.client.containers.create(
+                spec.image, list(spec.command), name=self.docker_name(spec.name),
+                labels=self.identity.labels("helper"), detach=True, user=spec.user,
+                cap_add=list(spec.capabilities) or None, network_mode=f"container:{target.id}",
+                stop_signal="SIGTERM", init=True)
+            self._containers[spec.name] = container
+            container.start()
+
+    def _isolate(self, host: str) -> None:
+        """Delete the default route in `host`'s namespace (see the class docstring)."""
+        target = self._container(host)
+        with _engine_call(f"isolating {host}"):
+            helper = self.client.containers.create(
+                TOOLS_IMAGE, ["sh", "-c", "ip route del default 2>/dev/null; ! ip route show default | grep -q ."],
+                name=self.docker_name(f"{host}-isolate"), labels=self.identity.labels("helper"),
+                user="root", cap_drop=["ALL"], cap_add=["NET_ADMIN"], security_opt=["no-new-privileges"],
+                network_mode=f"container:{target.id}", read_only=True)
+            helper.start()
+            status = helper.wait(timeout=60).get("StatusCode")
+        if status != 0:
+            raise StepFailed(f"{host}: could not remove its route out of the lab (exit {status})")
+
+    def _isolated_first(self, host: str) -> None:
+        pending = self._isolated.get(host)
+        if pending is not None:
+            pending.result()
+
+    @staticmethod
+    def _in_background(name: str, work: Callable[..., T], *args: object) -> Future[T]:
+        """Run `work` in a daemon thread; its future holds the outcome.
+
+        A daemon thread rather than an executor's: an exec stuck past the run's time limit must
+        not keep the interpreter from exiting (teardown removes its container anyway).
+        """
+        future: Future[T] = Future()
+        future.set_running_or_notify_cancel()
+
+        def run() -> None:
+            try:
+                future.set_result(work(*args))
+            except BaseException as error:  # handed to whoever waits on the future
+                future.set_exception(error)
+
+        threading.Thread(target=run, daemon=True, name=name).start()
+        return future
+
+    def exec(self, host: str, argv: Sequence[str], *, user: str | None = None) -> CommandResult:
+        """Run a command in a running container; stdout and stderr kept apart."""
+        container = self._container(host)
+        self._isolated_first(host)
+        with _engine_call(f"exec in {host}"):
+            rc, (out, err) = container.exec_run(list(argv), demux=True, user=user or "")
+        result = CommandResult(int(rc if rc is not None else -1), (out or b"").decode(errors="replace"),
+                               (err or b"").decode(errors="replace"))
+        log.debug("exec in %s: %s -> rc %s %s", host, " ".join(argv), result.rc, result.stderr.strip()[:200])
+        return result
+
+    def exec_background(self, host: str, argv: Sequence[str], *, user: str | None = None
+                        ) -> Future[CommandResult]:
+        """`exec` in the background (several clients run at once); the future holds the outcome."""
+        return self._in_background(f"exec-{host}", lambda: self.exec(host, argv, user=user))
+
+    def put_file(self, host: str, path: str, content: bytes, mode: int = 0o644) -> None:
+        """Write a file through exec (the root file system is read-only; `path` must be in a tmpfs)."""
+        argv = file_writing_command({path: content}, ["chmod", f"{mode:o}", path])
+        result = self.exec(host, argv)
+        if result.rc != 0:
+            raise StepFailed(f"writing {path} in {host} failed: {result.stderr.strip()[-300:]}")
+
+    def copy_out(self, host: str, path: str) -> bytes:
+        """A file or directory of a container as a tar archive (docker cp), e.g. a helper's pcaps."""
+        container = self._container(host)
+        with _engine_call(f"copying {path} out of {host}"):
+            stream, _stat = container.get_archive(path)
+            return b"".join(stream)
+
+    def logs(self, host: str) -> str:
+        return self._read_logs(host, stdout=True)
+
+    def stderr(self, host: str) -> str:
+        return self._read_logs(host, stdout=False)
+
+    def _read_logs(self, host: str, stdout: bool) -> str:
+        container = self._container(host)
+        with _engine_call(f"reading the output of {host}"):
+            raw = container.logs(stdout=stdout, stderr=not stdout)
+        return raw.decode(errors="replace")
+
+    def wait_for_log(self, host: str, needle: str, timeout: float) -> None:
+        """Wait until a container printed `needle` (e.g. its ``listening`` event)."""
+        deadline = time.monotonic() + timeout
+        container = self._container(host)
+        while time.monotonic() < deadline:
+            if needle in self.logs(host):
+                return
+            try:
+                with _engine_call(f"watching {host}"):
+                    container.reload()
+            except StepFailed:
+                raise StepFailed(f"{host} was removed while starting") from None
+            if container.status == "exited":
+                raise StepFailed(f"{host} exited before it was ready: {self.stderr(host)[-500:]}")
+            time.sleep(0.05)
+        raise StepFailed(f"{host} was not ready within {timeout:.0f} s (waited for {needle!r})")
+
+    def stop(self, host: str, timeout: int = 3) -> None:
+        container = self._container(host)
+        try:
+            with _engine_call(f"stopping {host}"):
+                container.stop(timeout=timeout)
+        except StepFailed as error:
+            log.warning("%s", error)
+
+    def address(self, host: str, network: str) -> str:
+        container = self._container(host)
+        with _engine_call(f"inspecting {host}"):
+            container.reload()
+        networks = container.attrs["NetworkSettings"]["Networks"]
+        return str(networks[self.docker_name(network)]["IPAddress"])
+
+    def testinfra_url(self, host: str) -> str:
+        return f"docker://{self._container(host).name}"
+
+    def hosts(self) -> list[str]:
+        return list(self._containers)
+
+    def close(self) -> None:
+        """Nothing held: exec threads end when teardown removes their containers."""
+
+
+def _tmpfs_options(path: str) -> str:
+    """/tmp as usual (sticky, noexec); any other dir (the home) owned by the user, exec allowed so
+    that a student's program put there can run."""
+    if path == "/tmp":
+        return "mode=1777,size=64m"
+    return f"uid={APP_UID},gid={APP_UID},mode=0755,exec,size=64m"
+
+
+def _remove_container(container: Container) -> None:
+    try:
+        container.remove(force=True)
+    except docker.errors.NotFound:
+        pass
+    except docker.errors.APIError as error:  # already being removed, or gone meanwhile
+        log.warning("container %s not removed: %s", container.name, _short(error))
+
+
+def _short(error: BaseException) -> str:
+    """A one-line reason from an SDK error, without the HTTP noise."""
+    text = getattr(error, "explanation", None) or str(error)
+    if isinstance(text, bytes):
+        text = text.decode(errors="replace")
+    return " ".join(str(text).split())[:300]
+
+
+if TYPE_CHECKING:  # mypy proves here that both classes implement the interface
+    from lab.engines.base import Engine, Lab
+
+    def _implements(engine: DockerEngine, lab: DockerLab) -> tuple[Engine, Lab]:
+        return engine, lab
