@@ -359,8 +359,11 @@ class DockerLab:
                 name=self.docker_name(f"{host}-isolate"), labels=self.identity.labels("helper"),
                 user="root", cap_drop=["ALL"], cap_add=["NET_ADMIN"], security_opt=["no-new-privileges"],
                 network_mode=f"container:{target.id}", read_only=True)
-            helper.start()
-            status = helper.wait(timeout=60).get("StatusCode")
+            try:
+                helper.start()
+                status = helper.wait(timeout=60).get("StatusCode")
+            finally:
+                _remove_container(helper)   # done: it need not wait for the teardown
         if status != 0:
             raise StepFailed(f"{host}: could not remove its route out of the lab (exit {status})")
 
@@ -469,7 +472,13 @@ class DockerLab:
         return list(self._containers)
 
     def close(self) -> None:
-        """Nothing held: exec threads end when teardown removes their containers."""
+        """Let pending isolations finish (so a kept run holds only its hosts); exec threads end
+        when teardown removes their containers."""
+        for pending in self._isolated.values():
+            try:
+                pending.result(timeout=10)
+            except Exception as error:  # the run is over; teardown follows anyway
+                log.debug("isolation: %s", error)
 
 
 def _tmpfs_options(path: str) -> str:
