@@ -476,7 +476,7 @@ class DockerLab:
         when teardown removes their containers."""
         for pending in self._isolated.values():
             try:
-                pending.result(timeout=10)
+                pending.result(timeout=60)
             except Exception as error:  # the run is over; teardown follows anyway
                 log.debug("isolation: %s", error)
 
