@@ -32,7 +32,7 @@ def run(engine, name: str, overrides: dict, **options):
 
 @pytest.fixture(scope="module")
 def kernel(engine, built_images):
-    return app.probe_kernel(engine)[0]   # (probe, kernel release)
+    return app.probe_kernel(engine)
 
 
 def invoke(*args: str) -> subprocess.CompletedProcess:
