@@ -40,7 +40,11 @@ log = logging.getLogger(__name__)
 WORK_DIR = "/tmp/socklab-capture"
 LISTEN_TIMEOUT_S = 10
 STOP_TIMEOUT_S = 10
-SNAPLEN = 262144
+# 2048 bytes hold every frame of a 1500-byte MTU whole; only the 64 KiB super-packets of a bulk TCP
+# transfer (GSO) are cut, and the decoder still reads their length from the IP header. Smaller
+# records and an 8 MiB ring keep tcpdump from falling behind (kernel drops) on a busy machine.
+SNAPLEN = 2048
+BUFFER_KIB = 8192
 NFLOG_GROUP_BASE = 100
 # After the last client exits its final packets are already on the wire (a veth delivers in
 # microseconds); this short pause only lets tcpdump read them from its ring before SIGINT.
@@ -48,7 +52,7 @@ SETTLE_S = 0.1
 # --immediate-mode: without it libpcap hands packets over a ring block at a time, and the block
 # still filling when SIGINT comes is never written: the capture would lose its tail.
 # -U: each packet written to the file as it comes; -n: no name lookups (there is no resolver).
-TCPDUMP_OPTIONS = f"--immediate-mode -U -n -s {SNAPLEN}"
+TCPDUMP_OPTIONS = f"--immediate-mode -U -n -s {SNAPLEN} -B {BUFFER_KIB}"
 
 
 @dataclass(frozen=True)

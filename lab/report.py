@@ -178,6 +178,9 @@ def print_api_trace(api: dict[str, Any]) -> None:
     console.print(f"[dim]{escape(api['notes'])}[/dim]")
 
 
+TIMELINE_ROWS = 40  # a bulk transfer has thousands of segments: the console and Markdown show the start
+
+
 def _print_captures(document: dict[str, Any]) -> None:
     """Which pcaps, what they say was lost, and each TCP connection's timeline."""
     if "captures" not in document:
@@ -194,10 +197,13 @@ def _print_captures(document: dict[str, Any]) -> None:
                             f"{connection['closed_first'] or 'nobody'} closed first", title_justify="left")
         for column in ("ms", "host", "packet / event", "call / detail"):
             table.add_column(column, justify="right" if column == "ms" else "left")
-        for row in connection["timeline"]:
+        for row in connection["timeline"][:TIMELINE_ROWS]:
             what = escape(row["what"]) if row["kind"] == "packet" else f"[italic]{escape(row['what'])}[/italic]"
             table.add_row(f"{row['ms']:.3f}", escape(row["host"]), what, escape(row["detail"]))
         console.print(table)
+        if len(connection["timeline"]) > TIMELINE_ROWS:
+            console.print(f"[dim]… {len(connection['timeline']) - TIMELINE_ROWS} more rows "
+                          "(tcp_connections in the JSON result)[/dim]")
 
 
 def print_scenarios(entries: list[tuple[str, str]], parameters: list[Parameter] | None = None) -> None:
@@ -379,9 +385,12 @@ def _capture_markdown(document: dict[str, Any]) -> list[str]:
         lines += ["", f"#### TCP connection {connection['client']} → {connection['server']}"
                   f" ({connection['closed_first'] or 'nobody'} closed first)", "",
                   "| ms | host | packet or event | call / detail |", "|---:|---|---|---|"]
-        for row in connection["timeline"]:
+        for row in connection["timeline"][:TIMELINE_ROWS]:
             what = row["what"] if row["kind"] == "packet" else f"*{row['what']}* (event)"
             lines.append(f"| {row['ms']:.3f} | {row['host']} | {what} | {row['detail'].replace('|', '/')} |")
+        if len(connection["timeline"]) > TIMELINE_ROWS:
+            lines.append(f"\n… {len(connection['timeline']) - TIMELINE_ROWS} more rows in the JSON result "
+                         "(`tcp_connections`).")
     chart = document.get("sequence_chart") or {}
     if chart.get("mermaid"):
         left_out = f", {chart['omitted']} packets left out" if chart["omitted"] else ""
