@@ -189,6 +189,11 @@ def _run_job(engine: Engine, job: Job) -> tuple[classroom.GradeRow, str]:
         log.warning("%s %s/%s: %s", job.student, job.scenario, job.role, error)
         return classroom.GradeRow(job.student, job.scenario, job.role, "error", reason=str(error),
                                   program=program.name), str(error)
+    except Exception as error:   # one run's unexpected failure must not stop the class's grading
+        log.exception("%s %s/%s", job.student, job.scenario, job.role)
+        reason = f"the lab failed on this run: {error!r}"
+        return classroom.GradeRow(job.student, job.scenario, job.role, "error", reason=reason,
+                                  program=program.name), reason
     return classroom.row_from_document(job.student, job.role, document), ""
 
 
