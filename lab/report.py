@@ -58,6 +58,7 @@ def result_document(outcome: Outcome) -> dict[str, Any]:
         "checks": [_check_item(c) for c in outcome.checks if c.applicable],
         "not_applicable": [{"name": c.name, "reason": c.detail} for c in outcome.checks if not c.applicable],
         "programs": programs(record.plan),
+        **({"student_output": student_output(record)} if record.plan.students else {}),
         "timings_s": {k: round(v, 3) for k, v in outcome.timings.items()},
         "lesson": record.plan.scenario.lesson,
         "artifacts": [],
@@ -104,6 +105,34 @@ def programs(plan: Any) -> dict[str, dict[str, str]]:
         else:
             ran[role] = {"host": slot.host, "program": "lab", "name": plan.scenario.host(slot.host).program}
     return ran
+
+
+def student_output(record: Any) -> dict[str, list[dict[str, Any]]]:
+    """What each student program printed and how it ended, per role (a client: per run).
+
+    Streamed out while it ran, so it is here even when the lab had to stop the program.
+    """
+    def one(events: list[dict[str, Any]], sentence: str | None = None) -> dict[str, Any]:
+        text = {stream: "".join(e.get("text", "") for e in events
+                                if e.get("event") == "output" and e.get("stream") == stream)
+                for stream in ("stdout", "stderr")}
+        ended = next((e for e in events if e.get("event") == "exited"), None)
+        limit = next((e for e in events if e.get("event") == "limit"), None)
+        entry: dict[str, Any] = {**text, "ended": None if ended is None else
+                                 {k: ended.get(k) for k in ("rc", "signal", "reason", "seconds")}}
+        if limit:
+            entry["stopped"] = {k: limit.get(k) for k in ("what", "blocked_in", "state")}
+        if sentence is not None:
+            entry["input"] = sentence
+        return entry
+
+    shown: dict[str, list[dict[str, Any]]] = {}
+    for host, role in record.plan.student_hosts().items():
+        if role == "server":
+            shown[role] = [one(record.events_of_host(host))]
+        else:
+            shown[role] = [one(run.events, run.sentence) for run in record.clients_of(host)]
+    return shown
 
 
 def verdict_line(document: dict[str, Any]) -> str:
@@ -356,6 +385,7 @@ def markdown(document: dict[str, Any]) -> str:
                 if ran.get("program") == "student"]
     if students:
         lines += ["", "Student programs — " + ", ".join(students)]
+    lines += _student_output_markdown(document)
     if document.get("api_trace"):
         titles, rows = _trace_rows(document["api_trace"])
         lines += ["", f"Socket calls seen by `{document['api_trace']['tracer']}`, in order:", "",
@@ -365,6 +395,26 @@ def markdown(document: dict[str, Any]) -> str:
         lines += ["", f"_{document['api_trace']['notes']}_"]
     lines += _capture_markdown(document)
     return "\n".join(lines) + "\n"
+
+
+def _student_output_markdown(document: dict[str, Any]) -> list[str]:
+    """What each student program printed, folded (a failed check's hint often needs it)."""
+    fence = "`" * 3
+    lines: list[str] = []
+    for role, runs in document.get("student_output", {}).items():
+        for number, run in enumerate(runs, start=1):
+            title = f"What the {role} printed" + (f" (run {number}, input {run['input']!r})" if "input" in run else "")
+            ended = run.get("ended") or {}
+            how = (f"exit status {ended['rc']}" if ended.get("rc") is not None else
+                   f"stopped ({ended.get('reason')})" if ended else "still running when the lab stopped it")
+            printed = (run["stdout"] + run["stderr"])[-4000:].rstrip("\n").replace(fence, "` ` `")
+            lines += ["", f"<details><summary>{escape_html(title)} — {how}</summary>", "", fence,
+                      printed or "(nothing)", fence, "</details>"]
+    return lines
+
+
+def escape_html(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _cell(text: str) -> str:

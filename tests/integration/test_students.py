@@ -105,6 +105,7 @@ def test_a_syntax_error_is_a_failed_check_quoting_python(engine, built_images, n
     assert not outcome.passed and not start["passed"]
     assert "SyntaxError: '(' was never closed" in start["detail"]
     assert "TCPServer.py, line 3" in start["hint"]
+    assert "SyntaxError" in document["student_output"]["server"][0]["stderr"]
     assert {c["name"] for c in document["not_applicable"]}, "the checks that could not run say so"
 
 
@@ -154,6 +155,10 @@ def test_a_program_that_never_exits_is_stopped_and_what_it_printed_is_kept(engin
     outcome, document = run(engine, "udp-echo", client=ABUSERS / "never_exits_client.py")
     ends = verdicts(document)["your client ends by itself"]
     assert not ends["passed"] and "about to wait" in ends["detail"]
+    first = document["student_output"]["client"][0]
+    assert first["stdout"] == "about to wait\n" and first["stopped"]["what"] == "wall-clock"
+    assert first["input"] == "hello from client run 1" and first["ended"]["signal"] == "SIGKILL"
+    assert "about to wait" in report.markdown(document)
     assert "time.sleep" not in ends["hint"] and ends["hint"]
 
 
