@@ -61,6 +61,9 @@ def lab_client_hint(runs: list[ClientRun], server_stderr: str = "") -> str:
         sent = run.all("sent")
         error = run.first("error")
         timeout = run.first("timeout")
+        if error and error.get("during") == "resolve":
+            return ("the lab's client could not look up the server's name (the engine's DNS did not answer "
+                    "in time): not your program's doing; grade it again")
         if error and error.get("name") == "ECONNREFUSED" and error.get("during") == "connect":
             if served_before:
                 return (f"the {ordinal(position)} client was refused: the listening socket was closed after the "

@@ -128,15 +128,18 @@ def _run_steps(lab: Lab, plan: Plan, record: RunRecord, timings: dict[str, float
     # The services of a leading "start" step start alongside them (one round of latency).
     early = set(scenario.steps[0].hosts) if scenario.steps and scenario.steps[0].action == "start" else set()
     routed = bool(scenario.subnets)
-    # A student's client starts once the server is up: its host table then names the server.
-    later = [i for i in plan.instances if i.role == "client" and i.student]
+    # With a student's program in the run, clients start once the services of the first step are
+    # up, with those services' names in their host table (see _service_names).
+    later = [i for i in plan.instances if i.role == "client"] if plan.students else []
     lab.start_all([_container(i, ("sleep", "infinity"), routed)
                    for i in plan.instances if (i.role == "client" or i.program == "none") and i not in later]
                   + [_container(i, i.argv, routed)
                      for i in plan.instances if i.host in early and i.program != "none"])
-    pause_point("start")
-    for instance in later:
-        lab.start(_container(instance, ("sleep", "infinity"), routed, _server_names(lab, plan, instance, early)))
+    if later:
+        names = _service_names(lab, plan, early)
+        lab.start_all([_container(i, ("sleep", "infinity"), routed,
+                                  {n: a for n, (a, net) in names.items() if net in i.networks})
+                       for i in later])
     if scenario.subnets:  # the scenario's own subnets and routes, before any program sends
         routed_at = time.monotonic()
         record.routing = routing.set_up(lab, plan, progress)
@@ -313,19 +316,20 @@ def _run_student_client(lab: Lab, plan: Plan, record: RunRecord, instance: Insta
                                         began, time.time(), result.stderr, sentence))
 
 
-def _server_names(lab: Lab, plan: Plan, client: Instance, started: set[str]) -> dict[str, str]:
-    """The host-table entries (name → address) that name the server for a student's client.
+def _service_names(lab: LabRun, plan: Plan, started: set[str]) -> dict[str, tuple[str, str]]:
+    """Name → (address, network) of every service that is up, under its name and its aliases.
 
-    The textbook client looks up 'hostname' on every run; the engine's DNS answers it too (an
-    alias of the server), but a busy engine can answer after the resolver's 5 s timeout, which
-    would read as the student's client hanging. A host-table entry answers at once, the way a
-    classroom's /etc/hosts does. Empty when the server is not up yet (the DNS alias still works).
+    A client looks the server up by name on every run ('hostname' in the textbook client). The
+    engine's DNS answers too, but a busy engine can answer after the resolver's 5 s timeout, which
+    would fail a student for the machine's load; host-table entries answer at once, the way a
+    classroom's /etc/hosts does.
     """
-    from lab.plan import SERVER_ALIAS
-
-    server = next((i for i in plan.instances if SERVER_ALIAS in i.aliases), None)
-    shared = [n for n in client.networks if server is not None and n in server.networks]
-    if server is None or not shared or server.host not in started:
-        return {}
-    address = lab.address(server.name, shared[0])
-    return {SERVER_ALIAS: address, server.name: address}
+    names: dict[str, tuple[str, str]] = {}
+    for instance in plan.instances:
+        if instance.role != "service" or instance.host not in started or instance.program == "none":
+            continue
+        for network in instance.networks:
+            address = lab.address(instance.name, network)
+            for name in (instance.name, *instance.aliases):
+                names.setdefault(name, (address, network))
+    return names
