@@ -13,14 +13,14 @@ from typing import Any
 
 from lab import parameters as params
 from lab.errors import LabError, ParameterError, ScenarioFileError
-from lab.impairment import get_backend
+from lab.impairment import CHOICES, get_backend
 from lab.impairment.spec import Impairment, parse_impairment
 from lab.model import PROGRAMS, Host, Scenario, StudentSlot
 from lab.submission import StudentProgram
 from lab.trace import STRACE_ARGV
 
 PROGRAM_DIR = "/opt/socklab/programs"
-IMPAIR_BACKENDS = ("auto", "netem", "userspace")
+IMPAIR_BACKENDS = CHOICES   # from the backend registry (lab.impairment)
 # ``{start_at}`` in a client's args: one moment (epoch seconds) the runner sets for all clients of a
 # parallel step, a little after it launches them, so that clients in separate containers (each
 # with its own interpreter to start) connect at once. Filled in by lab.runner at launch.
