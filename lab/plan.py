@@ -194,14 +194,15 @@ def build_plan(scenario: Scenario, overrides: dict[str, Any], impair_backend: st
             impairments = tuple(spec for table in host.impairments
                                 if not (spec := _impairment(table, local, seed, impair_backend)).is_empty)
             argv = program_argv(host.program, args, host.trace)
-            student, inputs = None, ()
-            role = student_hosts.get(host.name)
-            if role is not None:
-                slot = scenario.students[role]
-                student = students[role]
-                limit = scenario.timeout_s if role == "server" else slot.limit_s
-                argv = student_argv(student, role, limit)
-                if role == "client":
+            student: StudentProgram | None = None
+            inputs: tuple[str, ...] = ()
+            filled = student_hosts.get(host.name)
+            if filled is not None:
+                slot = scenario.students[filled]
+                student = students[filled]
+                limit = scenario.timeout_s if filled == "server" else slot.limit_s
+                argv = student_argv(student, filled, limit)
+                if filled == "client":
                     inputs = tuple(slot.sentence.replace("{host}", name).replace("{run}", str(run))
                                    for run in range(1, slot.runs + 1))
             # The textbook client names the server 'hostname': the server it talks to answers to it.
