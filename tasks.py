@@ -70,7 +70,8 @@ PARAMETER_OPTIONS = {name: owners for name, owners in scenario_loader.declared_p
 def scenario(c: Context, name: str, seed: str | None = None, impair_backend: str = "auto",
              set_: list[str] | None = None, report_dir: str | None = None, keep: bool = False,
              capture: bool = False, server: str | None = None, client: str | None = None,
-             engine: str | None = None, verbose: bool = False, **parameters: str | None) -> None:
+             engine: str | None = None, place: list[str] | None = None, verbose: bool = False,
+             **parameters: str | None) -> None:
     """Run one scenario, check its outcome and print a results table and a verdict.
 
     Each parameter of the scenario is --NAME VALUE (`invoke scenarios --verbose` lists them);
@@ -85,7 +86,7 @@ def scenario(c: Context, name: str, seed: str | None = None, impair_backend: str
         overrides[key.strip().replace("-", "_")] = value
     _call("run", name, overrides, impair_backend=impair_backend, seed=seed,
           report_dir=report_dir, keep=keep, capture=capture, server=server, client=client,
-          engine_name=engine)
+          engine_name=engine, place=place)
 
 
 # invoke reads a task's options from its signature: the fixed ones, then one per parameter.
@@ -96,7 +97,7 @@ scenario.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
 scenario = task(
     positional=["name"],
     auto_shortflags=False,  # a new parameter must not move another option's short flag
-    iterable=["set_"],
+    iterable=["set_", "place"],
     help={
         "name": "scenario name (see `invoke scenarios`)",
         "seed": "make random impairment choices reproducible (userspace backend)",
@@ -107,7 +108,8 @@ scenario = task(
         "capture": "tcpdump on every interface of every host; pcaps kept in --report-dir",
         "server": "a student's server program (e.g. TCPServer.py) runs in the server's role",
         "client": "a student's client program (e.g. UDPClient.py) runs in the client's role",
-        "engine": "engine to run on (default: $SOCKLAB_ENGINE, else docker)",
+        "engine": "docker or swarm (default: $SOCKLAB_ENGINE, else docker)",
+        "place": "swarm: run a host on a node, HOST=NODE (repeatable; nodes: invoke doctor --engine swarm)",
         "verbose": "show debug logging",
         **{p.replace("_", "-"): f"parameter of {', '.join(names)}" for p, names in PARAMETER_OPTIONS.items()},
     },
@@ -121,31 +123,34 @@ scenario = task(
                  "the student's programs)",
     "jobs": "runs at once (each a whole lab of containers; default 1)",
     "report-dir": "where the gradebook, the classroom files and each student's reports go (default grades/)",
+    "engine": "docker or swarm: swarm spreads the runs over its nodes (default: $SOCKLAB_ENGINE, else docker)",
     "verbose": "show debug logging",
 })
 def grade(c: Context, directory: str, scenarios: str | None = None, jobs: int = 1, report_dir: str = "grades",
-          verbose: bool = False) -> None:
+          engine: str | None = None, verbose: bool = False) -> None:
     """Grade a class: each student's programs through the scenarios, a gradebook and classroom results."""
     _logging(verbose)
-    _call("grade", directory, scenarios=scenarios, jobs=jobs, report_dir=report_dir)
+    _call("grade", directory, scenarios=scenarios, jobs=jobs, report_dir=report_dir, engine_name=engine)
 
 
 @task(name="all", help={"report-dir": "write each scenario's JSON, JUnit and Markdown here",
                          "impair-backend": "auto (probe), netem or userspace",
                          "jobs": "run up to N scenarios at once, each in its own process (default 1)",
+                         "engine": "docker or swarm (default: $SOCKLAB_ENGINE, else docker)",
                          "verbose": "show debug logging"})
 def all_scenarios(c: Context, report_dir: str | None = None, impair_backend: str = "auto", jobs: int = 1,
-                  verbose: bool = False) -> None:
+                  engine: str | None = None, verbose: bool = False) -> None:
     """Run every scenario with its defaults (what CI does) and print a summary table."""
     _logging(verbose)
-    _call("run_all", report_dir=report_dir, impair_backend=impair_backend, jobs=jobs)
+    _call("run_all", report_dir=report_dir, impair_backend=impair_backend, jobs=jobs, engine_name=engine)
 
 
-@task(help={"force": "rebuild even when the images match their sources", "verbose": "show build output"})
-def build(c: Context, force: bool = False, verbose: bool = False) -> None:
+@task(help={"force": "rebuild even when the images match their sources", "verbose": "show build output",
+            "engine": "swarm: also copy the images to every node (default: $SOCKLAB_ENGINE, else docker)"})
+def build(c: Context, force: bool = False, engine: str | None = None, verbose: bool = False) -> None:
     """Build the apps and tools images (bootstraps a base locally when no registry answers)."""
     _logging(verbose)
-    _call("build", force=force)
+    _call("build", force=force, engine_name=engine)
 
 
 @task(help={"run": "only this run id (printed by --keep); default: every run",
@@ -163,10 +168,22 @@ def shell(c: Context, host: str, run: str | None = None) -> None:
     _call("shell", host, run)
 
 
-@task
-def doctor(c: Context) -> None:
+@task(help={"engine": "swarm: every node, how it is reached, its images and impairment backend"})
+def doctor(c: Context, engine: str | None = None) -> None:
     """Engine version, registry reachability and kernel features (netem, NFQUEUE, iptables)."""
-    _call("doctor")
+    _call("doctor", engine_name=engine)
+
+
+@task(name="swarm-up", help={"nodes": "node containers to add beside this engine (default 1)"})
+def swarm_up(c: Context, nodes: int = 1) -> None:
+    """A local swarm to try --engine swarm: this engine as manager plus node containers (root)."""
+    _call("swarm_up", nodes)
+
+
+@task(name="swarm-down")
+def swarm_down(c: Context) -> None:
+    """Take the local swarm apart; this engine leaves swarm mode if swarm-up put it there."""
+    _call("swarm_down")
 
 
 @task(positional=["name"], help={"name": "scenario name, or 'all'"})
@@ -190,4 +207,5 @@ def _logging(verbose: bool) -> None:
                         format="%(levelname)s %(name)s: %(message)s")
 
 
-namespace = Collection(scenarios, scenario, grade, all_scenarios, build, clean, shell, doctor, compose, test)
+namespace = Collection(scenarios, scenario, grade, all_scenarios, build, clean, shell, doctor, swarm_up,
+                       swarm_down, compose, test)

@@ -7,6 +7,7 @@ Everything shown to the user is drawn by lab.report.
 from __future__ import annotations
 
 import logging
+import os
 import platform
 import shutil
 import signal
@@ -19,10 +20,10 @@ from typing import Any
 from lab import (base_image, engines, feasibility, images, ownership, platform_advice, report, scenario_loader,
                  submission)
 from lab.capture_report import artifact_files
-from lab.common import TOOLS_IMAGE, current_session
+from lab.common import APPS_IMAGE, TOOLS_IMAGE, current_session
 from lab.engines import docker_endpoint
 from lab.engines.base import HELPER_CAPABILITIES, Engine, HostSpec, LabRun
-from lab.errors import BadInput, LabError
+from lab.errors import BadInput, LabError, NodeUnavailable
 from lab.pause import pause_point
 from lab.plan import IMPAIR_BACKENDS, build_plan
 from lab.runner import new_run_id, run_scenario
@@ -98,23 +99,24 @@ def student_programs(name: str, server: str | None, client: str | None) -> dict[
 
 def run(name: str, overrides: dict[str, Any], impair_backend: str = "auto", seed: int | str | None = None,
         report_dir: str | None = None, keep: bool = False, server: str | None = None,
-        client: str | None = None, capture: bool = False, engine_name: str | None = None) -> int:
+        client: str | None = None, capture: bool = False, engine_name: str | None = None,
+        place: list[str] | None = None) -> int:
     """Validate everything, make sure the images exist, run, report; 0 passed, 1 failed.
 
     ``server``/``client``: paths of a student's programs that run in those roles instead of the lab's.
+    ``place``: HOST=NODE pins on a multi-node engine (--place).
     """
     scenario = scenario_loader.load(name)
     students = student_programs(name, server, client)
     plan = build_plan(scenario, overrides, impair_backend, seed, capture=capture,
-                      students=students)   # bad input stops here
+                      students=students, place=place)   # bad input stops here
     feasibility.check(plan)                # ... and here
     directory = _report_directory(report_dir)
     engine = engines.connect(engine_name)
+    check_placement(engine, plan.placement, explicit=bool(place))
     progress = report.ConsoleProgress(f"{name} — {scenario.lesson}")
     _mention_stale(engine)
-    for outcome in images.ensure_images(engine, progress):
-        if outcome.action != "up to date":
-            progress(f"{outcome.image}: {outcome.action} ({outcome.seconds:.1f} s)")
+    images.ready(engine, progress)
     progress("parameters: " + (", ".join(f"{k}={v}" for k, v in plan.parameters.items()) or "none"))
     expected = feasibility.expected_seconds(plan)
     if expected > LONG_RUN_S:
@@ -134,8 +136,26 @@ def run(name: str, overrides: dict[str, Any], impair_backend: str = "auto", seed
             report.interrupted()
             return 130
     if keep:
-        report.kept(run_id, [i.name for i in plan.instances])
+        report.kept(run_id, [i.name for i in plan.instances], engine.name)
     return 0 if result.passed else 1
+
+
+def check_placement(engine: Engine, placement: dict[str, str], explicit: bool) -> None:
+    """Pinned hosts name nodes the engine has (exit 2 otherwise, before anything is created).
+
+    A single-engine engine has no nodes: --place is refused there, a scenario's own `node =` pins
+    are ignored (the scenario still runs, all on one machine).
+    """
+    nodes = engine.nodes()
+    if not placement or (not nodes and not explicit):
+        return
+    if not nodes:
+        raise BadInput(f"--place pins hosts to nodes of a swarm; the {engine.name} engine is one "
+                       "machine: add --engine swarm (or leave out --place)")
+    unknown = sorted({node for node in placement.values() if node not in nodes})
+    if unknown:
+        raise BadInput(f"placement on {', '.join(unknown)}: no such node in the swarm; its nodes: "
+                       f"{', '.join(nodes)}")
 
 
 def _mention_stale(engine: Engine) -> None:
@@ -149,7 +169,8 @@ def _mention_stale(engine: Engine) -> None:
         report.stale_notice(stale)
 
 
-def run_all(report_dir: str | None = None, impair_backend: str = "auto", jobs: int = 1) -> int:
+def run_all(report_dir: str | None = None, impair_backend: str = "auto", jobs: int = 1,
+            engine_name: str | None = None) -> int:
     """Every scenario with its defaults; a summary table; the worst exit code.
 
     jobs 1: one after another in this process. jobs N: up to N at once, each in its own
@@ -165,6 +186,8 @@ def run_all(report_dir: str | None = None, impair_backend: str = "auto", jobs: i
         raise BadInput(f"--impair-backend {impair_backend!r}: allowed {', '.join(IMPAIR_BACKENDS)}")
     names = [name for name, _ in list_scenarios()]
     seconds: dict[str, float] = {}
+    if engine_name:   # the scenarios of --jobs N run as child processes: they read it from here
+        os.environ[engines.ENGINE_ENV] = engines.chosen_name(engine_name)
     if jobs > 1:
         from lab import batch
 
@@ -180,7 +203,8 @@ def run_all(report_dir: str | None = None, impair_backend: str = "auto", jobs: i
         for name in names:
             mark = time.monotonic()
             try:
-                codes[name] = run(name, {}, impair_backend=impair_backend, report_dir=report_dir)
+                codes[name] = run(name, {}, impair_backend=impair_backend, report_dir=report_dir,
+                                  engine_name=engine_name)
             except LabError as error:
                 report.scenario_error(name, error)
                 codes[name] = error.exit_code
@@ -207,8 +231,7 @@ def worst(codes: Iterable[int]) -> int:
 def build(force: bool = False, engine_name: str | None = None) -> int:
     engine = engines.connect(engine_name)
     progress = report.ConsoleProgress("build images")
-    for outcome in images.ensure_images(engine, progress, force=force):
-        progress(f"{outcome.image}: {outcome.action} ({outcome.seconds:.1f} s)")
+    images.ready(engine, progress, force=force, verbose=True)
     return 0
 
 
@@ -228,20 +251,21 @@ def clean(run_id: str | None = None, stale: bool = False, engine_name: str | Non
     return 0
 
 
-def probe_kernel(engine: Engine) -> Any:
+def probe_kernel(engine: Engine, node: str | None = None) -> Any:
     """What the engine's kernel offers the impairment backends (a ProbeResult)."""
-    return probe_engine_kernel(engine)[0]
+    return probe_engine_kernel(engine, node)[0]
 
 
-def probe_engine_kernel(engine: Engine) -> tuple[Any, str]:
+def probe_engine_kernel(engine: Engine, node: str | None = None) -> tuple[Any, str]:
     """The ProbeResult and the engine kernel's release (`uname -r` in the container: the engine's
-    kernel, which on Desktop/WSL/Colima is not the host's), from a throwaway helper container."""
+    kernel, which on Desktop/WSL/Colima is not the host's), from a throwaway helper container
+    (on `node` of a multi-node engine)."""
     from lab.impairing import HelperRunner
     from lab.impairment.probe import probe_backends
 
     with LabRun(engine, f"doctor-{new_run_id()}", "doctor") as lab:
         lab.start(HostSpec("probe", TOOLS_IMAGE, ("sleep", "infinity"), "helper", user="root",
-                           capabilities=HELPER_CAPABILITIES, read_only=False))
+                           capabilities=HELPER_CAPABILITIES, read_only=False, node=node))
         runner = HelperRunner(lab, "probe")
         return probe_backends(runner), runner.run(["uname", "-r"]).stdout.strip()
 
@@ -249,6 +273,8 @@ def probe_engine_kernel(engine: Engine) -> tuple[Any, str]:
 def doctor(engine_name: str | None = None) -> int:
     """What this machine can do, and what each finding means for the user."""
     findings = [("host", f"{platform.system()} {platform.release()}, python {platform.python_version()}")]
+    if engines.chosen_name(engine_name) == "swarm":
+        return _doctor_swarm(findings)
     host = base_image.HostFacts.of_this_machine()
     engine = engines.connect(engine_name)
     findings.append(("engine", f"{engine.name.capitalize()} {engine.version()} at {docker_endpoint.resolve().source} — ok"))
@@ -271,6 +297,67 @@ def doctor(engine_name: str | None = None) -> int:
             findings.append(("netem", platform_advice.netem_advice(
                 engine_kernel, platform.system(), platform.release(), host.os_release)))
     report.print_findings(findings)
+    return 0
+
+
+def _doctor_swarm(findings: list[tuple[str, str]]) -> int:
+    """The swarm's nodes: state, how each engine is reached, images, each node's impairment backend.
+
+    A node that is down, drained or unreachable is named and the doctor exits 3 (NodeUnavailable)
+    without starting anything.
+    """
+    from lab.engines import swarm_engine
+    from lab.engines.docker_engine import DockerEngine
+
+    manager = DockerEngine.connect()
+    findings.append(("manager", f"Docker {manager.version()} at {docker_endpoint.resolve().source} — ok"))
+    node_findings, engine = swarm_engine.survey(manager, [APPS_IMAGE, TOOLS_IMAGE])
+    findings += node_findings
+    if engine is None:
+        report.print_findings(findings)
+        raise NodeUnavailable("a swarm node is not usable (NOT USABLE above); nothing was started")
+    if engine.image_labels(TOOLS_IMAGE) is not None:
+        for node in engine.nodes():
+            try:
+                probe, kernel = probe_engine_kernel(engine, node)
+            except LabError as error:
+                findings.append((f"kernel {node}", f"could not probe: {error}"))
+                continue
+            backend = "netem" if probe.netem else "userspace" if probe.nfqueue else "none"
+            findings.append((f"kernel {node}", f"{kernel}; impairment backend here: {backend}"))
+            findings += [(f"kernel {node}", line) for line in probe.describe()]
+    else:
+        findings.append(("kernel", "tools image not built yet — run `invoke build --engine swarm`"))
+    report.print_findings(findings)
+    return 0
+
+
+def swarm_up(nodes: int = 1) -> int:
+    """A local swarm to try the swarm engine: this engine as manager, `nodes` node containers."""
+    from lab.engines import swarm_local
+    from lab.engines.docker_engine import DockerEngine
+
+    if nodes < 1:
+        raise BadInput(f"--nodes {nodes}: at least 1 node container beside this engine")
+    progress = report.ConsoleProgress("local swarm")
+    swarm = swarm_local.up(DockerEngine.connect(timeout=60), nodes, progress)
+    path = swarm_local.write_nodes_file(swarm)
+    progress(f"wrote {path} (how socklab reaches the node engines)")
+    progress("next: invoke build --engine swarm, then invoke scenario udp-echo --engine swarm; "
+             "invoke swarm-down takes it apart")
+    return 0
+
+
+def swarm_down() -> int:
+    """Take every local swarm apart and leave this engine as swarm-up found it."""
+    from lab.engines import swarm_local
+    from lab.engines.docker_engine import DockerEngine
+
+    progress = report.ConsoleProgress("local swarm")
+    found = swarm_local.down(DockerEngine.connect(timeout=60))
+    for path in swarm_local.remove_nodes_files():
+        progress(f"removed {path}")
+    progress(f"{found} local swarm(s) taken down" if found else "no local swarm was running")
     return 0
 
 
@@ -300,9 +387,10 @@ def shell(host: str, run_id: str | None = None) -> int:
     return subprocess.run(argv).returncode
 
 
-def grade(directory: str, scenarios: str | None = None, jobs: int = 1, report_dir: str = "grades") -> int:
+def grade(directory: str, scenarios: str | None = None, jobs: int = 1, report_dir: str = "grades",
+          engine_name: str | None = None) -> int:
     """Every student's programs through the scenarios that take them; gradebook and classroom files."""
     from lab import grading
 
     with _sigterm_as_interrupt():
-        return grading.grade(directory, scenarios, jobs, report_dir)
+        return grading.grade(directory, scenarios, jobs, report_dir, engine_name)

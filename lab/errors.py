@@ -53,6 +53,10 @@ class EngineLost(EngineUnavailable):
     """
 
 
+class NodeUnavailable(EnvironmentProblem):
+    """A swarm node is down, drained or unreachable, or socklab does not know how to reach its engine."""
+
+
 class ImageBuildError(EnvironmentProblem):
     """A base bootstrap or an image build failed."""
 

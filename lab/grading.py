@@ -96,7 +96,8 @@ def plan_jobs(students: list[submission.StudentFolder], scenarios: dict[str, dic
     return jobs, rows
 
 
-def grade(directory: str, scenarios: str | None = None, jobs: int = 1, report_dir: str = "grades") -> int:
+def grade(directory: str, scenarios: str | None = None, jobs: int = 1, report_dir: str = "grades",
+          engine_name: str | None = None) -> int:
     """Grade a class; 0 when every student was graded, 3 when a run met an environment problem."""
     from lab import images
 
@@ -106,13 +107,11 @@ def grade(directory: str, scenarios: str | None = None, jobs: int = 1, report_di
     chosen, explicit = choose_scenarios(scenarios)
     planned, known_rows = plan_jobs(students, chosen, explicit)
     out = _writable(report_dir)
-    engine = engines.connect()
+    engine = engines.connect(engine_name)   # swarm: the runs spread over the nodes
     progress = report.GradeProgress(f"grade {directory}: {len(students)} student(s), "
                                     f"{sum(map(len, planned.values()))} run(s), {jobs} at a time",
                                     total=len(students))
-    for outcome in images.ensure_images(engine, progress.line):
-        if outcome.action != "up to date":
-            progress.line(f"{outcome.image}: {outcome.action} ({outcome.seconds:.1f} s)")
+    images.ready(engine, progress.line)
     os.environ.setdefault(SESSION_ENV, f"grade-{secrets.token_hex(3)}")   # cleanup sees only our runs
     rows: dict[str, list[classroom.GradeRow]] = {s: list(r) for s, r in known_rows.items()}
     environment_errors: list[str] = []

@@ -129,3 +129,14 @@ def ensure_images(engine: Engine, progress: Callable[[str], None], force: bool =
                      on_line=lambda line: log.debug("build: %s", line))
         outcomes.append(ImageOutcome(tag, "built", time.monotonic() - started))
     return outcomes
+
+
+def ready(engine: Engine, progress: Callable[[str], None], force: bool = False, verbose: bool = False) -> None:
+    """Images built (or found up to date) where the engine builds, then put on every node it runs
+    hosts on (a swarm's nodes; nothing to do on one engine). Says what it did through `progress`."""
+    for outcome in ensure_images(engine, progress, force=force):
+        if verbose or outcome.action != "up to date":
+            progress(f"{outcome.image}: {outcome.action} ({outcome.seconds:.1f} s)")
+    for line in engine.spread_images([APPS_IMAGE, TOOLS_IMAGE], progress):
+        if verbose or not line.endswith(" present"):
+            progress(line)

@@ -24,7 +24,7 @@ PARAMETER_KINDS = ("int", "float", "str", "percent", "duration", "rate")
 # beside them) and the placeholders lab.plan fills per replica.
 RESERVED_PARAMETER_NAMES = frozenset({"name", "seed", "impair_backend", "set", "report_dir", "keep",
                                       "capture", "verbose", "help", "host", "index", "start_at",
-                                      "server", "client"})
+                                      "server", "client", "engine", "place"})
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,8 @@ class Host:
     trace: bool = False
     # A router: IPv4 forwarding on in its network namespace (a namespaced sysctl set at create).
     forward: bool = False
+    # Pinned to this node of a multi-node engine (swarm: a node's hostname); --place overrides.
+    node: str | None = None
 
 
 @dataclass(frozen=True)

@@ -7,20 +7,20 @@ from __future__ import annotations
 
 import base64
 import zlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from lab import parameters as params
 from lab.errors import LabError, ParameterError, ScenarioFileError
-from lab.impairment import CHOICES, get_backend
+from lab.impairment import get_backend
 from lab.impairment.spec import Impairment, parse_impairment
 from lab.model import PROGRAMS, Host, Scenario, StudentSlot
 from lab.submission import StudentProgram
 from lab.trace import STRACE_ARGV
 
 PROGRAM_DIR = "/opt/socklab/programs"
-IMPAIR_BACKENDS = CHOICES   # from the backend registry (lab.impairment)
+IMPAIR_BACKENDS = ("auto", "netem", "userspace")
 # ``{start_at}`` in a client's args: one moment (epoch seconds) the runner sets for all clients of a
 # parallel step, a little after it launches them, so that clients in separate containers (each
 # with its own interpreter to start) connect at once. Filled in by lab.runner at launch.
@@ -44,6 +44,7 @@ class Instance:
     aliases: tuple[str, ...] = ()
     student: StudentProgram | None = None   # a student's program runs here instead of `program`
     inputs: tuple[str, ...] = ()            # a student's client: one sentence per run
+    node: str | None = None                 # pinned to this node of a multi-node engine
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,11 @@ class Plan:
     seed: int | None = None
     capture_hosts: tuple[str, ...] = ()   # hosts captured with tcpdump (empty: no capture)
     students: dict[str, StudentProgram] = field(default_factory=dict)   # role → program
+
+    @property
+    def placement(self) -> dict[str, str]:
+        """Host -> node for the hosts pinned to a node (a scenario's `node =`, or --place)."""
+        return {i.host: i.node for i in self.instances if i.node}
 
     def slot(self, role: str) -> StudentSlot:
         return self.scenario.students[role]
@@ -157,15 +163,37 @@ def _kind(program: str) -> str:
     return program.split("-")[0]   # tcp | udp
 
 
+def parse_placement(items: Sequence[str] | Mapping[str, str] | None, scenario: Scenario) -> dict[str, str]:
+    """--place HOST=NODE (repeatable): each HOST must be a host of the scenario."""
+    if not items:
+        return {}
+    pairs = list(items.items()) if isinstance(items, Mapping) else [i.partition("=")[::2] for i in items]
+    hosts = [h.name for h in scenario.hosts]
+    placement: dict[str, str] = {}
+    for host, node in pairs:
+        host, node = host.strip(), node.strip()
+        if not host or not node:
+            raise ParameterError(f"--place {host}={node}: expected HOST=NODE, e.g. --place server=lab-02")
+        if host not in hosts:
+            raise ParameterError(f"--place {host}={node}: scenario {scenario.name} has no host {host!r}; "
+                                 f"its hosts: {', '.join(hosts)}")
+        placement[host] = node
+    return placement
+
+
 def build_plan(scenario: Scenario, overrides: dict[str, Any], impair_backend: str = "auto",
                seed: int | str | None = None, capture: bool = False,
-               students: Mapping[str, StudentProgram] | None = None) -> Plan:
+               students: Mapping[str, StudentProgram] | None = None,
+               place: Sequence[str] | Mapping[str, str] | None = None) -> Plan:
     """Resolve parameters, expand replicas, fill argv templates and parse impairments.
 
     `capture` (--capture) captures every host; a scenario that captures by itself names its hosts.
     ``students`` (role → program) puts a student's program on the host the scenario names for
-    that role; a role the scenario does not offer is bad input.
+    that role; a role the scenario does not offer is bad input. ``place`` (--place HOST=NODE)
+    pins hosts to nodes of a multi-node engine, over the scenario's own ``node =``.
     """
+    placement = {h.name: h.node for h in scenario.hosts if h.node}
+    placement.update(parse_placement(place, scenario))
     students = dict(students or {})
     for role in students:
         if role not in scenario.students:
@@ -194,15 +222,14 @@ def build_plan(scenario: Scenario, overrides: dict[str, Any], impair_backend: st
             impairments = tuple(spec for table in host.impairments
                                 if not (spec := _impairment(table, local, seed, impair_backend)).is_empty)
             argv = program_argv(host.program, args, host.trace)
-            student: StudentProgram | None = None
-            inputs: tuple[str, ...] = ()
-            filled = student_hosts.get(host.name)
-            if filled is not None:
-                slot = scenario.students[filled]
-                student = students[filled]
-                limit = scenario.timeout_s if filled == "server" else slot.limit_s
-                argv = student_argv(student, filled, limit)
-                if filled == "client":
+            student, inputs = None, ()
+            role = student_hosts.get(host.name)
+            if role is not None:
+                slot = scenario.students[role]
+                student = students[role]
+                limit = scenario.timeout_s if role == "server" else slot.limit_s
+                argv = student_argv(student, role, limit)
+                if role == "client":
                     inputs = tuple(slot.sentence.replace("{host}", name).replace("{run}", str(run))
                                    for run in range(1, slot.runs + 1))
             # The textbook client names the server 'hostname': the server it talks to answers to it.
@@ -211,7 +238,7 @@ def build_plan(scenario: Scenario, overrides: dict[str, Any], impair_backend: st
             instances.append(Instance(name, host.name, host.role, host.program, argv, host.networks,
                                       impairments, traced=host.trace and student is None, forward=host.forward,
                                       aliases=aliases,
-                                      student=student, inputs=inputs))
+                                      student=student, inputs=inputs, node=placement.get(host.name)))
     effective = dict(values)
     if seed is not None:
         effective["seed"] = seed

@@ -270,9 +270,15 @@ def interrupted() -> None:
     console.print("[yellow]interrupted: the lab was torn down[/yellow]")
 
 
-def kept(run_id: str, hosts: list[str]) -> None:
+def kept(run_id: str, hosts: list[str], engine: str = "docker") -> None:
     from lab.shell import command_hint
 
+    if engine == "swarm":
+        console.print(f"[yellow]kept run {run_id} running on the swarm (hosts: {escape(', '.join(hosts))}): "
+                      f"SOCKLAB_ENGINE=swarm {escape(command_hint(run_id, hosts))} opens a shell; "
+                      f"docker service ps --filter label=io.socklab.run={run_id} shows where each runs; "
+                      f"remove it with: invoke clean --engine swarm --run {run_id}[/yellow]")
+        return
     console.print(f"[yellow]kept run {run_id} running (hosts: {escape(', '.join(hosts))}): "
                   f"open a shell with: {escape(command_hint(run_id, hosts))}; "
                   f"docker ps --filter label=io.socklab.run={run_id}; "

@@ -183,7 +183,8 @@ def _container(instance: Instance, command: tuple[str, ...], routed: bool = Fals
     sysctls = {"net.ipv4.ip_forward": "1" if instance.forward else "0"} if instance.forward or routed else {}
     return HostSpec(name=instance.name, image=APPS_IMAGE, command=command, role=instance.role,
                     networks=instance.networks, sysctls=sysctls, aliases=instance.aliases,
-                    limits=STUDENT_LIMITS if instance.student else None, extra_hosts=hosts or {})
+                    limits=STUDENT_LIMITS if instance.student else None, extra_hosts=hosts or {},
+                    node=instance.node)
 
 
 def _wait(pending: Future[CommandResult], timeout: float, what: str) -> CommandResult:
@@ -316,7 +317,7 @@ def _run_student_client(lab: Lab, plan: Plan, record: RunRecord, instance: Insta
                                         began, time.time(), result.stderr, sentence))
 
 
-def _service_names(lab: Lab, plan: Plan, started: set[str]) -> dict[str, tuple[str, str]]:
+def _service_names(lab: LabRun, plan: Plan, started: set[str]) -> dict[str, tuple[str, str]]:
     """Name → (address, network) of every service that is up, under its name and its aliases.
 
     A client looks the server up by name on every run ('hostname' in the textbook client). The

@@ -195,7 +195,7 @@ def _hosts(entries: Any, networks: tuple[Network, ...], parameters: dict[str, Pa
         where = f"{filename}: hosts[{index}]"
         _table(entry, where)
         _only(entry, {"name", "program", "role", "args", "networks", "replicas", "impair", "ready_event",
-                      "trace", "forward"}, where)
+                      "trace", "forward", "node"}, where)
         host_name = str(_require(entry, "name", where))
         where = f"{filename}: hosts[{index}] ({host_name})"
         program = _one_of(str(_require(entry, "program", where)), tuple(PROGRAMS), where + ".program")
@@ -209,6 +209,9 @@ def _hosts(entries: Any, networks: tuple[Network, ...], parameters: dict[str, Pa
                 raise ScenarioFileError(f"{where}.{flag}: true or false")
         if entry.get("trace") and program == "none":
             raise ScenarioFileError(f"{where}.trace: a host with program \"none\" runs nothing to trace")
+        node = entry.get("node")
+        if node is not None and (not isinstance(node, str) or not node.strip()):
+            raise ScenarioFileError(f"{where}.node: the name of a swarm node, e.g. node = \"lab-02\"")
         args = tuple(str(a) for a in _list(entry.get("args", []), where + ".args"))
         for position, arg in enumerate(args):
             _placeholders(arg, placeholders, f"{where}.args[{position}]")
@@ -225,7 +228,8 @@ def _hosts(entries: Any, networks: tuple[Network, ...], parameters: dict[str, Pa
         hosts.append(Host(name=host_name, program=program, role=role, args=args, networks=attached,
                           replicas=replicas, impairments=impairments,
                           ready_event=str(entry.get("ready_event", "listening" if program != "none" else "")),
-                          trace=bool(entry.get("trace", False)), forward=bool(entry.get("forward", False))))
+                          trace=bool(entry.get("trace", False)), forward=bool(entry.get("forward", False)),
+                          node=node))
     if not hosts:
         raise ScenarioFileError(f"{filename}: hosts: at least one host")
     _unique([h.name for h in hosts], f"{filename}: hosts", "host")

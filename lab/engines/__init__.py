@@ -19,6 +19,7 @@ __all__ = ["DEFAULT_ENGINE", "ENGINES", "ENGINE_ENV", "Engine", "HelperSpec", "H
 
 ENGINES: dict[str, str] = {
     "docker": "lab.engines.docker_engine:DockerEngine",
+    "swarm": "lab.engines.swarm_engine:SwarmEngine",
 }
 ENGINE_ENV = "SOCKLAB_ENGINE"
 DEFAULT_ENGINE = "docker"

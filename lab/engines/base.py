@@ -118,6 +118,7 @@ class HostSpec:
     sysctls: Mapping[str, str] = field(default_factory=dict)   # namespaced: net.ipv4.ip_forward
     limits: Limits | None = None            # replaces pids_limit/memory_bytes where it sets them
     extra_hosts: Mapping[str, str] = field(default_factory=dict)   # host table: name -> IPv4
+    node: str | None = None                 # pinned to this node (multi-node engines: Engine.nodes)
 
 
 @dataclass(frozen=True)
@@ -222,7 +223,14 @@ class Engine(Protocol):
     def build(self, context: Path, tag: str, buildargs: dict[str, str], labels: dict[str, str],
               on_line: Callable[[str], None]) -> None: ...
 
+    def spread_images(self, tags: Sequence[str], progress: Callable[[str], None]) -> list[str]:
+        """Make images built here usable wherever hosts may run (a multi-node engine copies them to
+        its nodes); one line per thing done or found. A single engine has nothing to do."""
+
     # ----- runs ------------------------------------------------------------------------------
+    def nodes(self) -> list[str]:
+        """Names of the nodes a host may be pinned to (HostSpec.node); empty: no placement."""
+
     def lab(self, identity: RunIdentity) -> Lab:
         """A handle on one run's objects; creates nothing by itself."""
 

@@ -162,7 +162,15 @@ class DockerEngine:
         except _CONNECTION_ERRORS as error:
             raise lost(f"building {tag}", error) from None
 
+    def spread_images(self, tags: Sequence[str], progress: Callable[[str], None]) -> list[str]:
+        """One engine: the images are already where the hosts run."""
+        return []
+
     # ----- runs ------------------------------------------------------------------------------
+    def nodes(self) -> list[str]:
+        """One engine, no nodes to choose from: a host cannot be pinned."""
+        return []
+
     def lab(self, identity: RunIdentity) -> DockerLab:
         return DockerLab(self.client, identity)
 

@@ -68,6 +68,12 @@ class FakeEngine:
               on_line: Callable[[str], None]) -> None:
         self.images[tag] = dict(labels)
 
+    def spread_images(self, tags: Sequence[str], progress: Callable[[str], None]) -> list[str]:
+        return []
+
+    def nodes(self) -> list[str]:
+        return []
+
     def lab(self, identity: RunIdentity) -> FakeLab:
         lab = FakeLab(self, identity)
         self.labs.append(lab)

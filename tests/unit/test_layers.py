@@ -7,7 +7,7 @@ import sys
 
 PURE = ["lab.common", "lab.model", "lab.units", "lab.parameters", "lab.scenario_loader", "lab.plan",
         "lab.record", "lab.checks", "lab.metrics", "lab.stats", "lab.outcome", "lab.report",
-        "lab.compose", "lab.ownership", "lab.engines", "lab.engines.base", "lab.impairment",
+        "lab.compose", "lab.ownership", "lab.engines", "lab.engines.base", "lab.swarm_nodes", "lab.impairment",
         "lab.impairment.spec", "lab.impairment.netem", "lab.impairment.userspace",
         "lab.impairment.probe", "lab.impairment.command"]
 
@@ -20,11 +20,12 @@ def test_pure_modules_load_neither_docker_nor_testinfra():
     assert done.stdout.strip() == "", f"pure layers pulled in: {done.stdout.strip()}"
 
 
-def test_the_docker_engine_is_the_only_importer_of_docker():
+def test_the_engines_are_the_only_importers_of_docker():
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[2] / "lab"
     importers = sorted(str(p.relative_to(root)) for p in root.rglob("*.py")
                        if any(line.strip().startswith(("import docker", "from docker"))
                               for line in p.read_text().splitlines()))
-    assert importers == ["engines/docker_endpoint.py", "engines/docker_engine.py"]
+    assert importers == ["engines/docker_endpoint.py", "engines/docker_engine.py",
+                         "engines/swarm_cluster.py", "engines/swarm_engine.py", "engines/swarm_local.py"]
