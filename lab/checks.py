@@ -165,6 +165,20 @@ def _clients(record: RunRecord, host: str) -> list[ClientRun]:
     return runs
 
 
+def _why_not(run: ClientRun) -> str:
+    """What a client said went wrong: its error event (e.g. the name lookup failed), else its
+    last line on stderr, else its exit code."""
+    error = run.first("error")
+    if error:
+        return (f"{error.get('name') or 'error'} during {error.get('during', '?')}: "
+                f"{error.get('message', '')}".strip().rstrip(":"))
+    timeouts = run.all("timeout")
+    if timeouts:
+        return f"{len(timeouts)} timeout(s), exit {run.rc}"
+    last = run.stderr.strip().splitlines()[-1:]
+    return last[0] if last else f"exit {run.rc}"
+
+
 # ----- echo lessons ------------------------------------------------------------------------
 @check("replies_uppercase")
 def replies_uppercase(record: RunRecord, clients: HostName = "client") -> CheckResult:
@@ -175,8 +189,7 @@ def replies_uppercase(record: RunRecord, clients: HostName = "client") -> CheckR
         sent = {e.get("seq"): e for e in run.all("sent")}
         received = run.all("received")
         if not received:
-            why = run.stderr.strip().splitlines()[-1:] or [f"exit {run.rc}"]
-            bad.append(f"{run.instance} got no reply ({why[0]})")
+            bad.append(f"{run.instance} got no reply ({_why_not(run)})")
             continue
         for reply in received:
             asked = sent.get(reply.get("seq"), {"text": "", "bytes": 0})

@@ -13,14 +13,14 @@ from typing import Any
 
 from lab import parameters as params
 from lab.errors import LabError, ParameterError, ScenarioFileError
-from lab.impairment import get_backend
+from lab.impairment import CHOICES, get_backend
 from lab.impairment.spec import Impairment, parse_impairment
 from lab.model import PROGRAMS, Host, Scenario, StudentSlot
 from lab.submission import StudentProgram
 from lab.trace import STRACE_ARGV
 
 PROGRAM_DIR = "/opt/socklab/programs"
-IMPAIR_BACKENDS = ("auto", "netem", "userspace")
+IMPAIR_BACKENDS = CHOICES   # from the backend registry (lab.impairment)
 # ``{start_at}`` in a client's args: one moment (epoch seconds) the runner sets for all clients of a
 # parallel step, a little after it launches them, so that clients in separate containers (each
 # with its own interpreter to start) connect at once. Filled in by lab.runner at launch.
@@ -222,14 +222,15 @@ def build_plan(scenario: Scenario, overrides: dict[str, Any], impair_backend: st
             impairments = tuple(spec for table in host.impairments
                                 if not (spec := _impairment(table, local, seed, impair_backend)).is_empty)
             argv = program_argv(host.program, args, host.trace)
-            student, inputs = None, ()
-            role = student_hosts.get(host.name)
-            if role is not None:
-                slot = scenario.students[role]
-                student = students[role]
-                limit = scenario.timeout_s if role == "server" else slot.limit_s
-                argv = student_argv(student, role, limit)
-                if role == "client":
+            student: StudentProgram | None = None
+            inputs: tuple[str, ...] = ()
+            filled = student_hosts.get(host.name)
+            if filled is not None:
+                slot = scenario.students[filled]
+                student = students[filled]
+                limit = scenario.timeout_s if filled == "server" else slot.limit_s
+                argv = student_argv(student, filled, limit)
+                if filled == "client":
                     inputs = tuple(slot.sentence.replace("{host}", name).replace("{run}", str(run))
                                    for run in range(1, slot.runs + 1))
             # The textbook client names the server 'hostname': the server it talks to answers to it.

@@ -317,7 +317,7 @@ def _run_student_client(lab: Lab, plan: Plan, record: RunRecord, instance: Insta
                                         began, time.time(), result.stderr, sentence))
 
 
-def _service_names(lab: LabRun, plan: Plan, started: set[str]) -> dict[str, tuple[str, str]]:
+def _service_names(lab: Lab, plan: Plan, started: set[str]) -> dict[str, tuple[str, str]]:
     """Name → (address, network) of every service that is up, under its name and its aliases.
 
     A client looks the server up by name on every run ('hostname' in the textbook client). The

@@ -79,6 +79,7 @@ def run_student_checks(record: RunRecord) -> list[CheckResult]:
         results += endings
     for spec in plan.scenario.checks:
         involved = observed_hosts(spec) & set(student_hosts)
+        result: CheckResult | None
         if involved:
             function = EQUIVALENTS.get(spec.check)
             if function is None:

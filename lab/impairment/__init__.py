@@ -1,7 +1,9 @@
 """Impairment backends: turn an :class:`Impairment` into commands for the helper container.
 
 A registry maps a backend name to ``"module:Class"``, imported on first use (as testinfra does
-for its backends), so adding a backend is one line here and nothing else in ``lab/`` changes.
+for its backends), in order of preference: ``--impair-backend auto`` takes the first backend that
+says it can run (:meth:`ImpairmentBackend.unavailable`), and the CLI's choices, the plan's check
+and the probe's choice all derive from it. Adding a backend is one line here (and its class).
 
 Every backend offers the same pure interface (see :class:`ImpairmentBackend`)::
 
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from lab.errors import ImpairmentSpecError
 from lab.impairment.command import (
@@ -26,8 +28,12 @@ from lab.impairment.command import (
 )
 from lab.impairment.spec import Impairment, parse_impairment
 
+if TYPE_CHECKING:
+    from lab.impairment.probe import ProbeResult
+
 __all__ = [
     "BACKENDS",
+    "CHOICES",
     "Command",
     "CommandResult",
     "CommandRunner",
@@ -38,10 +44,13 @@ __all__ = [
     "run_commands",
 ]
 
+#: name -> "module:Class", most preferred first
 BACKENDS: dict[str, str] = {
     "netem": "lab.impairment.netem:NetemBackend",
     "userspace": "lab.impairment.userspace:UserspaceBackend",
 }
+#: what --impair-backend accepts
+CHOICES: tuple[str, ...] = ("auto", *BACKENDS)
 
 
 class ImpairmentBackend(Protocol):
@@ -51,6 +60,9 @@ class ImpairmentBackend(Protocol):
 
     def check(self, spec: Impairment) -> None:
         """Raise ImpairmentSpecError/ImpairmentUnavailable if this backend cannot do ``spec``."""
+
+    def unavailable(self, probe: ProbeResult, specs: Sequence[Impairment]) -> str | None:
+        """Why this backend cannot apply ``specs`` on the probed kernel, or None when it can."""
 
     def apply_commands(self, spec: Impairment) -> list[Command]: ...
 

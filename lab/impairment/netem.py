@@ -24,10 +24,14 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from lab.errors import ImpairmentNotInForce, ImpairmentSpecError
+from lab.errors import ImpairmentNotInForce, ImpairmentSpecError, LabError
 from lab.impairment.command import Command, CommandResult
 from lab.impairment.spec import Impairment
+
+if TYPE_CHECKING:
+    from lab.impairment.probe import ProbeResult
 from lab.units import (
     format_duration,
     format_percent,
@@ -37,7 +41,13 @@ from lab.units import (
     parse_rate_bit,
 )
 
-__all__ = ["NetemBackend", "ifb_name", "parse_netem_show"]
+__all__ = ["NETEM_HELP", "NetemBackend", "ifb_name", "parse_netem_show"]
+
+NETEM_HELP = (
+    "this kernel has no sch_netem. Load it with `modprobe sch_netem` on the Docker host, or "
+    "install the kernel's extra modules (on Ubuntu: `apt install linux-modules-extra-$(uname -r)`), "
+    "or use --impair-backend userspace (`invoke doctor` says what fits your platform)"
+)
 
 INGRESS_HANDLE = "ffff:"
 #: u32 filter handle of the first node of the default hash table: fixed so `replace` is idempotent
@@ -67,6 +77,15 @@ class NetemBackend:
         """Raise if netem cannot express ``spec``; netem can express every field."""
         if spec.distribution not in (None, "uniform", *_TABLE_DISTRIBUTIONS):
             raise ImpairmentSpecError(f"netem has no distribution {spec.distribution!r}")
+
+    def unavailable(self, probe: ProbeResult, specs: Sequence[Impairment]) -> str | None:
+        """No sch_netem, a seed this netem cannot take, or a spec it cannot express."""
+        if not probe.netem:
+            return NETEM_HELP
+        if any(spec.seed is not None for spec in specs) and not probe.netem_seed:
+            return ("this netem cannot take a seed (needs Linux >= 6.7 and iproute2 >= 6.7); drop "
+                    "the seed or use --impair-backend userspace")
+        return _refusal(self, specs)
 
     def devices(self, spec: Impairment) -> list[str]:
         """The devices whose root netem qdisc carries the impairment."""
@@ -242,3 +261,13 @@ def _close(problems: list[str], name: str, want: float, got: float, *, rel: floa
         problems.append(f"{name}: want {want:g}, tc shows {got:g}")
 
 
+
+
+def _refusal(backend: NetemBackend, specs: Sequence[Impairment]) -> str | None:
+    """The first spec the backend's own check refuses, as its reason (None: it takes them all)."""
+    for spec in specs:
+        try:
+            backend.check(spec)
+        except LabError as error:
+            return str(error)
+    return None

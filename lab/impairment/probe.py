@@ -14,20 +14,16 @@ from dataclasses import dataclass, field
 from lab.errors import ImpairmentSpecError, ImpairmentUnavailable
 from lab.impairment.command import CommandResult, CommandRunner
 from lab.impairment.spec import Impairment
-from lab.impairment.userspace import IMPAIRD, uses_kernel_loss
+from lab.impairment import BACKENDS, CHOICES, get_backend
+from lab.impairment.netem import NETEM_HELP
+from lab.impairment.userspace import IMPAIRD
 
 log = logging.getLogger(__name__)
 
 __all__ = ["CHOICES", "ProbeResult", "choose_backend", "probe_backends"]
 
-CHOICES = ("auto", "netem", "userspace")
 PROBE_IF, PROBE_PEER = "slprobe0", "slprobe1"
 PROBE_QUEUE = "65123"
-NETEM_HELP = (
-    "this kernel has no sch_netem. Load it with `modprobe sch_netem` on the Docker host, or "
-    "install the kernel's extra modules (on Ubuntu: `apt install linux-modules-extra-$(uname -r)`), "
-    "or use --impair-backend userspace (`invoke doctor` says what fits your platform)"
-)
 
 
 @dataclass(frozen=True)
@@ -141,47 +137,25 @@ def _probe_nft(runner: CommandRunner, details: dict[str, str]) -> bool:
 
 def choose_backend(requested: str, probe: ProbeResult,
                    specs: Iterable[Impairment] = ()) -> str:
-    """The backend to use: ``requested`` if it can run, or for "auto" the best that can.
+    """The backend to use: ``requested`` if it can run, or for "auto" the first of the registry
+    (lab.impairment.BACKENDS, in order of preference) that says it can.
 
-    ``specs`` (optional) lets the choice honour seeds: netem takes a seed only on Linux/iproute2
-    >= 6.7, so "auto" then picks userspace, and a forced netem is refused rather than run unseeded.
+    Each backend judges itself (``unavailable``): netem takes a seed only on Linux/iproute2 >= 6.7,
+    so with a seed "auto" passes on to userspace, and a forced netem is refused rather than run
+    unseeded.
     """
     if requested not in CHOICES:
         raise ImpairmentSpecError(
             f"impairment backend {requested!r} is not known; use one of {', '.join(CHOICES)}"
         )
     specs = list(specs)
-    seeded = any(spec.seed is not None for spec in specs)
-    userspace_ok = probe.nfqueue or (
-        probe.iptables and bool(specs) and all(uses_kernel_loss(spec) for spec in specs)
-    )
-    if requested == "netem":
-        if not probe.netem:
-            raise ImpairmentUnavailable(f"--impair-backend netem: {NETEM_HELP}")
-        if seeded and not probe.netem_seed:
-            raise ImpairmentUnavailable(
-                "--impair-backend netem: this netem cannot take a seed (needs Linux >= 6.7 and "
-                "iproute2 >= 6.7); drop the seed or use --impair-backend userspace"
-            )
-        return "netem"
-    if requested == "userspace":
-        if not userspace_ok:
-            raise ImpairmentUnavailable(
-                f"--impair-backend userspace: {probe.details.get('nfqueue', 'no NFQUEUE')}"
-            )
-        return "userspace"
-    if probe.netem and (not seeded or probe.netem_seed):
-        return "netem"
-    if userspace_ok:
-        return "userspace"
-    if probe.netem:
-        raise ImpairmentUnavailable(
-            "a seed was given, but this netem cannot take one (needs Linux >= 6.7 and iproute2 "
-            f">= 6.7) and the userspace backend cannot run ({probe.details.get('nfqueue', 'no')}); "
-            "drop the seed to use netem unseeded"
-        )
-    raise ImpairmentUnavailable(
-        "no impairment backend works here: " + "; ".join(
-            probe.details.get(key, f"{key}: no") for key in ("netem", "nfqueue")
-        )
-    )
+    candidates = list(BACKENDS) if requested == "auto" else [requested]
+    reasons: list[str] = []
+    for name in candidates:
+        reason = get_backend(name).unavailable(probe, specs)
+        if reason is None:
+            return name
+        reasons.append(f"{name}: {reason}")
+    if requested != "auto":
+        raise ImpairmentUnavailable(f"--impair-backend {requested}: {reasons[0].partition(': ')[2]}")
+    raise ImpairmentUnavailable("no impairment backend works here: " + "; ".join(reasons))

@@ -29,10 +29,14 @@ from __future__ import annotations
 import json
 import zlib
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from lab.errors import ImpairmentNotInForce, ImpairmentUnavailable
+from lab.errors import ImpairmentNotInForce, ImpairmentUnavailable, LabError
 from lab.impairment.command import Command, CommandResult
 from lab.impairment.spec import Impairment
+
+if TYPE_CHECKING:
+    from lab.impairment.probe import ProbeResult
 
 __all__ = ["IMPAIRD", "UserspaceBackend", "queue_for", "uses_kernel_loss"]
 
@@ -78,6 +82,19 @@ class UserspaceBackend:
                 f"distribution only, not {spec.distribution}; use distribution=normal (or leave "
                 "it out), or a kernel with sch_netem (--impair-backend netem)"
             )
+
+    def unavailable(self, probe: ProbeResult, specs: Sequence[Impairment]) -> str | None:
+        """No NFQUEUE for the daemon (unless every spec is an ingress loss the kernel can drop
+        alone with iptables), or a spec the daemon cannot do."""
+        kernel_only = probe.iptables and bool(specs) and all(uses_kernel_loss(spec) for spec in specs)
+        if not (probe.nfqueue or kernel_only):
+            return probe.details.get("nfqueue", "no NFQUEUE")
+        for spec in specs:
+            try:
+                self.check(spec)
+            except LabError as error:
+                return str(error)
+        return None
 
     def mode(self, spec: Impairment) -> str:
         return "kernel" if uses_kernel_loss(spec) else "queue"

@@ -103,10 +103,10 @@ def test_a_killed_run_is_stale_and_clean_stale_spares_a_live_run(engine, built_i
         left = engine.count_labelled(session=session)
         assert left[0] > live_objects[0], "the killed run left nothing to find"
 
-        nudged = start(["scenario", "tcp-no-server"], session)
+        # The next run names what dead runs left (its own verdict is not this test's business).
+        nudged = start(["scenario", "udp-echo"], session)
         out, err = nudged.communicate(timeout=180)
-        assert nudged.returncode == 0, out + err
-        assert "object(s) of dead runs" in out and "invoke clean --stale" in out, out
+        assert "object(s) of dead runs" in out and "invoke clean --stale" in out, out + err
 
         cleaned = subprocess.run([*INVOKE, "clean", "--stale"], cwd=ROOT, capture_output=True, text=True,
                                  timeout=120, env={**os.environ, "SOCKLAB_SESSION": session})

@@ -113,3 +113,21 @@ def test_truncated_last_record_is_ignored_not_fatal():
     data = handshake_capture()
     assert len(read_pcap(data[:-10]).packets) == 4  # last record shorter than stated: still decoded
     assert len(read_pcap(data[:24 + 8]).packets) == 0
+
+
+def test_tcpdump_exit_report_and_docker_cp_archive():
+    import io
+    import tarfile
+
+    from lab.capture import _untar, tcpdump_counts
+
+    report = "tcpdump: listening on eth0\n40 packets captured\n42 packets received by filter\n2 packets dropped by kernel\n"
+    assert tcpdump_counts(report) == (40, 42, 2)
+    assert tcpdump_counts("1 packet captured\n1 packet received by filter\n0 packets dropped by kernel") == (1, 1, 0)
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name, data in (("socklab-capture/eth0.pcap", b"abc"), ("socklab-capture/eth0.pcap.log", b"log")):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    assert _untar(buffer.getvalue()) == {"eth0.pcap": b"abc", "eth0.pcap.log": b"log"}

@@ -101,3 +101,17 @@ def test_jitter_check_is_left_out_without_jitter_even_when_the_baseline_got_no_r
     record = RunRecord(jittery, "abc123", {}, [ClientRun("baseline", "baseline", 1, silent, 0.0, 2.0)])
     with pytest.raises(ValueError, match="baseline received no reply"):
         jitter_visible(record)
+
+
+def test_a_client_without_reply_says_why():
+    """The client's own error event, e.g. a name lookup that failed, not just its exit code."""
+    from lab.checks import replies_uppercase
+
+    plan = build_plan(scenario_loader.load("udp-echo"), {})
+    failed = [{"event": "error", "seq": None, "during": "resolve", "errno": -3, "name": "EAI_AGAIN",
+               "message": "Temporary failure in name resolution"},
+              {"event": "summary", "sent": 0, "received": 0}]
+    record = RunRecord(plan, "abc123", {}, [ClientRun("client", "client", 1, failed, 0.0, 10.0)])
+    verdict = replies_uppercase(record)
+    assert not verdict.passed
+    assert "client got no reply (EAI_AGAIN during resolve: Temporary failure in name resolution)" in verdict.detail
