@@ -13,6 +13,7 @@ import shutil
 import signal
 import time
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -115,7 +116,7 @@ def run(name: str, overrides: dict[str, Any], impair_backend: str = "auto", seed
     engine = engines.connect(engine_name)
     check_placement(engine, plan.placement, explicit=bool(place))
     progress = report.ConsoleProgress(f"{name} — {scenario.lesson}")
-    _mention_stale(engine)
+    stale = _look_for_stale(engine)   # alongside the run: listing every labelled object takes a while
     images.ready(engine, progress)
     progress("parameters: " + (", ".join(f"{k}={v}" for k, v in plan.parameters.items()) or "none"))
     expected = feasibility.expected_seconds(plan)
@@ -135,6 +136,7 @@ def run(name: str, overrides: dict[str, Any], impair_backend: str = "auto", seed
         except KeyboardInterrupt:
             report.interrupted()
             return 130
+    _mention_stale(stale)
     if keep:
         report.kept(run_id, [i.name for i in plan.instances], engine.name)
     return 0 if result.passed else 1
@@ -158,11 +160,22 @@ def check_placement(engine: Engine, placement: dict[str, str], explicit: bool) -
                        f"{', '.join(nodes)}")
 
 
-def _mention_stale(engine: Engine) -> None:
-    """Say so when runs whose process died (killed, engine restarted) left objects behind."""
+def _look_for_stale(engine: Engine) -> Future[Any]:
+    """Runs whose process died (killed, engine restarted) and left objects behind, looked for in a
+    thread while the run goes on: the engine lists every labelled object (many on a shared engine),
+    which would otherwise delay every run by that round trip."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stale-runs")
     try:
-        stale = ownership.stale_runs(engine.labelled())
-    except LabError as error:  # only a notice: the run itself will meet any real problem
+        return pool.submit(lambda: ownership.stale_runs(engine.labelled()))
+    finally:
+        pool.shutdown(wait=False)
+
+
+def _mention_stale(pending: Future[Any]) -> None:
+    """Say so once the run is over, when dead runs left objects behind."""
+    try:
+        stale = pending.result(timeout=30)
+    except Exception as error:  # only a notice: the run itself meets any real problem
         log.debug("looking for stale runs: %s", error)
         return
     if stale:
