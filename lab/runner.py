@@ -140,6 +140,7 @@ def _run_steps(lab: Lab, plan: Plan, record: RunRecord, timings: dict[str, float
         lab.start_all([_container(i, ("sleep", "infinity"), routed,
                                   {n: a for n, (a, net) in names.items() if net in i.networks})
                        for i in later])
+    pause_point("start")
     if scenario.subnets:  # the scenario's own subnets and routes, before any program sends
         routed_at = time.monotonic()
         record.routing = routing.set_up(lab, plan, progress)

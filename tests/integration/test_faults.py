@@ -90,6 +90,14 @@ def test_a_killed_run_is_stale_and_clean_stale_spares_a_live_run(engine, built_i
     removes exactly those, while a live run of the same session keeps all of its own."""
     session = f"faults-stale-{secrets.token_hex(3)}"
     monkeypatch.setenv("SOCKLAB_SESSION", session)
+    try:
+        _killed_run_then_clean_stale(engine, session)
+    finally:
+        engine.remove_labelled(session=session)   # whatever happened, this session leaves nothing
+    assert engine.count_labelled(session=session) == (0, 0)
+
+
+def _killed_run_then_clean_stale(engine, session: str) -> None:
     with LabRun(engine, f"live{secrets.token_hex(2)}", "live") as live:   # a live run of this process
         live.create_network("lan")
         live.start(HostSpec("host", APPS_IMAGE, ("sleep", "infinity"), "client", ("lan",)))
@@ -113,7 +121,6 @@ def test_a_killed_run_is_stale_and_clean_stale_spares_a_live_run(engine, built_i
         assert cleaned.returncode == 0, cleaned.stderr
         assert "of 1 dead run(s)" in cleaned.stdout, cleaned.stdout
         assert engine.count_labelled(session=session) == live_objects, "clean --stale took too much or too little"
-    assert engine.count_labelled(session=session) == (0, 0)
 
 
 class SocketProxy:
