@@ -104,3 +104,16 @@ def test_a_host_started_later_reuses_the_backend_without_probing_again():
         assert not any(argv[:3] == ["ip", "link", "add"] for _, argv, _ in engine.execs), "no probe"
     finally:
         run.__exit__(None, None, None)
+
+
+@pytest.mark.parametrize("point", ["network", "start", "impair", "client"])
+def test_a_run_passes_every_pause_point_of_the_interrupt_tests(point, monkeypatch, caplog):
+    """The fault tests stop a run at these points (SOCKLAB_PAUSE_AT): each must stay on the path."""
+    from lab.runner import run_scenario
+
+    monkeypatch.setenv("SOCKLAB_PAUSE_AT", f"{point}:0")
+    engine = FakeEngine(answer=Kernel(netem=False))
+    plan = build_plan(scenario_loader.parse("fake", SCENARIO), {})
+    with caplog.at_level("WARNING", logger="lab.pause"):
+        run_scenario(engine, plan, progress=lambda message: None)
+    assert f"paused at {point}" in caplog.text
