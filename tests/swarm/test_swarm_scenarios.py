@@ -97,6 +97,27 @@ def test_interrupted_swarm_run_leaves_nothing_on_any_node(swarm_engine, nodes, s
     assert process.returncode == 130, output
 
 
+def test_a_drained_node_is_named_by_doctor_and_a_run_exits_3_creating_nothing(swarm_engine, manager, nodes,
+                                                                             swarm_no_leftovers):
+    _, other_node = nodes
+    node = next(n for n in manager.client.nodes.list() if n.attrs["Description"]["Hostname"] == other_node)
+    spec = dict(node.attrs["Spec"], Availability="drain")
+    node.update(spec)
+    try:
+        doctor = subprocess.run([sys.executable, "-m", "invoke", "doctor", "--engine", "swarm"], cwd=ROOT,
+                                capture_output=True, text=True)
+        assert doctor.returncode == 3, doctor.stdout + doctor.stderr
+        said = " ".join(doctor.stdout.split())
+        assert f"node {other_node}: NOT USABLE" in said and "availability drain" in said
+        run = subprocess.run([sys.executable, "-m", "invoke", "scenario", "udp-echo", "--engine", "swarm"],
+                             cwd=ROOT, capture_output=True, text=True)
+        assert run.returncode == 3, run.stdout + run.stderr
+        assert f"{other_node}: availability drain" in " ".join(run.stderr.split())
+    finally:
+        node.reload()
+        node.update(dict(node.attrs["Spec"], Availability="active"))
+
+
 def test_a_node_that_stops_answering_mid_run_fails_the_run_with_exit_3(swarm_engine, manager, local_swarm,
                                                                       nodes, session):
     """The node container is frozen (docker pause) while the client runs on it: the run must end
