@@ -103,7 +103,7 @@ scenario = task(
         "seed": "make random impairment choices reproducible (userspace backend)",
         "impair-backend": "auto (probe), netem or userspace",
         "set": "a scenario parameter as NAME=VALUE (repeatable)",
-        "report-dir": "write NAME.json, NAME.junit.xml and NAME.md here",
+        "report-dir": "write NAME.json, NAME.junit.xml, NAME.md, NAME.html and the plots (and a captured run's pcaps) here",
         "keep": "leave the lab running for exploring (invoke clean removes it)",
         "capture": "tcpdump on every interface of every host; pcaps kept in --report-dir",
         "server": "a student's server program (e.g. TCPServer.py) runs in the server's role",
