@@ -34,18 +34,26 @@ def last_line(text: str) -> str:
 def python_message(stderr: str) -> str:
     """Python's own message for a crash: the error line, with where it happened when shown.
 
+    The place is the innermost line of the student's own file (named without a directory), not
+    the library's (socket.py's accept() raising on a closed socket says nothing to a student);
+    only a traceback with no such frame names the library's.
+
     >>> python_message('  File "UDPServer.py", line 2\\n    print("x"\\n         ^\\nSyntaxError: \\'(\\' was never closed\\n')
     "SyntaxError: '(' was never closed (UDPServer.py, line 2)"
     """
     error = last_line(stderr)
-    where = ""
-    for line in reversed(stderr.splitlines()):
+    frames = []
+    for line in stderr.splitlines():
         stripped = line.strip()
         if stripped.startswith('File "'):
             name, _, rest = stripped[6:].partition('"')
             line_no = rest.split("line", 1)[-1].split(",")[0].strip() if "line" in rest else ""
-            where = f" ({name}, line {line_no})" if line_no else f" ({name})"
-            break
+            frames.append((name, line_no))
+    own = [frame for frame in frames if "/" not in frame[0] and not frame[0].startswith("<")]
+    where = ""
+    if own or frames:
+        name, line_no = (own or frames)[-1]
+        where = f" ({name}, line {line_no})" if line_no else f" ({name})"
     return f"{error}{where}" if error else ""
 
 

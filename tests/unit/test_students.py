@@ -163,6 +163,17 @@ def test_hints_for_lowercase_no_reply_and_a_crash():
                       "(UDPServer.py, line 7)"
 
 
+def test_a_crash_inside_the_library_names_the_students_line():
+    # The server that closes its listening socket after the first client: accept() raises in socket.py.
+    stderr = ('Traceback (most recent call last):\n  File "TCPServer.py", line 7, in <module>\n'
+              "    connection_socket, addr = server_socket.accept()\n"
+              '  File "/usr/lib/python3.11/socket.py", line 294, in accept\n    fd, addr = self._accept()\n'
+              "OSError: [Errno 9] Bad file descriptor\n")
+    assert hints.python_message(stderr) == "OSError: [Errno 9] Bad file descriptor (TCPServer.py, line 7)"
+    library_only = 'Traceback:\n  File "/usr/lib/python3.11/socket.py", line 294, in accept\nOSError: x\n'
+    assert hints.python_message(library_only) == "OSError: x (/usr/lib/python3.11/socket.py, line 294)"
+
+
 def test_limit_hints_say_where_the_program_was():
     assert hints.limit_hint({"what": "wall-clock", "blocked_in": "recvfrom"}, "client", 5).startswith(
         "your client waited forever in recvfrom(): a lost datagram needs a timeout")
