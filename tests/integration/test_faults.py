@@ -211,3 +211,16 @@ def test_the_engine_going_away_mid_run_exits_3_and_clean_stale_finds_what_was_le
         if process.poll() is None:
             process.kill()
         engine.remove_labelled(session=session)
+
+
+def test_files_reach_a_read_only_host_before_and_after_it_starts(engine, built_images, session):
+    """HostSpec.files (written before the command runs) and Lab.put_file (into a running host)."""
+    with LabRun(engine, f"files{secrets.token_hex(2)}", "files") as lab:
+        lab.create_network("lan")
+        lab.start(HostSpec("host", APPS_IMAGE, ("python3", "/home/student/hello.py"), "service", ("lan",),
+                           files={"/home/student/hello.py": b"print('hello from a file')\nimport time; time.sleep(60)\n"}))
+        lab.wait_for_log("host", "hello from a file", 30)
+        lab.put_file("host", "/tmp/later.txt", b"put later\n", mode=0o600)
+        shown = lab.exec("host", ["sh", "-c", "cat /tmp/later.txt; stat -c '%a %U' /tmp/later.txt"])
+        assert shown.stdout.split("\n")[:2] == ["put later", "600 student"], shown
+    assert engine.count_labelled(session=session) == (0, 0)
