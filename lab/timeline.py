@@ -397,12 +397,27 @@ def timeline_rows(connection: TcpConnection, events: dict[str, list[dict[str, An
     rows = [TimelineRow(round((a.sent - zero) * 1000, 3), a.sender, "packet", a.what,
                         "; ".join(part for part in (a.call, _arrival(a)) if part))
             for a in connection.packets]
+    conn_id = _server_conn_id(connection, events.get(connection.server, []))
     for who in (connection.client, connection.server):
         for event in events.get(who, []):
+            if who == connection.server and conn_id is not None and event.get("conn_id") not in (None, conn_id):
+                continue  # another client's connection on the same server (tcp-backlog, tcp-sequential)
             if isinstance(event.get("t"), (int, float)) and event["t"] >= zero - 0.5:
                 rows.append(TimelineRow(round((event["t"] - zero) * 1000, 3), who, "event",
                                         str(event.get("event"))))
     return sorted(rows, key=lambda r: (r.at_ms, r.kind == "event"))
+
+
+def _server_conn_id(connection: TcpConnection, server_events: list[dict[str, Any]]) -> Any:
+    """The server's conn_id for this connection: its accepted event names the client's address and
+    port, the ones the connection's first packet came from (None: no such event, keep them all)."""
+    first = connection.packets[0]
+    packet = first.packet
+    client_end = [packet.src, packet.sport] if first.sender == connection.client else [packet.dst, packet.dport]
+    for event in server_events:
+        if event.get("event") == "accepted" and list(event.get("client") or []) == client_end:
+            return event.get("conn_id")
+    return None
 
 
 def _arrival(arrow: Arrow) -> str:

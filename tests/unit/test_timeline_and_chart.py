@@ -13,7 +13,7 @@ from lab.pcap import ethernet_frame, ipv4_packet, pcap_header, pcap_record, read
 from lab.plan import build_plan
 from lab.record import ClientRun, RunRecord
 from lab.sequence_chart import build_chart, render_mermaid, render_svg
-from lab.timeline import analyse_connection, arrows, tcp_connections, udp_losses
+from lab.timeline import analyse_connection, arrows, events_by_instance, tcp_connections, timeline_rows, udp_losses
 
 C, S = "10.0.0.3", "10.0.0.2"
 T0 = 1_700_000_000.0
@@ -273,3 +273,18 @@ def test_tcp_in_the_sent_view_is_not_matched_against_the_wire():
                                           ("server", "wire"): rows})
     found = arrows(record.captures, record)
     assert len(found) == 10 and not any(a.lost for a in found)
+
+
+def test_a_connections_timeline_holds_the_servers_events_of_that_connection_only():
+    # An iterative server with several clients: the events of the other clients' connections
+    # (tcp-backlog, tcp-sequential) are not this connection's.
+    server = [{"event": "accepted", "t": T0 + 0.0030, "conn_id": 1, "client": [C, 40000]},
+              {"event": "received", "t": T0 + 0.0045, "conn_id": 1},
+              {"event": "accepted", "t": T0 + 0.0050, "conn_id": 2, "client": ["10.0.0.4", 40001]},
+              {"event": "received", "t": T0 + 0.0060, "conn_id": 2},
+              {"event": "closed", "t": T0 + 0.0070, "conn_id": 2}]
+    record = tcp_record(events={"client": [{"event": "connected", "t": T0 + 0.0013}], "server": server})
+    connection = tcp_connections(arrows(record.captures, record))[0]
+    rows = timeline_rows(connection, events_by_instance(record))
+    assert [(r.who, r.what) for r in rows if r.kind == "event"] == [
+        ("client", "connected"), ("server", "accepted"), ("server", "received")]
