@@ -21,7 +21,7 @@ from typing import Any
 from lab import (base_image, engines, feasibility, images, ownership, platform_advice, report, scenario_loader,
                  submission)
 from lab.capture_report import artifact_files
-from lab.common import APPS_IMAGE, TOOLS_IMAGE, current_session
+from lab.common import APPS_IMAGE, LABEL_RUN, TOOLS_IMAGE, current_session
 from lab.engines import docker_endpoint
 from lab.engines.base import HELPER_CAPABILITIES, Engine, HostSpec, LabRun
 from lab.errors import BadInput, LabError, NodeUnavailable
@@ -254,6 +254,11 @@ def clean(run_id: str | None = None, stale: bool = False, engine_name: str | Non
         raise BadInput("--stale and --run: give one of them")
     engine = engines.connect(engine_name)
     if not stale:
+        if run_id and not engine.labelled(run_id=run_id):
+            # A mistyped id must not look like a successful clean.
+            runs = sorted({o.labels.get(LABEL_RUN, "?") for o in engine.labelled()})
+            raise BadInput(f"--run {run_id}: no such run on the engine; runs present: "
+                           f"{', '.join(runs) or 'none'}")
         containers, networks = engine.remove_labelled(run_id)
         report.cleaned(containers, networks, run_id)
         return 0
