@@ -69,17 +69,7 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 def _report_directory(report_dir: str | None) -> Path | None:
     """The report directory, made now: a bad path is bad input, found before the run."""
-    if not report_dir:
-        return None
-    path = Path(report_dir)
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".socklab-write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as error:
-        raise BadInput(f"--report-dir {report_dir}: cannot write there ({error.strerror or error})") from None
-    return path
+    return report.writable_directory(report_dir) if report_dir else None
 
 
 def scenarios_taking(role: str) -> list[str]:

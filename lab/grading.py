@@ -106,7 +106,7 @@ def grade(directory: str, scenarios: str | None = None, jobs: int = 1, report_di
     students = submission.scan_class(directory)
     chosen, explicit = choose_scenarios(scenarios)
     planned, known_rows = plan_jobs(students, chosen, explicit)
-    out = _writable(report_dir)
+    out = report.writable_directory(report_dir)
     engine = engines.connect(engine_name)   # swarm: the runs spread over the nodes
     progress = report.GradeProgress(f"grade {directory}: {len(students)} student(s), "
                                     f"{sum(map(len, planned.values()))} run(s), {jobs} at a time",
@@ -194,18 +194,6 @@ def _run_job(engine: Engine, job: Job) -> tuple[classroom.GradeRow, str]:
         return classroom.GradeRow(job.student, job.scenario, job.role, "error", reason=reason,
                                   program=program.name), reason
     return classroom.row_from_document(job.student, job.role, document), ""
-
-
-def _writable(report_dir: str) -> Path:
-    path = Path(report_dir)
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".socklab-write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as error:
-        raise BadInput(f"--report-dir {report_dir}: cannot write there ({error.strerror or error})") from None
-    return path
 
 
 def safe_name(student: str) -> str:

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from lab.errors import ReportError
+from lab.errors import BadInput, ReportError
 from lab.metrics import metrics
 from lab.model import Parameter
 from lab.record import RunRecord
@@ -288,6 +288,20 @@ def kept(run_id: str, hosts: list[str], engine: str = "docker") -> None:
 def opening_shell(run_id: str, scenario: str, host: str) -> None:
     console.print(f"[dim]shell on {escape(host)} of run {run_id} ({escape(scenario)}); `exit` leaves it, "
                   f"the lab stays until: invoke clean --run {run_id}[/dim]")
+
+
+def writable_directory(report_dir: str) -> Path:
+    """The report directory, made now and written to once: a bad path is bad input (exit 2),
+    found before a run or a class is started rather than after its results exist."""
+    path = Path(report_dir)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".socklab-write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as error:
+        raise BadInput(f"--report-dir {report_dir}: cannot write there ({error.strerror or error})") from None
+    return path
 
 
 def cleaned(containers: int, networks: int, run_id: str | None) -> None:

@@ -38,7 +38,7 @@ from docker.models.containers import Container
 from lab.common import LABEL_ROLE, LABEL_RUN, LABEL_SCENARIO, LABEL_SESSION, CommandResult
 from lab.engines import swarm_testinfra
 from lab.engines.base import HelperSpec, HostSpec, LabelledObject, RunIdentity, file_writing_command
-from lab.engines.docker_engine import DockerEngine
+from lab.engines.docker_engine import DockerEngine, _short
 from lab.engines.swarm_cluster import HEALTH_INTERVAL_S, Swarm, SwarmNode, distribute_images
 from lab.errors import BadInput, EngineLost, EngineUnavailable, NodeUnavailable, StepFailed
 from lab.shell import LiveRun
@@ -603,13 +603,6 @@ def _remove_container(container: Container) -> None:
         pass
     except docker.errors.APIError as error:
         log.warning("container %s not removed: %s", container.name, _short(error))
-
-
-def _short(error: BaseException) -> str:
-    text = getattr(error, "explanation", None) or str(error)
-    if isinstance(text, bytes):
-        text = text.decode(errors="replace")
-    return " ".join(str(text).split())[:300]
 
 
 if TYPE_CHECKING:  # mypy proves here that both classes implement the interface
