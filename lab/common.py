@@ -10,6 +10,11 @@ import os
 from dataclasses import dataclass
 
 # ----- labels on every object a run creates ------------------------------------------------
+#: Driver option of the lab's internal bridge networks: the bridge holds no IPv4 address on the
+#: host, so a container cannot reach the host's own services through the gateway address (which
+#: an internal network alone still allows). Used by the Docker engine and the Compose files.
+NO_HOST_ADDRESS = {"com.docker.network.bridge.inhibit_ipv4": "true"}
+
 LABEL_RUN = "io.socklab.run"
 LABEL_SCENARIO = "io.socklab.scenario"
 LABEL_ROLE = "io.socklab.role"

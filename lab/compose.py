@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 
+from lab.common import NO_HOST_ADDRESS
 from lab.plan import START_AT, Instance, Plan
 
 IMAGE = "socklab/apps:${SOCKLAB_IMAGE_TAG:-latest}"
@@ -42,6 +43,8 @@ def render(plan: Plan) -> str:
     lines.append("networks:")
     for network in scenario.networks:
         lines += [f"  {network.name}:", f"    internal: {'true' if network.internal else 'false'}"]
+        if network.internal:  # as in the lab: the bridge holds no address the hosts could reach
+            lines += ["    driver_opts:"] + [f'      {k}: "{v}"' for k, v in NO_HOST_ADDRESS.items()]
     lines.append("services:")
     services = [i for i in plan.instances if i.role == "service"]
     for instance in plan.instances:

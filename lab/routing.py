@@ -83,9 +83,11 @@ def expected_routes(scenario: Scenario, host: str) -> list[str]:
 def host_script(scenario: Scenario, host: str, underlay: dict[str, dict[str, str]]) -> str:
     """One shell script for a host's helper: its segments, then its routes (one exec per host).
 
-    The Docker interface of each segment is looked up by the host's Docker address.
+    The Docker interface of each segment is looked up by the host's Docker address. A Docker
+    engine before v25 leaves a default route to the bridge's gateway (an address nobody holds in a
+    lab, see lab.engines.docker_engine); it goes first, so `ip route` shows the lesson's routes only.
     """
-    lines = ["set -e"]
+    lines = ["set -e", "ip route del default 2>/dev/null || true"]
     for vni, subnet in enumerate(scenario.subnets, start=1):
         if host not in subnet.addresses:
             continue

@@ -27,7 +27,7 @@ import docker.types
 import requests.exceptions
 from docker.models.containers import Container
 
-from lab.common import LABEL_ROLE, LABEL_RUN, LABEL_SCENARIO, LABEL_SESSION, TOOLS_IMAGE, CommandResult
+from lab.common import LABEL_ROLE, LABEL_RUN, LABEL_SCENARIO, LABEL_SESSION, NO_HOST_ADDRESS, CommandResult
 from lab.engines import docker_endpoint
 from lab.engines.base import APP_UID, HelperSpec, HostSpec, LabelledObject, RunIdentity, file_writing_command
 from lab.errors import EngineLost, EngineUnavailable, ImageBuildError, StepFailed
@@ -246,12 +246,13 @@ class DockerEngine:
 class DockerLab:
     """One run's containers and networks on one Docker engine, by logical name.
 
-    No route out: Docker (before v26) gives a container on an internal network a default route to
-    the bridge, where the host's rules drop what leaves the lab. socklab wants the kernel inside
-    the host to refuse at once ("network unreachable"), so each host on internal networks only is
-    *isolated* after it starts: a one-shot helper with NET_ADMIN alone joins its namespace and
-    deletes the default route. It runs in the background; exec and put_file on that host wait for
-    it, so no client or student program ever runs with a route out.
+    No way out: the run's networks are `internal` (the host's rules drop what would leave the
+    bridge) and their bridges get no IPv4 address on the host (`inhibit_ipv4`), so nothing outside
+    the lab's containers answers, not even the host behind the bridge's gateway address, which an
+    internal network alone still lets a container reach. Docker from v25 gives such containers no
+    default route at all; older engines still add one, to that address nobody holds, so a connect()
+    out fails with "no route to host". No extra container is needed per host: this is part of
+    creating the network.
     """
 
     def __init__(self, client: docker.DockerClient, identity: RunIdentity) -> None:
@@ -259,8 +260,6 @@ class DockerLab:
         self.identity = identity
         self._containers: dict[str, Container] = {}
         self._networks: dict[str, str] = {}
-        self._internal: set[str] = set()
-        self._isolated: dict[str, Future[None]] = {}
 
     def docker_name(self, logical: str) -> str:
         return f"socklab-{self.identity.run_id}-{logical}"
@@ -279,10 +278,9 @@ class DockerLab:
         with _engine_call(f"creating network {name}"):
             network = self.client.networks.create(
                 self.docker_name(name), driver="bridge", internal=internal, ipam=ipam,
+                options=dict(NO_HOST_ADDRESS) if internal else None,
                 labels=self.identity.labels("network"), check_duplicate=True)
         self._networks[name] = network.id
-        if internal:
-            self._internal.add(name)
 
     def start(self, spec: HostSpec) -> None:
         """Create and start a container, least privileged, on its networks before it starts."""
@@ -330,8 +328,6 @@ class DockerLab:
             for extra in spec.networks[1:]:
                 self.client.networks.get(self._networks[extra]).connect(container, aliases=aliases)
             container.start()
-        if spec.networks and all(n in self._internal for n in spec.networks):
-            self._isolated[spec.name] = self._in_background(f"isolate-{spec.name}", self._isolate, spec.name)
 
     def start_all(self, specs: Sequence[HostSpec]) -> None:
         """Start independent containers concurrently (each create/start is a round trip)."""
@@ -347,7 +343,6 @@ class DockerLab:
         """A helper container in the target's network namespace, with exactly its capabilities
         added (it keeps Docker's default set: tcpdump, for one, changes user)."""
         target = self._container(spec.target)
-        self._isolated_first(spec.target)   # what a helper changes (routes) comes after isolation
         log.debug("helper %s in the namespace of %s (%s)", spec.name, spec.target, ", ".join(spec.capabilities))
         with _engine_call(f"starting helper {spec.name}"):
             container = self.client.containers.create(
@@ -357,28 +352,6 @@ class DockerLab:
                 stop_signal="SIGTERM", init=True)
             self._containers[spec.name] = container
             container.start()
-
-    def _isolate(self, host: str) -> None:
-        """Delete the default route in `host`'s namespace (see the class docstring)."""
-        target = self._container(host)
-        with _engine_call(f"isolating {host}"):
-            helper = self.client.containers.create(
-                TOOLS_IMAGE, ["sh", "-c", "ip route del default 2>/dev/null; ! ip route show default | grep -q ."],
-                name=self.docker_name(f"{host}-isolate"), labels=self.identity.labels("helper"),
-                user="root", cap_drop=["ALL"], cap_add=["NET_ADMIN"], security_opt=["no-new-privileges"],
-                network_mode=f"container:{target.id}", read_only=True)
-            try:
-                helper.start()
-                status = helper.wait(timeout=60).get("StatusCode")
-            finally:
-                _remove_container(helper)   # done: it need not wait for the teardown
-        if status != 0:
-            raise StepFailed(f"{host}: could not remove its route out of the lab (exit {status})")
-
-    def _isolated_first(self, host: str) -> None:
-        pending = self._isolated.get(host)
-        if pending is not None:
-            pending.result()
 
     @staticmethod
     def _in_background(name: str, work: Callable[..., T], *args: object) -> Future[T]:
@@ -402,7 +375,6 @@ class DockerLab:
     def exec(self, host: str, argv: Sequence[str], *, user: str | None = None) -> CommandResult:
         """Run a command in a running container; stdout and stderr kept apart."""
         container = self._container(host)
-        self._isolated_first(host)
         with _engine_call(f"exec in {host}"):
             rc, (out, err) = container.exec_run(list(argv), demux=True, user=user or "")
         result = CommandResult(int(rc if rc is not None else -1), (out or b"").decode(errors="replace"),
@@ -480,13 +452,7 @@ class DockerLab:
         return list(self._containers)
 
     def close(self) -> None:
-        """Let pending isolations finish (so a kept run holds only its hosts); exec threads end
-        when teardown removes their containers."""
-        for pending in self._isolated.values():
-            try:
-                pending.result(timeout=60)
-            except Exception as error:  # the run is over; teardown follows anyway
-                log.debug("isolation: %s", error)
+        """Nothing to release: exec threads end when teardown removes their containers."""
 
 
 def _tmpfs_options(path: str) -> str:
