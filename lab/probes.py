@@ -2,7 +2,10 @@
 
 Testinfra reads the sockets with the container's own ``ss`` and decides with its socket module
 (its ss parser and ``host.socket(spec).is_listening``'s rules), the way a student would check by
-hand. Every look is a ``docker exec``, so a look is made cheap in three ways:
+hand. Every look is an exec in a container, so a look is made cheap in four ways:
+
+- On the Docker engine the exec goes over the lab's own API connection (testinfra's
+  ``docker-api://`` backend, lab.engines.docker_testinfra), not through a shell and the docker CLI.
 
 - The apps image is ours: Linux with iproute2's ``ss`` on PATH. Each testinfra host is told so up
   front (the socket module testinfra itself picks for such a host), instead of five round trips of

@@ -193,7 +193,7 @@ class Lab(Protocol):
         """The host's IPv4 address on one of its networks."""
 
     def testinfra_url(self, host: str) -> str:
-        """The testinfra host URL that reaches this host (e.g. ``docker://socklab-ab12cd-server``)."""
+        """The testinfra host URL that reaches this host (e.g. ``docker-api://<container id>``, ``docker-node://<container id>``)."""
 
     def hosts(self) -> list[str]:
         """Logical names of the hosts and helpers started so far."""

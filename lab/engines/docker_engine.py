@@ -260,6 +260,7 @@ class DockerLab:
         self.identity = identity
         self._containers: dict[str, Container] = {}
         self._networks: dict[str, str] = {}
+        self._looked_at: set[str] = set()   # containers registered for testinfra (docker-api://)
 
     def docker_name(self, logical: str) -> str:
         return f"socklab-{self.identity.run_id}-{logical}"
@@ -446,13 +447,24 @@ class DockerLab:
         return str(networks[self.docker_name(network)]["IPAddress"])
 
     def testinfra_url(self, host: str) -> str:
-        return f"docker://{self._container(host).name}"
+        """A URL testinfra reaches over this engine's API (lab.engines.docker_testinfra)."""
+        from lab.engines import docker_testinfra  # testinfra: imported by the runs that look
+
+        container = self._container(host)
+        self._looked_at.add(container.id)
+        return docker_testinfra.register(container)
 
     def hosts(self) -> list[str]:
         return list(self._containers)
 
     def close(self) -> None:
-        """Nothing to release: exec threads end when teardown removes their containers."""
+        """Forget the containers registered for testinfra; exec threads end when teardown removes
+        their containers."""
+        if self._looked_at:
+            from lab.engines import docker_testinfra
+
+            for container_id in self._looked_at:
+                docker_testinfra.forget(container_id)
 
 
 def _tmpfs_options(path: str) -> str:
