@@ -16,11 +16,9 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from lab import (base_image, engines, feasibility, images, ownership, platform_advice, report, scenario_loader,
-                 submission)
-from lab.capture_report import artifact_files
+from lab import engines, feasibility, images, ownership, platform_advice, report, scenario_loader
 from lab.common import APPS_IMAGE, LABEL_RUN, TOOLS_IMAGE, current_session
 from lab.engines import docker_endpoint
 from lab.engines.base import HELPER_CAPABILITIES, Engine, HostSpec, LabRun
@@ -28,6 +26,9 @@ from lab.errors import BadInput, LabError, NodeUnavailable
 from lab.pause import pause_point
 from lab.plan import IMPAIR_BACKENDS, build_plan
 from lab.runner import new_run_id, run_scenario
+
+if TYPE_CHECKING:
+    from lab import submission
 
 log = logging.getLogger(__name__)
 LONG_RUN_S = 60  # a run expected to take longer says so before it starts
@@ -81,6 +82,11 @@ def student_programs(name: str, server: str | None, client: str | None) -> dict[
     """The student's files for --server/--client, read and checked; a role the scenario cannot take is bad input."""
     scenario = scenario_loader.load(name)
     given = {role: path for role, path in (("server", server), ("client", client)) if path is not None}
+    if not given:
+        return {}
+    # What a plain run does not need is imported where it is needed: start-up is part of every
+    # run's time (bench/udp_echo_vs_docker.py).
+    from lab import submission
     for role in given:
         if role not in scenario.students:
             raise BadInput(f"--{role}: scenario {name} has no role for a student's {role}; scenarios that "
@@ -121,6 +127,8 @@ def run(name: str, overrides: dict[str, Any], impair_backend: str = "auto", seed
             if directory:
                 pause_point("report")
                 document["artifacts"] += report.write_plots(result.record, directory)
+                from lab.capture_report import artifact_files
+
                 for path in report.write_reports(document, directory, artifact_files(result.record)):
                     progress(f"wrote {path}")
         except KeyboardInterrupt:
@@ -283,6 +291,8 @@ def doctor(engine_name: str | None = None) -> int:
     findings = [("host", f"{platform.system()} {platform.release()}, python {platform.python_version()}")]
     if engines.chosen_name(engine_name) == "swarm":
         return _doctor_swarm(findings)
+    from lab import base_image
+
     host = base_image.HostFacts.of_this_machine()
     engine = engines.connect(engine_name)
     findings.append(("engine", f"{engine.name.capitalize()} {engine.version()} at {docker_endpoint.resolve().source} — ok"))

@@ -428,7 +428,7 @@ class DockerLab:
                 raise StepFailed(f"{host} was removed while starting") from None
             if container.status == "exited":
                 raise StepFailed(f"{host} exited before it was ready: {self.stderr(host)[-500:]}")
-            time.sleep(0.05)
+            time.sleep(0.02)   # a poll is two short round trips; the run waits on this one
         raise StepFailed(f"{host} was not ready within {timeout:.0f} s (waited for {needle!r})")
 
     def stop(self, host: str, timeout: int = 3) -> None:
