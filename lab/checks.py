@@ -617,7 +617,12 @@ def tcp_served_in_turn(record: RunRecord, server: str = "server", clients: str =
     hold = _ms(record, hold_param)
     found = turns(record, server, clients)
     replied = [t for t in found if t.replied is not None]
-    gaps = [(b.replied - a.replied) * 1000 for a, b in zip(replied, replied[1:])]  # type: ignore[operator]
+    # The gaps between replies on the server's own clock when it says when it sent them: a client
+    # that a busy machine schedules late reads its reply late and would shorten the next gap.
+    sent = sorted(e["t"] for e in record.events_of_host(server) if e.get("event") == "sent")
+    reply_times, clock = ((sent, "sent by the server") if sent else
+                          ([t.replied for t in replied], "received by the clients"))
+    gaps = [(b - a) * 1000 for a, b in zip(reply_times, reply_times[1:])]  # type: ignore[operator]
     waits = [t.wait_ms for t in replied]
     spread = (max(t.started for t in found) - min(t.started for t in found)) * 1000
     growing = all(b > a for a, b in zip(waits, waits[1:]))  # type: ignore[operator]
@@ -626,7 +631,7 @@ def tcp_served_in_turn(record: RunRecord, server: str = "server", clients: str =
             if (s := r.first("start")) and s.get("late_ms", 0) > 50]
     ok = (len(replied) == len(found) and at_once == 1 and all(g >= 0.9 * hold for g in gaps) and growing)
     detail = (f"waits by place in the queue: {_turns_text(found)}; replies {', '.join(f'{g:.0f}' for g in gaps)} ms "
-              f"apart (each ≥ 0.9 × hold {hold:g} ms expected); at most {at_once} connection(s) open at "
+              f"apart ({clock}; each ≥ 0.9 × hold {hold:g} ms expected); at most {at_once} connection(s) open at "
               f"once; clients began connect() within {spread:.0f} ms of each other"
               + (f" (ready after the common start moment, on a busy machine: {', '.join(late)})"
                  if late else ""))

@@ -24,19 +24,22 @@ def client(n: int, start: float, handshake_ms: float, replied: float, rtt_ms: fl
     return ClientRun(f"client-{n}", "client", 0, events, start - 1, replied + 0.01)
 
 
-def server_events(spans: list[tuple[int, float, float]]) -> list[dict]:
-    """(client n, accepted at, closed at) in accept order."""
+def server_events(spans: list[tuple[int, float, float]], sends: bool = True) -> list[dict]:
+    """(client n, accepted at, closed at) in accept order; each reply sent 1 ms before the close
+    (without `sends`: a server that says nothing of its sends, as a student's does not)."""
     events = [{"event": "listening", "t": 0.0, "proto": "tcp", "listen_fd": 3}]
     for conn_id, (n, opened, closed) in enumerate(spans, start=1):
         events.append({"event": "accepted", "t": opened, "conn_id": conn_id, "listen_fd": 3, "conn_fd": 4,
                        "client": [f"10.0.0.{10 + n}", 40000 + n]})
+        if sends:
+            events.append({"event": "sent", "t": closed - 0.001, "conn_id": conn_id, "bytes": 5, "text": "HELLO"})
         events.append({"event": "closed", "t": closed, "conn_id": conn_id})
     return sorted(events, key=lambda e: e["t"])
 
 
-def record(mode: str, clients: list[ClientRun], spans, captures=None) -> RunRecord:
+def record(mode: str, clients: list[ClientRun], spans, captures=None, sends: bool = True) -> RunRecord:
     plan = build_plan(scenario_loader.load("tcp-backlog"), {"server_mode": mode})
-    return RunRecord(plan, "abc123", {"server": server_events(spans)}, clients, captures=captures)
+    return RunRecord(plan, "abc123", {"server": server_events(spans, sends)}, clients, captures=captures)
 
 
 def iterative_run(captures=None) -> RunRecord:
@@ -63,6 +66,22 @@ def test_iterative_turns_pass_and_a_wait_that_does_not_grow_fails():
     clients = [client(1, t, 1, t + 0.201, 200), client(2, t + 0.3, 1, t + 0.405, 100)]
     result = REGISTRY["tcp_served_in_turn"](record("iterative", clients, [(1, t, t + 0.201), (2, t + 0.301, t + 0.405)]))
     assert not result.passed and "1. client-1 201 ms, 2. client-2 105 ms" in result.detail
+
+
+def test_reply_gaps_are_taken_on_the_servers_clock_when_it_reports_its_sends():
+    """Seen at load 2.6: client-2 read its reply 66 ms late, so two replies the server sent 200 ms
+    apart reached their clients 134 ms apart. The server's own send times decide; without them
+    (a server that reports nothing) the clients' receive times do, and that gap fails."""
+    t = 100.0
+    clients = [client(1, t, 1, t + 0.201, 200), client(2, t, 1, t + 0.405 + 0.066, 470),
+               client(3, t, 1, t + 0.605, 604)]
+    spans = [(1, t + 0.001, t + 0.201), (2, t + 0.201, t + 0.405), (3, t + 0.405, t + 0.606)]
+    on_server = REGISTRY["tcp_served_in_turn"](record("iterative", clients, spans))
+    assert on_server.passed and "replies 204, 201 ms apart (sent by the server;" in on_server.detail
+    on_clients = REGISTRY["tcp_served_in_turn"](record("iterative", clients, spans, sends=False))
+    assert not on_clients.passed and "replies 270, 134 ms apart (received by the clients;" in on_clients.detail
+    too_close = [(1, t + 0.001, t + 0.201), (2, t + 0.201, t + 0.301), (3, t + 0.301, t + 0.606)]
+    assert not REGISTRY["tcp_served_in_turn"](record("iterative", clients, too_close)).passed
 
 
 def test_overlapping_connections_fail_the_iterative_check():
