@@ -23,7 +23,6 @@ import logging
 import re
 import shlex
 import tarfile
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -47,8 +46,11 @@ SNAPLEN = 2048
 BUFFER_KIB = 8192
 NFLOG_GROUP_BASE = 100
 # After the last client exits its final packets are already on the wire (a veth delivers in
-# microseconds); this short pause only lets tcpdump read them from its ring before SIGINT.
-SETTLE_S = 0.1
+# microseconds), but tcpdump may not have read them from its ring yet: on a busy machine it waits
+# for the CPU. Before SIGINT each tcpdump is asked for its counts (SIGUSR1) until it has written
+# every packet the kernel handed it, for at most SETTLE_TRIES x SETTLE_POLL_S.
+SETTLE_POLL_S = 0.05
+SETTLE_TRIES = 40
 # --immediate-mode: without it libpcap hands packets over a ring block at a time, and the block
 # still filling when SIGINT comes is never written: the capture would lose its tail.
 # -U: each packet written to the file as it comes; -n: no name lookups (there is no resolver).
@@ -169,7 +171,6 @@ class CaptureSession:
         captures = Captures(kept_in=self.directory)
         if not self.running:
             return captures
-        time.sleep(SETTLE_S)
 
         def stop_one(running: _Running) -> Captures:
             part = Captures(kept_in=self.directory)
@@ -191,7 +192,8 @@ class CaptureSession:
 
     def _stop_one(self, running: _Running, captures: Captures) -> None:
         pids = " ".join(running.pids)
-        script = (f"kill -INT {pids}; for i in $(seq 1 {STOP_TIMEOUT_S * 50}); do alive=0; "
+        script = (f"cd {WORK_DIR}; {settle_script(running.pids, [f'{t[2]}.log' for t in running.taps])}; "
+                  f"kill -INT {pids}; for i in $(seq 1 {STOP_TIMEOUT_S * 50}); do alive=0; "
                   f"for p in {pids}; do kill -0 $p 2>/dev/null && alive=1; done; "
                   f"[ $alive -eq 0 ] && exit 0; sleep 0.02; done; exit 1")
         result = running.runner.run(["sh", "-c", script])
@@ -233,6 +235,24 @@ def _interfaces(runner: HelperRunner, instance: str) -> dict[str, str]:
         if len(words) >= 4 and words[1] in found and words[2] == "inet":
             found[words[1]] = words[3].split("/")[0]
     return found
+
+
+def settle_script(pids: list[str], logs: list[str]) -> str:
+    """Shell that waits until every tcpdump has written all the kernel handed it (see SETTLE_TRIES).
+
+    SIGUSR1 makes tcpdump print "tcpdump: N packets captured, M packets received by filter, ..."
+    to its log; settled when the latest such line of every log has N = M. It gives up quietly
+    after SETTLE_TRIES polls: the "capture complete" check then reports what is missing.
+
+    >>> print(settle_script(["7"], ["eth0.pcap.log"]))  # doctest: +NORMALIZE_WHITESPACE
+    for i in $(seq 1 40); do kill -USR1 7; sleep 0.05;
+    awk '/^tcpdump: .* received by filter/ {c = $2; r = $5} END {exit !(c != "" && c == r)}' eth0.pcap.log
+    && break; done
+    """
+    settled = " && ".join(f"awk '/^tcpdump: .* received by filter/ {{c = $2; r = $5}} "
+                          f"END {{exit !(c != \"\" && c == r)}}' {log}" for log in logs)
+    return (f"for i in $(seq 1 {SETTLE_TRIES}); do kill -USR1 {' '.join(pids)}; sleep {SETTLE_POLL_S}; "
+            f"{settled} && break; done")
 
 
 def tcpdump_counts(text: str) -> tuple[int | None, int | None, int | None]:

@@ -35,3 +35,12 @@ def test_scenario_file_chooses_its_captured_hosts(value, hosts):
 def test_bad_capture_field_is_a_scenario_error(value):
     with pytest.raises(ScenarioFileError, match="capture"):
         scenario_loader.parse("s", {**BASE, "capture": value})
+
+
+def test_doctests_of_the_capture_module():
+    """tcpdump's reports read and the settle script built as their docstrings show."""
+    import doctest
+
+    from lab import capture
+
+    assert doctest.testmod(capture).failed == 0
