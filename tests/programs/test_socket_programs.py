@@ -444,6 +444,7 @@ def test_udp_unconnected_client_without_server_times_out_on_time(run_client):
     assert names(events) == ["sent", "timeout"] * count + ["summary"]
     for event in only(events, "timeout"):
         assert timeout * 1000 <= event["waited_ms"] < timeout * 1000 + 150
+        assert 0 <= event["runnable_ms"] <= event["waited_ms"]   # the kernel's count, read around the wait
     summary = events[-1]
     assert summary["received"] == 0 and summary["lost_seqs"] == [1, 2, 3]
     assert summary["loss_rate"] == 1.0 and summary["rtt_ms"] is None

@@ -91,6 +91,20 @@ def ms(seconds: float) -> float:
     return round(seconds * 1000.0, 3)
 
 
+def runnable_s() -> float | None:
+    """How long this thread has so far been ready to run but waiting for a CPU (the kernel's own
+    count, /proc/thread-self/schedstat); None where the kernel does not keep it.
+
+    A wait measured with the clock includes that time: on a busy machine a program whose timeout
+    fired on time may get the CPU back only later. The difference says which it was.
+    """
+    try:
+        with open("/proc/thread-self/schedstat") as stat:
+            return int(stat.read().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 SEQ_PATTERN = re.compile(rb"^seq=(\d+) ", re.IGNORECASE)
 
 

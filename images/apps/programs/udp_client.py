@@ -22,7 +22,8 @@ Events (one JSON object per line on stdout, see events.py; each also carries `cl
     connected {local, peer}                      (--connect only)
     sent      {seq, bytes, text, to}             (+ ttl with --show-ttl: the TTL its packets leave with)
     received  {seq, bytes, text, from, rtt_ms}
-    timeout   {seq, waited_ms}
+    timeout   {seq, waited_ms, runnable_ms}      runnable_ms: the part of the wait it was ready
+                                                 to run but waiting for a CPU (if the kernel says)
     late      {seq, rtt_ms, bytes, from}         reply to an earlier seq that had timed out
     duplicate {seq, rtt_ms, bytes, from}         another reply to an already answered seq
     ignored   {bytes, text, from}                a datagram without a seq we sent
@@ -74,6 +75,7 @@ def run(args: argparse.Namespace, out: events.Events) -> int:
                 time.sleep(args.interval)
             message = f"seq={seq} {args.message}".encode()
             tally.sent_at[seq] = time.monotonic()
+            runnable_at_send = events.runnable_s()
             try:
                 # sendto(): the datagram carries the server's address (send() once connected).
                 if args.connect:
@@ -92,8 +94,11 @@ def run(args: argparse.Namespace, out: events.Events) -> int:
                 # recvfrom(): wait for the reply to THIS datagram, and learn who sent it.
                 reply, from_address = receive_reply(client_socket, seq, deadline, tally, out)
             except TimeoutError:
+                runnable_now = events.runnable_s()
+                runnable = ({"runnable_ms": events.ms(runnable_now - runnable_at_send)}
+                            if runnable_now is not None and runnable_at_send is not None else {})
                 out.emit("timeout", seq=seq, waited_ms=events.ms(time.monotonic()
-                                                                 - tally.sent_at[seq]))
+                                                                 - tally.sent_at[seq]), **runnable)
                 tally.timeouts += 1
             except OSError as exc:
                 out.emit("error", seq=seq, during="recv", **events.error_fields(exc))
