@@ -4,8 +4,9 @@ Testinfra reads the sockets with the container's own ``ss`` and decides with its
 (its ss parser and ``host.socket(spec).is_listening``'s rules), the way a student would check by
 hand. Every look is an exec in a container, so a look is made cheap in four ways:
 
-- On the Docker engine the exec goes over the lab's own API connection (testinfra's
-  ``docker-api://`` backend, lab.engines.docker_testinfra), not through a shell and the docker CLI.
+- On the Docker engine a look goes over the lab's own API connection to a shell kept open in the
+  host (testinfra's ``docker-api://`` backend, lab.engines.docker_testinfra), opened while the run
+  waits for its services: no docker CLI, no runc exec per look.
 
 - The apps image is ours: Linux with iproute2's ``ss`` on PATH. Each testinfra host is told so up
   front (the socket module testinfra itself picks for such a host), instead of five round trips of

@@ -141,6 +141,11 @@ def _run_steps(lab: Lab, plan: Plan, record: RunRecord, timings: dict[str, float
                                   {n: a for n, (a, net) in names.items() if net in i.networks})
                        for i in later])
     pause_point("start")
+    # The hosts the scenario's probes look at: the engine may get ready for that while the run
+    # waits for the services to be ready (the Docker engine opens a shell in each).
+    looked_at = {scenario.probes[n].host for step in scenario.steps for n in (*step.probes, *step.between)}
+    if looked_at:
+        lab.expect_looks(sorted(looked_at & set(lab.hosts())))
     if scenario.subnets:  # the scenario's own subnets and routes, before any program sends
         routed_at = time.monotonic()
         record.routing = routing.set_up(lab, plan, progress)

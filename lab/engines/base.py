@@ -195,6 +195,10 @@ class Lab(Protocol):
     def testinfra_url(self, host: str) -> str:
         """The testinfra host URL that reaches this host (e.g. ``docker-api://<container id>``, ``docker-node://<container id>``)."""
 
+    def expect_looks(self, hosts: Sequence[str]) -> None:
+        """testinfra will look at these running hosts: an engine may get ready for it now, while
+        the run waits for its services (the Docker engine opens a shell in each)."""
+
     def hosts(self) -> list[str]:
         """Logical names of the hosts and helpers started so far."""
 

@@ -454,6 +454,16 @@ class DockerLab:
         self._looked_at.add(container.id)
         return docker_testinfra.register(container)
 
+    def expect_looks(self, hosts: Sequence[str]) -> None:
+        """Open the shell testinfra's commands will use in each host, in the background."""
+        from lab.engines import docker_testinfra
+
+        for host in hosts:
+            container = self._container(host)
+            self._looked_at.add(container.id)
+            docker_testinfra.register(container)
+            docker_testinfra.open_shell(container.id)
+
     def hosts(self) -> list[str]:
         return list(self._containers)
 

@@ -569,6 +569,9 @@ class SwarmLab:
     def testinfra_url(self, host: str) -> str:
         return swarm_testinfra.url(self._task(host).container.id)
 
+    def expect_looks(self, hosts: Sequence[str]) -> None:
+        """Nothing to prepare: each look is a `docker exec` on the host's node."""
+
     def node_of(self, host: str) -> str:
         """The hostname of the node where a host runs (for the report and the tests)."""
         return self._task(host).node.hostname

@@ -34,7 +34,40 @@ def test_a_look_through_the_api_answers_as_testinfra_docker_backend_does(engine,
 
         as_root = url.replace("docker-api://", "docker-api://root@")
         assert testinfra.get_host(as_root).run("id -un").stdout == "root\n"
+        assert_the_shell_answers_as_one_exec_per_command_would(testinfra.get_host(url), lab, container_name)
     # The run is over: its containers are no longer reachable under their URL.
     with pytest.raises(RuntimeError, match="not part of a running lab"):
         testinfra.get_host(url).run("true")
     assert engine.count_labelled(session=session) == (0, 0)
+
+
+# Output without a final newline, a large output (many frames), stderr alone, exit statuses,
+# and state that must not carry over from one command to the next.
+EDGE_COMMANDS = [
+    "printf 'no newline'",
+    "head -c 300000 /dev/zero | tr '\\0' x; echo; echo tail",
+    "printf 'only stderr' >&2; exit 7",
+    "cd /tmp; export SOCKLAB_T=1; echo set",
+    "pwd; echo ${SOCKLAB_T:-unset}",
+    "cat",   # stdin is /dev/null: it must not read the next command
+]
+
+
+def assert_the_shell_answers_as_one_exec_per_command_would(host, lab, container_name):
+    from lab.engines import docker_testinfra
+
+    shell = docker_testinfra._shell(host.backend.name)
+    assert shell is not None and not shell.closed, "the kept shell did not open"
+    for command in EDGE_COMMANDS:
+        through_shell = host.run(command)
+        by_exec = lab.exec("server", ["/bin/sh", "-c", command])
+        assert (through_shell.rc, through_shell.stdout, through_shell.stderr) == \
+               (by_exec.rc, by_exec.stdout, by_exec.stderr), command
+    assert not shell.closed, "a command fell back to an exec: the shell did not answer it"
+    after = host.run("pwd; echo ${SOCKLAB_T:-unset}").stdout.split()
+    assert after[0] != "/tmp" and after[1] == "unset", after   # no cd, no variable carried over
+    # The shell killed from outside: the next command falls back to one exec and still answers.
+    killed = lab.exec("server", ["pkill", "-o", "-x", "sh"])   # as its user: no capability to kill another user's
+    assert killed.rc == 0, killed
+    assert host.run("echo after").stdout == "after\n"
+    assert shell.closed

@@ -219,6 +219,9 @@ class FakeLab:
     def testinfra_url(self, host: str) -> str:
         return f"fake://{host}"
 
+    def expect_looks(self, hosts: Sequence[str]) -> None:
+        self.engine.calls.append(("expect_looks", tuple(hosts)))
+
     def hosts(self) -> list[str]:
         return list(self.specs)
 

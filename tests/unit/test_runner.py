@@ -55,6 +55,23 @@ def test_topology_first_then_steps_in_order_and_nothing_left():
     assert outcome.record.service_events["server"] == [{"event": "listening", "port": 12000}]
 
 
+def test_the_engine_hears_which_hosts_will_be_looked_at_before_the_first_look(monkeypatch):
+    """So that it can get ready for testinfra while the services start (the Docker engine opens a
+    shell in each); hosts no probe names are not mentioned."""
+    from lab import runner
+
+    engine = FakeEngine(answer=echo)
+    monkeypatch.setattr(runner.probe_runner, "look_all",
+                        lambda lab, probes, after: engine.calls.append(("look", tuple(p.host for p in probes))) or [])
+    probed = {**ECHO, "probes": {"bound": {"host": "server", "socket": "udp://0.0.0.0:12000", "expect": "listening"}},
+              "steps": [{"start": "server"}, {"probe": ["bound"]}, {"run": "client", "between": ["bound"]}]}
+    run_scenario(engine, plan_of(probed), progress=lambda message: None)
+    calls = [c[:2] for c in engine.calls]
+    assert ("expect_looks", ("server",)) in calls
+    assert calls.index(("expect_looks", ("server",))) < calls.index(("look", ("server",)))
+    assert not [c for c in calls if c[0] == "expect_looks" and c != ("expect_looks", ("server",))]
+
+
 def test_hosts_are_least_privileged_and_every_object_is_labelled():
     engine = FakeEngine(answer=echo)
     seen: dict[str, dict[str, str]] = {}
