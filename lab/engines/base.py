@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from lab import ownership
 from lab.common import (
@@ -346,3 +346,26 @@ def file_writing_command(files: Mapping[str, bytes], command: Sequence[str]) -> 
         payload.append(base64.b64encode(content).decode())
     script.append(f'shift {len(files)}; exec "$@"')
     return ("sh", "-c", "\n".join(script), "socklab-files", *payload, *command)
+
+
+T = TypeVar("T")
+
+
+def in_background(name: str, work: Callable[[], T]) -> Future[T]:
+    """Run `work` in a daemon thread; its future holds the outcome (or the exception).
+
+    A daemon thread rather than an executor's: an exec stuck past the run's time limit, or on a
+    node that went away, must not keep the interpreter from exiting (teardown removes its
+    container anyway).
+    """
+    future: Future[T] = Future()
+    future.set_running_or_notify_cancel()
+
+    def run() -> None:
+        try:
+            future.set_result(work())
+        except BaseException as error:  # handed to whoever waits on the future
+            future.set_exception(error)
+
+    threading.Thread(target=run, daemon=True, name=name).start()
+    return future

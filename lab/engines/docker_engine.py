@@ -13,13 +13,12 @@ import logging
 import os
 import platform
 import shutil
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 import docker
 import docker.errors
@@ -29,12 +28,12 @@ from docker.models.containers import Container
 
 from lab.common import LABEL_ROLE, LABEL_RUN, LABEL_SCENARIO, LABEL_SESSION, NO_HOST_ADDRESS, CommandResult
 from lab.engines import docker_endpoint
-from lab.engines.base import APP_UID, HelperSpec, HostSpec, LabelledObject, RunIdentity, file_writing_command
+from lab.engines.base import (APP_UID, HelperSpec, HostSpec, LabelledObject, RunIdentity, file_writing_command,
+                              in_background)
 from lab.errors import EngineLost, EngineUnavailable, ImageBuildError, StepFailed
 from lab.shell import LiveRun
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 #: the SDK's ways of saying "nobody answers on the socket any more"
 _CONNECTION_ERRORS = (requests.exceptions.ConnectionError, requests.exceptions.Timeout, ConnectionError)
@@ -354,25 +353,6 @@ class DockerLab:
             self._containers[spec.name] = container
             container.start()
 
-    @staticmethod
-    def _in_background(name: str, work: Callable[..., T], *args: object) -> Future[T]:
-        """Run `work` in a daemon thread; its future holds the outcome.
-
-        A daemon thread rather than an executor's: an exec stuck past the run's time limit must
-        not keep the interpreter from exiting (teardown removes its container anyway).
-        """
-        future: Future[T] = Future()
-        future.set_running_or_notify_cancel()
-
-        def run() -> None:
-            try:
-                future.set_result(work(*args))
-            except BaseException as error:  # handed to whoever waits on the future
-                future.set_exception(error)
-
-        threading.Thread(target=run, daemon=True, name=name).start()
-        return future
-
     def exec(self, host: str, argv: Sequence[str], *, user: str | None = None) -> CommandResult:
         """Run a command in a running container; stdout and stderr kept apart."""
         container = self._container(host)
@@ -386,7 +366,7 @@ class DockerLab:
     def exec_background(self, host: str, argv: Sequence[str], *, user: str | None = None
                         ) -> Future[CommandResult]:
         """`exec` in the background (several clients run at once); the future holds the outcome."""
-        return self._in_background(f"exec-{host}", lambda: self.exec(host, argv, user=user))
+        return in_background(f"exec-{host}", lambda: self.exec(host, argv, user=user))
 
     def put_file(self, host: str, path: str, content: bytes, mode: int = 0o644) -> None:
         """Write a file through exec (the root file system is read-only; `path` must be in a tmpfs)."""

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import testinfra.backend
 from testinfra.backend import base
 
+from lab.engines.base import in_background
 from lab.engines.docker_shell import AttachedShell, ShellClosed
 
 if TYPE_CHECKING:
@@ -46,17 +47,9 @@ def open_shell(container_id: str) -> None:
         if container_id in _shells or container_id not in _containers:
             return
         container = _containers[container_id]
-        pending: Future[AttachedShell] = Future()
-        pending.set_running_or_notify_cancel()
-        _shells[container_id] = pending
-
-    def start() -> None:
-        try:
-            pending.set_result(AttachedShell(container.client.api, container.id))
-        except BaseException as error:  # the look that waits for it falls back to an exec
-            pending.set_exception(error)
-
-    threading.Thread(target=start, daemon=True, name=f"shell-{container.name}").start()
+        # A failure to open it is kept in the future: the look that waits for it uses an exec.
+        _shells[container_id] = in_background(f"shell-{container.name}",
+                                              lambda: AttachedShell(container.client.api, container.id))
 
 
 def forget(container_id: str) -> None:

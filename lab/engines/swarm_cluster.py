@@ -20,7 +20,7 @@ import requests.exceptions
 from lab import swarm_nodes
 from lab.engines import docker_endpoint
 from lab.common import LABEL_CONTEXT
-from lab.engines.docker_engine import DockerEngine
+from lab.engines.docker_engine import DockerEngine, _short
 from lab.errors import EnvironmentProblem, NodeUnavailable
 
 log = logging.getLogger(__name__)
@@ -214,10 +214,3 @@ def image_context(client: docker.DockerClient, tag: str) -> str | None:
         return (client.images.get(tag).labels or {}).get(LABEL_CONTEXT)
     except docker.errors.ImageNotFound:
         return None
-
-
-def _short(error: BaseException) -> str:
-    text = getattr(error, "explanation", None) or str(error)
-    if isinstance(text, bytes):
-        text = text.decode(errors="replace")
-    return " ".join(str(text).split())[:300]

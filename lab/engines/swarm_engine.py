@@ -37,7 +37,7 @@ from docker.models.containers import Container
 
 from lab.common import LABEL_ROLE, LABEL_RUN, LABEL_SCENARIO, LABEL_SESSION, CommandResult
 from lab.engines import swarm_testinfra
-from lab.engines.base import HelperSpec, HostSpec, LabelledObject, RunIdentity, file_writing_command
+from lab.engines.base import HelperSpec, HostSpec, LabelledObject, RunIdentity, file_writing_command, in_background
 from lab.engines.docker_engine import DockerEngine, _short
 from lab.engines.swarm_cluster import HEALTH_INTERVAL_S, Swarm, SwarmNode, distribute_images
 from lab.errors import BadInput, EngineLost, EngineUnavailable, NodeUnavailable, StepFailed
@@ -491,7 +491,7 @@ class SwarmLab:
             with _node_call(task.node, what):
                 return task.container.exec_run(list(argv), demux=True, user=user or "")  # type: ignore[no-any-return]
 
-        pending = _in_background(f"exec-{host}", run)
+        pending = in_background(f"exec-{host}", run)
         while True:
             try:
                 rc, (out, err) = pending.result(timeout=HEALTH_INTERVAL_S)
@@ -507,7 +507,7 @@ class SwarmLab:
 
     def exec_background(self, host: str, argv: Sequence[str], *, user: str | None = None
                         ) -> Future[CommandResult]:
-        return _in_background(f"exec-{host}", lambda: self.exec(host, argv, user=user))
+        return in_background(f"exec-{host}", lambda: self.exec(host, argv, user=user))
 
     def put_file(self, host: str, path: str, content: bytes, mode: int = 0o644) -> None:
         argv = file_writing_command({path: content}, ["chmod", f"{mode:o}", path])
@@ -582,21 +582,6 @@ class SwarmLab:
     def close(self) -> None:
         for task in self._tasks.values():
             swarm_testinfra.forget(task.container.id)
-
-
-def _in_background(name: str, work: Callable[[], T]) -> Future[T]:
-    """`work` in a daemon thread (an exec stuck on a dead node must not keep Python from exiting)."""
-    future: Future[T] = Future()
-    future.set_running_or_notify_cancel()
-
-    def run() -> None:
-        try:
-            future.set_result(work())
-        except BaseException as error:  # handed to whoever waits on the future
-            future.set_exception(error)
-
-    threading.Thread(target=run, daemon=True, name=name).start()
-    return future
 
 
 def _remove_container(container: Container) -> None:
