@@ -8,6 +8,13 @@ from collections.abc import Iterator
 import pytest
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
+# A CI runner's own files (job summary, step outputs, env, path): the suite runs inside a workflow
+# step, and a test's report must never land in that step's summary or outputs. They are removed
+# for the whole session (subprocesses inherit the environment); a test that checks what socklab
+# writes there sets its own, in tmp_path.
+RUNNER_FILES = ("GITHUB_STEP_SUMMARY", "GITHUB_OUTPUT", "GITHUB_ENV", "GITHUB_PATH", "GITHUB_STATE")
+for _name in RUNNER_FILES:
+    os.environ.pop(_name, None)
 # Every run this test session makes (in-process or through `invoke` subprocesses, which inherit
 # the environment) carries this session label, so leak checks never see someone else's live lab.
 SESSION = f"pytest-{os.getpid()}-{secrets.token_hex(3)}"

@@ -33,12 +33,8 @@ from lab.impairment.netem import NetemBackend, ifb_name
 from lab.impairment.spec import Impairment, parse_impairment
 from lab.stats import binomial_count_interval
 
-try:
-    from netem_vm.build import VmUnavailable, build_image, cache_root, distribution_id
-    from netem_vm.vm import IFACE_A, Case, Probe, VmRun, qemu_binary, run_cases
-except ImportError:  # tests/ imported as a package (rootdir on sys.path instead of tests/)
-    from tests.netem_vm.build import VmUnavailable, build_image, cache_root, distribution_id
-    from tests.netem_vm.vm import IFACE_A, Case, Probe, VmRun, qemu_binary, run_cases
+from tests.netem_vm.build import VmUnavailable, build_image, cache_root, distribution_id
+from tests.netem_vm.vm import IFACE_A, Case, Probe, VmRun, qemu_binary, run_cases
 
 pytestmark = pytest.mark.vm
 

@@ -18,7 +18,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 IN_CI = os.environ.get("CI", "").lower() == "true"
-from report_samples import tcp_loss_record, udp_loss_record, written_report  # noqa: E402  (tests/)
+from tests.report_samples import tcp_loss_record, udp_loss_record, written_report  # noqa: E402  (tests/)
 
 PROBE = """<script>
 window.addEventListener("load", () => {

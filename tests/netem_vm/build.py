@@ -26,7 +26,7 @@ The socklab-specific part (/init, the guest scripts, the plan of cases) is not i
 `vm.py` prepends a small uncompressed cpio to it on each run, so editing the guest scripts never
 forces a rebuild. A second call with the same recipe only reads the manifest.
 
-Run by hand: `.venv/bin/python tests/netem_vm/build.py [--rebuild]`.
+Run by hand: `.venv/bin/python -m tests.netem_vm.build [--rebuild]`.
 """
 from __future__ import annotations
 
@@ -51,11 +51,7 @@ from pathlib import Path
 from lab.base_image import AptSource, host_apt_sources
 from lab.errors import ImageBuildError
 
-if __package__ in (None, ""):  # run as a script
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from netem_vm.cpio import CpioWriter
-else:
-    from .cpio import CpioWriter
+from .cpio import CpioWriter
 
 log = logging.getLogger(__name__)
 

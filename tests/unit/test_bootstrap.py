@@ -42,13 +42,14 @@ ALL_OURS = "mmdebstrap iproute2 iptables nftables kmod docker-compose chromium q
 
 
 def plan(tmp_path: Path, *, absent: tuple[str, ...] = ("dockerd",), os_release: str = DEBIAN,
-         proc_version: str = NATIVE_VERSION, **fake: str) -> dict[str, str]:
+         proc_version: str = NATIVE_VERSION, extra: dict[str, str] | None = None,
+         **fake: str) -> dict[str, str]:
     """Run `bootstrap --plan` on a made-up machine; its key=value lines as a dict."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     for name in TOOLS:
         (bin_dir / name).symlink_to(shutil.which(name))
-    for name, body in FAKES.items():
+    for name, body in {**FAKES, **(extra or {})}.items():
         if name not in absent:
             (bin_dir / name).write_text(f"#!{shutil.which('bash')}\n{body}\n")
             (bin_dir / name).chmod(0o755)
@@ -75,17 +76,36 @@ def test_fresh_debian_root_installs_docker_io_and_the_vm_tools(tmp_path):
                                       "docker-compose", "chromium", "qemu-system-x86", "cpio", "zstd"]
 
 
-@pytest.mark.parametrize("package", ["docker-ce-cli", "docker-desktop", "moby-engine", "podman-docker", "docker-ce"])
-def test_docker_packages_present_but_no_engine_never_installs_docker_io(tmp_path, package):
+@pytest.mark.parametrize("package", ["docker-desktop", "moby-engine", "podman-docker", "docker-ce"])
+def test_engine_packages_present_but_no_engine_answers_never_installs_docker_io(tmp_path, package):
     got = plan(tmp_path, installed=package, absent=("dockerd", "docker"))
-    assert got["engine"].startswith("stop:") and package in got["docker_installed"]
+    assert got["engine"].startswith("stop:") and package in got["engine_installed"]
     assert "docker.io" not in got["install"]
     assert "does not install docker.io" in got["engine"]
 
 
-def test_docker_cli_from_elsewhere_counts_as_docker(tmp_path):
-    got = plan(tmp_path)       # a docker binary on PATH, no package known to dpkg
-    assert got["engine"].startswith("stop:") and "docker-cli" in got["docker_installed"]
+@pytest.mark.parametrize("package", ["docker-ce-cli", "moby-cli"])
+def test_client_package_alone_says_to_install_the_engine_beside_it(tmp_path, package):
+    # docker-ce-cli conflicts with docker.io (both ship /usr/bin/docker): the engine of its own family
+    got = plan(tmp_path, installed=package, absent=("dockerd",))
+    assert got["engine"].startswith("stop:") and got["client_package"] == package
+    assert "docker-ce" in got["engine"] and "docker.io" not in got["install"]
+
+
+def test_this_machine_fresh_cli_binary_from_no_package_installs_docker_io(tmp_path):
+    # exactly this project's machine: Debian 12, root, apt, a docker 28 CLI binary on PATH that no
+    # package installed, no Docker package, no dockerd, no engine. docker.io installs beside it.
+    got = plan(tmp_path, absent=("dockerd",), installed="iproute2")
+    assert got["client"] == "yes" and got["engine_installed"] == "" and got["client_package"] == ""
+    assert got["engine"] == "install" and got["sudo"] == "no"
+    assert got["install"].split() == ["docker.io", "mmdebstrap", "iptables", "nftables", "kmod",
+                                      "docker-compose", "chromium", "qemu-system-x86", "cpio", "zstd"]
+
+
+def test_a_podman_binary_is_an_engine_to_start_not_a_reason_to_install(tmp_path):
+    got = plan(tmp_path, absent=("dockerd",), extra={"podman": "exit 0"})
+    assert got["engine"].startswith("stop:") and "podman" in got["engine_installed"]
+    assert "docker.io" not in got["install"]
 
 
 def test_engine_that_answers_is_used_whatever_installed_it(tmp_path):

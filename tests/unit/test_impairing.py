@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from fake_engine import FakeEngine
+from tests.unit.fake_engine import FakeEngine
 
 from lab import scenario_loader
 from lab.common import TOOLS_IMAGE, CommandResult

@@ -15,7 +15,7 @@ from lab.checks import run_checks
 from lab.errors import ScenarioFileError
 from lab.model import PlotSpec
 from lab.outcome import Outcome
-from report_samples import tcp_loss_record, udp_delay_record, udp_loss_record, written_report
+from tests.report_samples import tcp_loss_record, udp_delay_record, udp_loss_record, written_report
 
 ROOT = Path(__file__).resolve().parents[2]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -18,3 +18,12 @@ def test_the_scenario_example_is_a_valid_scenario():
 def test_every_scenario_is_in_the_table_with_its_lesson():
     for name, path in scenario_loader.available().items():
         assert f"| `{name}` | {scenario_loader.lesson_of(path)}" in README, name
+
+
+def test_ci_runs_the_readmes_test_command_as_one_pytest():
+    """CI must fail where a newcomer's `invoke test` fails: the same command, the whole suite."""
+    command = re.search(r"Run the tests:\n\n```sh\n(.*?)\n```", README, re.S).group(1).strip()
+    ci = (Path(__file__).resolve().parents[2] / ".ci" / "run").read_text()
+    lines = [line.strip() for line in ci.replace("\\\n", " ").splitlines() if command in line]
+    assert lines, f"{command!r} is not in .ci/run"
+    assert not any("--ignore" in line or "tests/" in line.split(command, 1)[1] for line in lines)

@@ -5,7 +5,7 @@ import json
 import os
 
 import pytest
-from fake_engine import FakeEngine
+from tests.unit.fake_engine import FakeEngine
 
 from lab import ownership, scenario_loader
 from lab.common import LABEL_KEPT, LABEL_OWNER, LABEL_ROLE, LABEL_RUN, CommandResult

@@ -1,7 +1,7 @@
 """udp-loss's "client never blocks past its timeout" over records shaped like real runs
 (timeout 250 ms, 100 ms of scheduling slack)."""
 from lab.checks import REGISTRY
-from report_samples import udp_loss_record
+from tests.report_samples import udp_loss_record
 
 
 def with_timeouts(*waits: dict) -> object:

@@ -1,0 +1,1 @@
+"""socklab tests (integration); a package so that same-named modules in two folders import apart."""

@@ -1,0 +1,1 @@
+"""socklab tests (unit); a package so that same-named modules in two folders import apart."""
