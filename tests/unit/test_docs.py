@@ -31,6 +31,7 @@ _BARE_NAME = re.compile(r"(?<![\w./~$-])([\w-]+\.(?:py|toml|yml|yaml|sh))\b")
 NOT_OURS = {
     "grade.yml",                      # the workflow a teacher adds to the assignment repository
     "tcp-server.py", "tcpserver.py",  # spellings of a student's file that `invoke grade` accepts
+    "csv.py", "venv.py",              # modules a hostile checkout may hold, never imported
 }
 _LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
 _FENCE = re.compile(r"^```.*?^```", re.S | re.M)
