@@ -5,7 +5,7 @@ gradebook.csv; OWASP's rule: prefix such a cell with a single quote. Control cha
 """
 from __future__ import annotations
 
-from lab.escaping.text import decoded
+from lab.escaping.text import decoded, readable
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -13,8 +13,11 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 def cell(value: str) -> str:
     """A CSV cell's text, with a ' before what a spreadsheet would read as a formula.
 
-    >>> cell("=1+1"), cell("-2"), cell("ada"), cell("\\tx")
-    ("'=1+1", "'-2", 'ada', "'\\tx")
+    Control characters go (lab.escaping.text.readable): a lone CR, which the csv module would
+    leave unquoted with our "\\n" line ends, becomes a newline inside a quoted cell.
+
+    >>> cell("=1+1"), cell("-2"), cell("ada"), cell("\\tx"), cell("\\r=1")
+    ("'=1+1", "'-2", 'ada', "'\\tx", "'\\n=1")
     """
     value = decoded(value)
-    return f"'{value}" if value.startswith(FORMULA_STARTS) else value
+    return f"'{readable(value)}" if value.startswith(FORMULA_STARTS) else readable(value)

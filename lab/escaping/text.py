@@ -15,9 +15,9 @@ REPLACEMENT = "\ufffd"
 _OTHER_SURROGATE = re.compile("[\ud800-\udc7f\udd00-\udfff]")
 # C0 controls but tab and newline, DEL, and the C1 controls (a terminal obeys 0x9b as ESC [).
 _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-# An ANSI escape sequence (CSI ... final byte, OSC ... BEL/ST, or ESC + one char), dropped whole
+# An ANSI escape sequence (CSI ... final byte, OSC ... BEL/ST, or ESC + one char such as ESC c), dropped whole
 # so that no "[31m" remnant is left behind in the text.
-_ESCAPE_SEQUENCE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
+_ESCAPE_SEQUENCE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-~])")
 
 
 def decoded(data: bytes | str) -> str:
