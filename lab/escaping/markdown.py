@@ -3,7 +3,7 @@
 A student's folder name or output in a report must never become a link, an image, raw HTML, an
 autolink (``http://…``, ``www.…``, ``a@b.c``), emphasis or an extra table row (a fake
 ``| ✅ PASSED |``). CommonMark lets any ASCII punctuation be backslash-escaped; `text` escapes
-every one of them, so no construct can start. Code spans and fences are delimited by a run of
+every one that could start a construct, so none can start. Code spans and fences are delimited by a run of
 backticks longer than any inside. Control characters go first (lab.escaping.text).
 """
 from __future__ import annotations
@@ -12,14 +12,16 @@ import re
 
 from lab.escaping.text import one_line, readable
 
-_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")   # every ASCII punctuation character
+# Every ASCII punctuation character that can start or end a construct (GFM and its extensions:
+# strikethrough ~, math $, footnotes ^, autolinks : . @); , ; ? % / ' " start none once these are escaped.
+_PUNCTUATION = re.compile(r"([!#$&()*+\-.:<=>@\[\\\]^_`{|}~])")
 
 
 def text(value: str) -> str:
     """Inline text shown literally, on one line (also safe inside a GFM table cell).
 
-    >>> text("![x](http://evil) <b>|")
-    '\\\\!\\\\[x\\\\]\\\\(http\\\\:\\\\/\\\\/evil\\\\) \\\\<b\\\\>\\\\|'
+    >>> print(text("![x](http://evil) <b>|, 'a'; 50% www.x.io"))
+    \\!\\[x\\]\\(http\\://evil\\) \\<b\\>\\|, 'a'; 50% www\\.x\\.io
     """
     return _PUNCTUATION.sub(r"\\\1", one_line(value))
 
