@@ -17,9 +17,11 @@ log = logging.getLogger(__name__)
 #: the supervisor starts as root with only these, and drops them (and root) before the program runs
 SUPERVISOR_START_USER = "root"
 SUPERVISOR_CAPABILITIES = ("SETUID", "SETGID")
-#: the engine keeps at most this much of a student's host's log (the supervisor keeps 64 KiB of
-#: output; JSON escaping of control bytes makes that at most ~8x larger), whatever writes into it
-STUDENT_LOG_BYTES = 1024 * 1024
+#: the engine keeps at most this much of a student's host's log on disk (two files of half of it),
+#: whatever writes into it. The supervisor's own output stays far below one file: it keeps 64 KiB of
+#: what the program printed, which JSON escaping (a control byte: \u0001, \\u0001 in the engine's
+#: file) makes at most ~7x larger.
+STUDENT_LOG_BYTES = 2 * 1024 * 1024
 
 # Linux's signal numbers (the container's kernel), whatever the runner's own platform numbers them.
 _LINUX_SIGNALS = ("HUP INT QUIT ILL TRAP ABRT BUS FPE KILL USR1 SEGV USR2 PIPE ALRM TERM STKFLT CHLD "
