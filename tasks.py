@@ -9,9 +9,9 @@ import sys
 
 from invoke import Collection, Context, Exit, task
 
-from lab import scenario_loader
+from lab.scenario import loader as scenario_loader
 from lab.errors import LabError
-from lab.model import RESERVED_PARAMETER_NAMES
+from lab.scenario.model import RESERVED_PARAMETER_NAMES
 
 
 def _call(operation: str, *args: object, **kwargs: object) -> None:

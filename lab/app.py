@@ -18,17 +18,27 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lab import engines, feasibility, images, ownership, platform_advice, report, scenario_loader
+from lab import engines, report
+
+from lab.scenario import feasibility
+
+from lab.engines import images
+
+from lab.engines import ownership
+
+from lab.impairment import platform_advice
+
+from lab.scenario import loader as scenario_loader
 from lab.common import APPS_IMAGE, LABEL_RUN, TOOLS_IMAGE, current_session
 from lab.engines import docker_endpoint
 from lab.engines.base import HELPER_CAPABILITIES, Engine, HostSpec, LabRun
 from lab.errors import BadInput, LabError, NodeUnavailable
-from lab.pause import pause_point
-from lab.plan import IMPAIR_BACKENDS, build_plan
-from lab.runner import new_run_id, run_scenario
+from lab.run.pause import pause_point
+from lab.scenario.plan import IMPAIR_BACKENDS, build_plan
+from lab.run.runner import new_run_id, run_scenario
 
 if TYPE_CHECKING:
-    from lab import submission
+    from lab.grading import submission
 
 log = logging.getLogger(__name__)
 LONG_RUN_S = 60  # a run expected to take longer says so before it starts
@@ -86,7 +96,7 @@ def student_programs(name: str, server: str | None, client: str | None) -> dict[
         return {}
     # What a plain run does not need is imported where it is needed: start-up is part of every
     # run's time (bench/udp_echo_vs_docker.py).
-    from lab import submission
+    from lab.grading import submission
     for role in given:
         if role not in scenario.students:
             raise BadInput(f"--{role}: scenario {name} has no role for a student's {role}; scenarios that "
@@ -127,7 +137,7 @@ def run(name: str, overrides: dict[str, Any], impair_backend: str = "auto", seed
             if directory:
                 pause_point("report")
                 document["artifacts"] += report.write_plots(result.record, directory)
-                from lab.capture_report import artifact_files
+                from lab.report.capture import artifact_files
 
                 for path in report.write_reports(document, directory, artifact_files(result.record)):
                     progress(f"wrote {path}")
@@ -276,7 +286,7 @@ def probe_engine_kernel(engine: Engine, node: str | None = None) -> tuple[Any, s
     """The ProbeResult and the engine kernel's release (`uname -r` in the container: the engine's
     kernel, which on Desktop/WSL/Colima is not the host's), from a throwaway helper container
     (on `node` of a multi-node engine)."""
-    from lab.impairing import HelperRunner
+    from lab.run.impairing import HelperRunner
     from lab.impairment.probe import probe_backends
 
     with LabRun(engine, f"doctor-{new_run_id()}", "doctor") as lab:
@@ -291,7 +301,7 @@ def doctor(engine_name: str | None = None) -> int:
     findings = [("host", f"{platform.system()} {platform.release()}, python {platform.python_version()}")]
     if engines.chosen_name(engine_name) == "swarm":
         return _doctor_swarm(findings)
-    from lab import base_image
+    from lab.engines import base_image
 
     host = base_image.HostFacts.of_this_machine()
     engine = engines.connect(engine_name)
@@ -381,7 +391,7 @@ def swarm_down() -> int:
 
 def compose(name: str, output_dir: str = "compose") -> int:
     """Write compose/NAME.yml for a scenario's topology (default parameters)."""
-    from lab import compose as compose_file
+    from lab.scenario import compose as compose_file
 
     plan = build_plan(scenario_loader.load(name), {})
     path = Path(output_dir) / f"{name}.yml"
@@ -408,7 +418,7 @@ def shell(host: str, run_id: str | None = None) -> int:
 def grade(directory: str, scenarios: str | None = None, jobs: int = 1, report_dir: str = "grades",
           engine_name: str | None = None) -> int:
     """Every student's programs through the scenarios that take them; gradebook and classroom files."""
-    from lab import grading
+    from lab.grading import grade as grading
 
     with _sigterm_as_interrupt():
         return grading.grade(directory, scenarios, jobs, report_dir, engine_name)

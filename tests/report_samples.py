@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lab import report, scenario_loader
+from lab import report
+
+from lab.scenario import loader as scenario_loader
 from lab.checks import run_checks
-from lab.plan import build_plan
-from lab.record import ClientRun, RunRecord
-from lab.outcome import Outcome
+from lab.scenario.plan import build_plan
+from lab.run.record import ClientRun, RunRecord
+from lab.checks.outcome import Outcome
 
 FIXTURE_SVG = Path(__file__).resolve().parent / "fixtures/sequence-chart.svg"
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, TypeVar
 
-from lab import ownership
+from lab.engines import ownership
 from lab.common import (
     LABEL_KEPT,
     LABEL_OWNER,

@@ -17,7 +17,7 @@ import docker
 import docker.errors
 import requests.exceptions
 
-from lab import swarm_nodes
+from lab.engines import swarm_nodes
 from lab.engines import docker_endpoint
 from lab.common import LABEL_CONTEXT
 from lab.engines.docker_engine import DockerEngine, _short

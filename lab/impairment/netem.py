@@ -32,7 +32,7 @@ from lab.impairment.spec import Impairment
 
 if TYPE_CHECKING:
     from lab.impairment.probe import ProbeResult
-from lab.units import (
+from lab.impairment.units import (
     format_duration,
     format_percent,
     format_rate,

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from lab import scenario_loader
-from lab.plan import build_plan
-from lab.record import parse_events
+from lab.scenario import loader as scenario_loader
+from lab.scenario.plan import build_plan
+from lab.run.record import parse_events
 
 ROOT = Path(__file__).resolve().parents[2]
 IN_CI = os.environ.get("CI", "").lower() == "true"

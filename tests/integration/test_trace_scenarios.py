@@ -7,10 +7,12 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from lab import report, scenario_loader
+from lab import report
+
+from lab.scenario import loader as scenario_loader
 from lab.common import LABEL_RUN
-from lab.plan import build_plan
-from lab.runner import run_scenario
+from lab.scenario.plan import build_plan
+from lab.run.runner import run_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((ROOT / "tests/contracts/result.schema.json").read_text())

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from lab import scenario_loader
-from lab.plan import build_plan
-from lab.runner import run_scenario
+from lab.scenario import loader as scenario_loader
+from lab.scenario.plan import build_plan
+from lab.run.runner import run_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 ECHO = ["tcp-echo", "udp-echo", "tcp-sequential", "udp-multi-client"]

@@ -1,14 +1,14 @@
 """tcp-backlog's checks over records shaped like real runs (times in seconds, hold 200 ms)."""
 import pytest
 
-from lab import scenario_loader
-from lab.capture import CaptureFile, Captures
+from lab.scenario import loader as scenario_loader
+from lab.run.capture import CaptureFile, Captures
 from lab.checks import REGISTRY, turns
 from lab.errors import ParameterError
-from lab.pcap import Packet
-from lab.plan import START_AT, build_plan
-from lab.record import ClientRun, RunRecord
-from lab.runner import _at
+from lab.observe.pcap import Packet
+from lab.scenario.plan import START_AT, build_plan
+from lab.run.record import ClientRun, RunRecord
+from lab.run.runner import _at
 
 SERVER = ("10.0.0.2", 12000)
 

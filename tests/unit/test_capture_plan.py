@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from lab import scenario_loader
+from lab.scenario import loader as scenario_loader
 from lab.errors import ScenarioFileError
-from lab.plan import build_plan
+from lab.scenario.plan import build_plan
 
 BASE = {
     "lesson": "x.",
@@ -22,7 +22,7 @@ def test_no_capture_unless_asked():
 def test_capture_flag_captures_every_host_and_every_replica():
     plan = build_plan(scenario_loader.parse("s", BASE), {}, capture=True)
     assert plan.capture_hosts == ("server", "client")
-    from lab.capture import capture_instances
+    from lab.run.capture import capture_instances
     assert [i.name for i in capture_instances(plan)] == ["server", "client-1", "client-2"]
 
 
@@ -41,6 +41,6 @@ def test_doctests_of_the_capture_module():
     """tcpdump's reports read and the settle script built as their docstrings show."""
     import doctest
 
-    from lab import capture
+    from lab.run import capture
 
     assert doctest.testmod(capture).failed == 0

@@ -8,8 +8,10 @@ import jsonschema
 import pytest
 from ruamel.yaml import YAML
 
-from lab import compose, scenario_loader
-from lab.plan import build_plan
+from lab.scenario import compose
+
+from lab.scenario import loader as scenario_loader
+from lab.scenario.plan import build_plan
 
 COMPOSE_DIR = Path(__file__).resolve().parents[2] / "compose"
 # Debian's docker-compose 1.29 validates with its own copy of the spec (no top-level `name:`).

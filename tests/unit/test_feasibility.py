@@ -1,9 +1,11 @@
 """Runs that cannot teach anything are refused before anything exists; long ones say so."""
 import pytest
 
-from lab import feasibility, scenario_loader
+from lab.scenario import feasibility
+
+from lab.scenario import loader as scenario_loader
 from lab.errors import ParameterError
-from lab.plan import build_plan
+from lab.scenario.plan import build_plan
 
 
 def plan(name, **overrides):

@@ -6,12 +6,12 @@ import json
 import pytest
 from tests.unit.fake_engine import FakeEngine
 
-from lab import scenario_loader
+from lab.scenario import loader as scenario_loader
 from lab.common import TOOLS_IMAGE, CommandResult
 from lab.engines.base import HELPER_CAPABILITIES, HostSpec, LabRun
 from lab.errors import ImpairmentUnavailable
-from lab.impairing import apply_all, helper_name, still_in_force
-from lab.plan import build_plan
+from lab.run.impairing import apply_all, helper_name, still_in_force
+from lab.scenario.plan import build_plan
 
 SCENARIO = {
     "lesson": "Loss on the client's egress.",
@@ -109,11 +109,11 @@ def test_a_host_started_later_reuses_the_backend_without_probing_again():
 @pytest.mark.parametrize("point", ["network", "start", "impair", "client"])
 def test_a_run_passes_every_pause_point_of_the_interrupt_tests(point, monkeypatch, caplog):
     """The fault tests stop a run at these points (SOCKLAB_PAUSE_AT): each must stay on the path."""
-    from lab.runner import run_scenario
+    from lab.run.runner import run_scenario
 
     monkeypatch.setenv("SOCKLAB_PAUSE_AT", f"{point}:0")
     engine = FakeEngine(answer=Kernel(netem=False))
     plan = build_plan(scenario_loader.parse("fake", SCENARIO), {})
-    with caplog.at_level("WARNING", logger="lab.pause"):
+    with caplog.at_level("WARNING", logger="lab.run.pause"):
         run_scenario(engine, plan, progress=lambda message: None)
     assert f"paused at {point}" in caplog.text

@@ -5,9 +5,9 @@ from __future__ import annotations
 import subprocess
 import sys
 
-PURE = ["lab.common", "lab.model", "lab.units", "lab.parameters", "lab.scenario_loader", "lab.plan",
-        "lab.record", "lab.checks", "lab.metrics", "lab.stats", "lab.outcome", "lab.report",
-        "lab.compose", "lab.ownership", "lab.engines", "lab.engines.base", "lab.swarm_nodes", "lab.impairment",
+PURE = ["lab.common", "lab.scenario.model", "lab.impairment.units", "lab.scenario.parameters", "lab.scenario.loader", "lab.scenario.plan",
+        "lab.run.record", "lab.checks", "lab.observe.metrics", "lab.observe.stats", "lab.checks.outcome", "lab.report",
+        "lab.scenario.compose", "lab.engines.ownership", "lab.engines", "lab.engines.base", "lab.engines.swarm_nodes", "lab.impairment",
         "lab.impairment.spec", "lab.impairment.netem", "lab.impairment.userspace",
         "lab.impairment.probe", "lab.impairment.command"]
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from lab import scenario_loader
+from lab.scenario import loader as scenario_loader
 from lab.errors import BadInput, ParameterError, ScenarioFileError
-from lab.plan import build_plan
+from lab.scenario.plan import build_plan
 
 
 def test_place_pins_every_replica_of_a_host_and_overrides_the_scenario():

@@ -10,11 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from lab import html_report, plots, report, scenario_loader
+from lab import report
+
+from lab.report import html as html_report
+
+from lab.report import plots
+
+from lab.scenario import loader as scenario_loader
 from lab.checks import run_checks
 from lab.errors import ScenarioFileError
-from lab.model import PlotSpec
-from lab.outcome import Outcome
+from lab.scenario.model import PlotSpec
+from lab.checks.outcome import Outcome
 from tests.report_samples import tcp_loss_record, udp_delay_record, udp_loss_record, written_report
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,10 +1,10 @@
 """README.md stays true: its scenario example loads, its scenario table lists every scenario."""
 import re
-from lab.scenario_loader import tomllib  # tomli on Python 3.10
+from lab.scenario.loader import tomllib  # tomli on Python 3.10
 from pathlib import Path
 
-from lab import scenario_loader
-from lab.plan import build_plan
+from lab.scenario import loader as scenario_loader
+from lab.scenario.plan import build_plan
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 

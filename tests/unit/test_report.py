@@ -6,11 +6,13 @@ from xml.etree import ElementTree
 import jsonschema
 import pytest
 
-from lab import report, scenario_loader
+from lab import report
+
+from lab.scenario import loader as scenario_loader
 from lab.checks import run_checks
-from lab.plan import build_plan
-from lab.record import ClientRun, RunRecord
-from lab.outcome import Outcome
+from lab.scenario.plan import build_plan
+from lab.run.record import ClientRun, RunRecord
+from lab.checks.outcome import Outcome
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((ROOT / "tests/contracts/result.schema.json").read_text())

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from lab import scenario_loader
+from lab.scenario import loader as scenario_loader
 from lab.errors import ScenarioFileError
-from lab.plan import build_plan
+from lab.scenario.plan import build_plan
 
 FILE = "lesson.toml"
 

@@ -1,9 +1,9 @@
 """Scenario files, parameters and plans: every bad input is refused before anything is created."""
 import pytest
 
-from lab import scenario_loader
+from lab.scenario import loader as scenario_loader
 from lab.errors import ParameterError, ScenarioFileError, ScenarioNotFound
-from lab.plan import build_plan
+from lab.scenario.plan import build_plan
 
 ALL = list(scenario_loader.available())
 

@@ -6,12 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from lab import hints, scenario_loader, submission
+from lab.checks import hints
+
+from lab.scenario import loader as scenario_loader
+
+from lab.grading import submission
 from lab.checks import CheckResult, run_checks
 from lab.errors import BadInput, ScenarioFileError
-from lab.plan import SERVER_ALIAS, build_plan
-from lab.record import ClientRun, RunRecord
-from lab.outcome import Outcome
+from lab.scenario.plan import SERVER_ALIAS, build_plan
+from lab.run.record import ClientRun, RunRecord
+from lab.checks.outcome import Outcome
 
 SUBMISSIONS = Path(__file__).resolve().parents[1] / "submissions"
 

@@ -6,14 +6,16 @@ import xml.etree.ElementTree as ElementTree
 
 import pytest
 
-from lab import capture_checks, scenario_loader
-from lab.capture import CaptureFile, Captures
-from lab.capture_report import artifact_files, capture_fields
-from lab.pcap import ethernet_frame, ipv4_packet, pcap_header, pcap_record, read_pcap, tcp_segment, udp_datagram
-from lab.plan import build_plan
-from lab.record import ClientRun, RunRecord
-from lab.sequence_chart import build_chart, render_mermaid, render_svg
-from lab.timeline import analyse_connection, arrows, events_by_instance, tcp_connections, timeline_rows, udp_losses
+from lab.checks import capture as capture_checks
+
+from lab.scenario import loader as scenario_loader
+from lab.run.capture import CaptureFile, Captures
+from lab.report.capture import artifact_files, capture_fields
+from lab.observe.pcap import ethernet_frame, ipv4_packet, pcap_header, pcap_record, read_pcap, tcp_segment, udp_datagram
+from lab.scenario.plan import build_plan
+from lab.run.record import ClientRun, RunRecord
+from lab.report.sequence_chart import build_chart, render_mermaid, render_svg
+from lab.observe.timeline import analyse_connection, arrows, events_by_instance, tcp_connections, timeline_rows, udp_losses
 
 C, S = "10.0.0.3", "10.0.0.2"
 T0 = 1_700_000_000.0

@@ -1,6 +1,6 @@
 """The strace parser and the API-trace checks, on real strace output of the four programs.
 
-The files in tests/unit/strace/ are what `strace -f` (lab.trace.STRACE_ARGV) wrote for one run of
+The files in tests/unit/strace/ are what `strace -f` (lab.observe.trace.STRACE_ARGV) wrote for one run of
 each program in containers (tcp-client 172.19.0.4 -> tcp-server 172.19.0.2, udp-client 172.19.0.4 ->
 udp-server 172.19.0.3), Python's startup included.
 """
@@ -8,10 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from lab import report, scenario_loader, trace
+from lab import report
+
+from lab.scenario import loader as scenario_loader
+
+from lab.observe import trace
 from lab.checks import REGISTRY, run_checks
-from lab.plan import build_plan
-from lab.record import ClientRun, RunRecord
+from lab.scenario.plan import build_plan
+from lab.run.record import ClientRun, RunRecord
 
 STRACE = Path(__file__).parent / "strace"
 PROGRAMS = ("tcp_server", "tcp_client", "udp_server", "udp_client")
@@ -148,7 +152,7 @@ def test_a_tracer_that_could_not_start_fails_and_says_why():
 
 
 def test_the_result_markdown_and_console_carry_the_four_column_table():
-    from lab.outcome import Outcome
+    from lab.checks.outcome import Outcome
 
     record = record_with(real_traces())
     document = report.result_document(Outcome(record, run_checks(record), "2026-11-26T00:00:00Z", 3.0))

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lab import scenario_loader
+from lab.scenario import loader as scenario_loader
 
 if sys.version_info >= (3, 11):
     import tomllib

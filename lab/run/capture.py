@@ -1,6 +1,6 @@
 """Packet captures on a live run: tcpdump in each host's helper, pcaps copied out, decoded.
 
-The helper shares the host's network namespace and holds NET_ADMIN/NET_RAW (lab.impairing starts
+The helper shares the host's network namespace and holds NET_ADMIN/NET_RAW (lab.run.impairing starts
 it; one helper per host serves both impairments and captures), so the programs stay unprivileged.
 
 Two views of an interface:
@@ -30,9 +30,9 @@ from pathlib import Path
 
 from lab.engines.base import Lab
 from lab.errors import StepFailed
-from lab.impairing import HelperRunner, start_helper
-from lab.pcap import Packet, read_pcap
-from lab.plan import Instance, Plan
+from lab.run.impairing import HelperRunner, start_helper
+from lab.observe.pcap import Packet, read_pcap
+from lab.scenario.plan import Instance, Plan
 
 log = logging.getLogger(__name__)
 

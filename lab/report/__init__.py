@@ -18,11 +18,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from lab.errors import BadInput, ReportError
-from lab.metrics import metrics
-from lab.model import Parameter
-from lab.record import RunRecord
-from lab.outcome import Outcome
-from lab.trace import api_trace
+from lab.observe.metrics import metrics
+from lab.scenario.model import Parameter
+from lab.run.record import RunRecord
+from lab.checks.outcome import Outcome
+from lab.observe.trace import api_trace
 
 # CI logs are no terminal: give tables room rather than folding every cell into three lines.
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
@@ -68,7 +68,7 @@ def result_document(outcome: Outcome) -> dict[str, Any]:
 
 
 def _capture_fields(record: RunRecord) -> dict[str, Any]:
-    from lab.capture_report import capture_fields  # decoding and charts: only for captured runs
+    from lab.report.capture import capture_fields  # decoding and charts: only for captured runs
 
     return capture_fields(record)
 
@@ -473,7 +473,7 @@ def _capture_markdown(document: dict[str, Any]) -> list[str]:
 
 def write_plots(record: RunRecord, directory: Path) -> list[str]:
     """The scenario's plots as PNG files in `directory`; their names, for the result's artifacts."""
-    from lab import plots
+    from lab.report import plots
 
     try:
         return [path.name for path in plots.draw(record, directory)]
@@ -483,10 +483,10 @@ def write_plots(record: RunRecord, directory: Path) -> list[str]:
 
 def write_reports(document: dict[str, Any], directory: Path, files: dict[str, str] | None = None) -> list[Path]:
     """NAME.json (the contract), NAME.junit.xml and NAME.md in `directory`, plus `files`
-    (artifacts by name, e.g. the sequence chart's SVG from lab.capture_report.artifact_files),
+    (artifacts by name, e.g. the sequence chart's SVG from lab.report.capture.artifact_files),
     and last NAME.html, which embeds the artefacts already there (chart, plots).
     """
-    from lab import html_report
+    from lab.report import html as html_report
 
     name = document["scenario"]
     paths = [directory / f"{name}.json", directory / f"{name}.junit.xml", directory / f"{name}.md"]
@@ -547,7 +547,7 @@ class GradeProgress:
         console.print(f"[dim]{time.monotonic() - self.started:6.1f}s[/dim]  {escape(message)}")
 
     def student_done(self, student: str, rows: list[Any]) -> None:
-        from lab.grading import eta
+        from lab.grading.grade import eta
 
         with self._lock:
             self.done += 1

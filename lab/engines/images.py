@@ -16,14 +16,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from lab import base_image
+from lab.engines import base_image
 from lab.common import APPS_IMAGE, LABEL_BASE, LABEL_CONTEXT, TOOLS_IMAGE
 from lab.engines.base import Engine
 from lab.errors import ImageBuildError
 
 log = logging.getLogger(__name__)
 
-IMAGES_DIR = Path(__file__).resolve().parent.parent / "images"
+IMAGES_DIR = Path(__file__).resolve().parents[2] / "images"
 __all__ = ["APPS_IMAGE", "BUILT_IMAGES", "TOOLS_IMAGE", "ImageOutcome", "ensure_images"]
 BUILT_IMAGES = {APPS_IMAGE: IMAGES_DIR / "apps", TOOLS_IMAGE: IMAGES_DIR / "tools"}
 

@@ -5,7 +5,7 @@ to the host it was for, labelled with what it is (SYN, SYN/ACK, data, FIN, a dat
 socket call that caused it; a packet lost on the way is an arrow that stops midway with a cross.
 Program events that no packet shows (``accept()`` returning) are notes on their lifeline.
 
-Pure: built from lab.timeline's arrows and the programs' events, rendered to text. Long runs keep
+Pure: built from lab.observe.timeline's arrows and the programs' events, rendered to text. Long runs keep
 the first MAX_ARROWS packets, every lost one after them, and a note of how many were left out, so
 the chart stays readable.
 """
@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from xml.sax.saxutils import escape
 
-from lab.record import RunRecord
-from lab.timeline import Arrow, events_by_instance
+from lab.run.record import RunRecord
+from lab.observe.timeline import Arrow, events_by_instance
 
 MAX_ARROWS = 40
 NOTE_EVENTS = {  # events that no packet shows, and what the textbook calls them

@@ -5,10 +5,10 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from lab.plan import Plan
+from lab.scenario.plan import Plan
 
 if TYPE_CHECKING:
-    from lab.capture import Captures
+    from lab.run.capture import Captures
 
 
 def parse_events(text: str) -> list[dict[str, Any]]:
@@ -90,7 +90,7 @@ class RunRecord:
     impairment_problems: list[str] | None = None  # None: not re-verified (no impairment, or cut short)
     timed_out: str | None = None  # what was still running when the scenario's time ran out
     captures: Captures | None = None  # None: nothing was captured
-    traces: dict[str, str] = field(default_factory=dict)  # instance -> strace output (lab.trace)
+    traces: dict[str, str] = field(default_factory=dict)  # instance -> strace output (lab.observe.trace)
     routing: RoutingObservation | None = None  # routed lessons: what each host's routes were
     student_failure: str | None = None  # a student's server that never listened: why
 

@@ -6,8 +6,8 @@ run gets, added by `automatic_checks`.
 from __future__ import annotations
 
 from lab.checks import CheckResult, check
-from lab.record import RunRecord
-from lab.timeline import (
+from lab.run.record import RunRecord
+from lab.observe.timeline import (
     Arrow,
     TcpConnection,
     analyse_connection,
@@ -17,7 +17,7 @@ from lab.timeline import (
     udp_losses,
 )
 
-VXLAN_PORT = 4789  # lab.routing.VXLAN_PORT (not imported: routing needs the engine layer)
+VXLAN_PORT = 4789  # lab.run.routing.VXLAN_PORT (not imported: routing needs the engine layer)
 
 
 def _arrows(record: RunRecord) -> list[Arrow]:
@@ -124,7 +124,7 @@ def _complete(record: RunRecord) -> CheckResult:
         if not files or not run.first("summary"):
             continue
         sent_events = len(run.all("sent"))
-        # VXLAN (the routed lessons' subnets, lab.routing) carries those datagrams once more
+        # VXLAN (the routed lessons' subnets, lab.run.routing) carries those datagrams once more
         # inside its own UDP on the Docker network: the carrier is not a datagram the client sent.
         in_capture = sum(1 for f in files for p in captures.packets[f.file]
                          if p.proto == "udp" and owner.get(p.src) == run.instance and p.payload_len

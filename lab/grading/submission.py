@@ -1,7 +1,7 @@
 """Students' programs: which file fills which role, read and checked before anything runs.
 
 Pure (no Docker). A student program is one of the textbook's four files. It reaches the container
-as text (see lab.plan), so everything that would make it unusable — a missing path, a directory,
+as text (see lab.scenario.plan), so everything that would make it unusable — a missing path, a directory,
 a binary or non-UTF-8 file, a file far larger than any textbook program — is a clear error here.
 A program that is valid text but wrong Python is *not* refused: its syntax error is the student's
 failed check, quoted from Python itself.
@@ -46,7 +46,7 @@ def read_program(path: str | Path, option: str = "") -> StudentProgram:
     >>> read_program("/nonexistent/UDPServer.py", "--server")
     Traceback (most recent call last):
     ...
-    lab.submission.SubmissionError: --server /nonexistent/UDPServer.py: no such file
+    lab.grading.submission.SubmissionError: --server /nonexistent/UDPServer.py: no such file
     """
     where = f"{option} {path}".strip()
     file = Path(path)
@@ -71,7 +71,7 @@ def program_from_bytes(data: bytes, path: str, name: str, where: str | None = No
     >>> program_from_bytes(b"\\x7fELF\\x02\\x01\\x00", "a.py", "a.py")
     Traceback (most recent call last):
     ...
-    lab.submission.SubmissionError: a.py: a binary file, not a Python program (it contains NUL bytes)
+    lab.grading.submission.SubmissionError: a.py: a binary file, not a Python program (it contains NUL bytes)
     """
     where = where or path
     if len(data) > MAX_SOURCE_BYTES:

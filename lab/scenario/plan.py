@@ -11,19 +11,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from lab import parameters as params
+from lab.scenario import parameters as params
 from lab.errors import LabError, ParameterError, ScenarioFileError
 from lab.impairment import CHOICES, get_backend
 from lab.impairment.spec import Impairment, parse_impairment
-from lab.model import PROGRAMS, Host, Scenario, StudentSlot
-from lab.submission import StudentProgram
-from lab.trace import STRACE_ARGV
+from lab.scenario.model import PROGRAMS, Host, Scenario, StudentSlot
+from lab.grading.submission import StudentProgram
+from lab.observe.trace import STRACE_ARGV
 
 PROGRAM_DIR = "/opt/socklab/programs"
 IMPAIR_BACKENDS = CHOICES   # from the backend registry (lab.impairment)
 # ``{start_at}`` in a client's args: one moment (epoch seconds) the runner sets for all clients of a
 # parallel step, a little after it launches them, so that clients in separate containers (each
-# with its own interpreter to start) connect at once. Filled in by lab.runner at launch.
+# with its own interpreter to start) connect at once. Filled in by lab.run.runner at launch.
 START_AT = "@start-at@"
 MAX_REPLICAS = 50
 
@@ -130,7 +130,7 @@ def _impairment(table: dict[str, str], values: dict[str, Any], seed: int | None,
 def program_argv(program: str, args: list[str], traced: bool = False) -> tuple[str, ...]:
     """The command that starts one of the four programs inside the apps image.
 
-    A traced program is strace's child (lab.trace.STRACE_ARGV): a parent may trace its own child
+    A traced program is strace's child (lab.observe.trace.STRACE_ARGV): a parent may trace its own child
     without any capability, and sees every call from the first one on.
     """
     script = PROGRAMS[program]

@@ -11,12 +11,16 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from lab import stats, trace, units
+from lab.observe import stats
+
+from lab.observe import trace
+
+from lab.impairment import units
 from lab.errors import ScenarioFileError
-from lab.metrics import host_figures
-from lab.model import CheckSpec
-from lab.parameters import UNSET
-from lab.record import ClientRun, RunRecord
+from lab.observe.metrics import host_figures
+from lab.scenario.model import CheckSpec
+from lab.scenario.parameters import UNSET
+from lab.run.record import ClientRun, RunRecord
 
 
 @dataclass(frozen=True)
@@ -98,10 +102,10 @@ def run_checks(record: RunRecord) -> list[CheckResult]:
 
     A check returns None when it does not apply to this run's parameters (e.g. the jitter check
     without jitter); it is left out rather than counted as passed. With a student's program in a
-    role, lab.student_checks judges what the lab can observe of it instead.
+    role, lab.checks.student judges what the lab can observe of it instead.
     """
     if record.plan.students:
-        from lab.student_checks import run_student_checks
+        from lab.checks.student import run_student_checks
         return run_student_checks(record)
     results = probe_results(record)
     if record.timed_out:
@@ -113,7 +117,7 @@ def run_checks(record: RunRecord) -> list[CheckResult]:
             "; ".join(problems) or f"{record.impairment_backend}: verified again after the last client "
                                    f"({len(record.impaired_instances)} host(s))"))
     if record.captures is not None:
-        from lab.capture_checks import automatic_checks
+        from lab.checks.capture import automatic_checks
         try:
             results += automatic_checks(record)
         except Exception as error:  # a capture that cannot be read fails its check, not the run
@@ -739,7 +743,7 @@ def tcp_late_syn(record: RunRecord, server: str = "server", clients: str = "clie
 def routes_as_designed(record: RunRecord) -> CheckResult:
     """Each host's routing table (``ip route``, read by testinfra) holds its subnets and the routes
     the scenario designed, and every router forwards IPv4."""
-    from lab.routing import expected_routes  # routing needs the engine layer; checks only its data
+    from lab.run.routing import expected_routes  # routing needs the engine layer; checks only its data
 
     observed = record.routing
     scenario = record.plan.scenario
@@ -804,4 +808,4 @@ def ttl_one_lower(record: RunRecord, client: str = "client", server: str = "serv
 
 
 # Checks over captures live in their own module; importing it registers them.
-from lab import capture_checks as _capture_checks  # noqa: E402,F401
+from lab.checks import capture as _capture_checks  # noqa: E402,F401

@@ -17,7 +17,7 @@ from lab.engines.base import HelperSpec, Lab
 from lab.errors import LabError
 from lab.impairment import get_backend
 from lab.impairment.command import run_commands
-from lab.plan import Instance
+from lab.scenario.plan import Instance
 
 log = logging.getLogger(__name__)
 

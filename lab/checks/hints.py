@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lab.record import ClientRun
+from lab.run.record import ClientRun
 
 
 def ordinal(n: int) -> str:

@@ -6,9 +6,9 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from lab import units
+from lab.impairment import units
 from lab.errors import BadInput, ParameterError
-from lab.model import Parameter
+from lab.scenario.model import Parameter
 
 # Impairment-valued kinds may be left unset: "", "none" or "off" means the field is not applied.
 UNSETTABLE_KINDS = ("percent", "duration", "rate")

@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-# The tracer command a traced program is started under (see lab.plan). Only the calls this module
+# The tracer command a traced program is started under (see lab.scenario.plan). Only the calls this module
 # keeps are traced (-e trace=...), signals are not shown, -qq drops attach/exit notices, -ttt gives
 # each line the epoch time (comparable with the programs' events), -s 64 keeps payloads short.
 STRACE_ARGV = ("strace", "-f", "-qq", "-ttt", "-s", "64", "-e", "signal=none",

@@ -21,7 +21,7 @@ STEP_ACTIONS = ("start", "run", "probe")
 PROBE_EXPECTATIONS = ("listening", "not-listening", "no-tcp")
 PARAMETER_KINDS = ("int", "float", "str", "percent", "duration", "rate")
 # Names a parameter cannot take: `invoke scenario`'s own options (each parameter becomes --NAME
-# beside them) and the placeholders lab.plan fills per replica.
+# beside them) and the placeholders lab.scenario.plan fills per replica.
 RESERVED_PARAMETER_NAMES = frozenset({"name", "seed", "impair_backend", "set", "report_dir", "keep",
                                       "capture", "verbose", "help", "host", "index", "start_at",
                                       "server", "client", "engine", "place"})
@@ -62,12 +62,12 @@ class Host:
     role: str
     args: tuple[str, ...] = ()
     networks: tuple[str, ...] = ()
-    replicas: int | str = 1       # a number, or a "{parameter}" resolved by lab.plan
-    # One table of raw fields per impaired interface (parsed by lab.plan): a router-like host may
+    replicas: int | str = 1       # a number, or a "{parameter}" resolved by lab.scenario.plan
+    # One table of raw fields per impaired interface (parsed by lab.scenario.plan): a router-like host may
     # impair eth0 and eth1 differently.
     impairments: tuple[dict[str, str], ...] = ()
     ready_event: str = "listening"
-    # Started under `strace -f` in its own container (lab.trace): its socket calls are recorded.
+    # Started under `strace -f` in its own container (lab.observe.trace): its socket calls are recorded.
     trace: bool = False
     # A router: IPv4 forwarding on in its network namespace (a namespaced sysctl set at create).
     forward: bool = False
@@ -81,7 +81,7 @@ class Subnet:
 
     Docker's internal networks drop any packet whose address lies outside the network's own
     subnet, which is exactly what a router forwards; so each subnet is a VXLAN segment among its
-    hosts, carried by the Docker network (see lab.routing), with the addresses given here. The
+    hosts, carried by the Docker network (see lab.run.routing), with the addresses given here. The
     interface in each host is named after the subnet.
     """
 
@@ -128,7 +128,7 @@ STUDENT_ROLES = ("server", "client")
 
 @dataclass(frozen=True)
 class CheckSpec:
-    """A named outcome check from the registry in lab/checks.py, with its arguments.
+    """A named outcome check from the registry in lab/checks/, with its arguments.
 
     ``points`` is what the check is worth when a student's program is graded (classroom formats).
     """
@@ -160,7 +160,7 @@ class StudentSlot:
 
 @dataclass(frozen=True)
 class PlotSpec:
-    """A named plot from the registry in lab/plots.py, with its arguments (drawn with --report-dir)."""
+    """A named plot from the registry in lab/report/plots.py, with its arguments (drawn with --report-dir)."""
 
     plot: str
     args: dict[str, Any] = field(default_factory=dict)
@@ -183,7 +183,7 @@ class Scenario:
     # Hosts captured with tcpdump on every run (``capture = true`` or a list of hosts in the
     # file); empty: only when the user asks (--capture), and then every host.
     capture: tuple[str, ...] = ()
-    subnets: tuple[Subnet, ...] = ()   # routed lessons: the scenario's own IP subnets (lab.routing)
+    subnets: tuple[Subnet, ...] = ()   # routed lessons: the scenario's own IP subnets (lab.run.routing)
     routes: tuple[Route, ...] = ()
     plots: tuple[PlotSpec, ...] = ()
     students: dict[str, StudentSlot] = field(default_factory=dict)   # role → slot

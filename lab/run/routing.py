@@ -20,10 +20,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 from lab.engines.base import Lab
 from lab.errors import EnvironmentProblem, StepFailed
-from lab.impairing import HelperRunner, start_helper
-from lab.model import Route, Scenario, Subnet
-from lab.plan import Plan
-from lab.record import RoutingObservation
+from lab.run.impairing import HelperRunner, start_helper
+from lab.scenario.model import Route, Scenario, Subnet
+from lab.scenario.plan import Plan
+from lab.run.record import RoutingObservation
 
 log = logging.getLogger(__name__)
 VXLAN_PORT = 4789

@@ -25,8 +25,8 @@ else:  # Python 3.10: the same parser, from PyPI (a dependency only there, see p
     import tomli as tomllib
 
 from lab.errors import BadInput, ScenarioFileError, ScenarioNotFound
-from lab.parameters import coerce
-from lab.model import (
+from lab.scenario.parameters import coerce
+from lab.scenario.model import (
     DEFAULT_POINTS,
     PARAMETER_KINDS,
     PROBE_EXPECTATIONS,
@@ -49,10 +49,10 @@ from lab.model import (
     Subnet,
 )
 
-SCENARIOS_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+SCENARIOS_DIR = Path(__file__).resolve().parents[2] / "scenarios"
 TOP_LEVEL = {"lesson", "parameters", "networks", "hosts", "steps", "checks", "probes",
              "metrics_from", "timeout_s", "capture", "subnets", "routes", "plots", "students"}
-# Placeholders every host string may use besides the parameters (filled per replica by lab.plan).
+# Placeholders every host string may use besides the parameters (filled per replica by lab.scenario.plan).
 HOST_PLACEHOLDERS = ("host", "index", "start_at")
 
 
@@ -376,8 +376,8 @@ def _routes(tables: list[Any], subnets: tuple[Subnet, ...], filename: str) -> tu
 
 
 def _plots(entries: Any, host_names: tuple[str, ...], filename: str) -> tuple[PlotSpec, ...]:
-    """Plots from lab.plots' registry (drawn with --report-dir), with the hosts they name."""
-    from lab.plots import validate_spec  # the registry only: matplotlib is not imported here
+    """Plots from lab.report.plots' registry (drawn with --report-dir), with the hosts they name."""
+    from lab.report.plots import validate_spec  # the registry only: matplotlib is not imported here
 
     plots = []
     for index, entry in enumerate(_list(entries, f"{filename}: plots")):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 
 from lab.common import NO_HOST_ADDRESS
-from lab.plan import START_AT, Instance, Plan
+from lab.scenario.plan import START_AT, Instance, Plan
 
 IMAGE = "socklab/apps:${SOCKLAB_IMAGE_TAG:-latest}"
 PORT = 12000
@@ -39,7 +39,7 @@ def render(plan: Plan) -> str:
         lines.append("# Impairments are not part of this file: `invoke scenario` applies them.")
     if scenario.subnets:
         lines.append("# The routed subnets and routes are not part of this file: socklab's helpers set them")
-        lines.append("# up (lab/routing.py), so here the client cannot reach the server's subnet.")
+        lines.append("# up (lab/run/routing.py), so here the client cannot reach the server's subnet.")
     lines.append("networks:")
     for network in scenario.networks:
         lines += [f"  {network.name}:", f"    internal: {'true' if network.internal else 'false'}"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from lab import hints
+from lab.checks import hints
 from lab.checks import (
     REGISTRY,
     CheckResult,
@@ -20,8 +20,8 @@ from lab.checks import (
     observed_hosts,
     probe_results,
 )
-from lab.model import CheckSpec
-from lab.record import ClientRun, RunRecord
+from lab.scenario.model import CheckSpec
+from lab.run.record import ClientRun, RunRecord
 
 START_CHECK = "your server listens on port 12000"
 ENDS_CHECK = "your client ends by itself"
@@ -67,7 +67,7 @@ def run_student_checks(record: RunRecord) -> list[CheckResult]:
         results.append(CheckResult("impairments stayed in force through the run", not problems,
                                    "; ".join(problems) or "verified again after the last client"))
     if record.captures is not None:
-        from lab.capture_checks import automatic_checks
+        from lab.checks.capture import automatic_checks
         try:
             results += automatic_checks(record)
         except Exception as error:  # a capture that cannot be read fails its check, not the run
@@ -123,7 +123,7 @@ def _server_stderr(record: RunRecord) -> str:
 
 def _probe_hint(record: RunRecord, probe_check: CheckResult) -> str:
     """Why testinfra did not see what it expected on a student's server."""
-    from lab.runner import STOP_REASONS
+    from lab.run.runner import STOP_REASONS
 
     ended = next((e for e in _student_server_events(record) if e.get("event") == "exited"), None)
     if ended and ended.get("reason") in STOP_REASONS:
@@ -142,7 +142,7 @@ def _probe_hint(record: RunRecord, probe_check: CheckResult) -> str:
 
 def _server_hint(record: RunRecord, runs: list[ClientRun]) -> str:
     """Why a student's server failed the lab's clients: stopped by a limit, crashed, or its code."""
-    from lab.runner import STOP_REASONS
+    from lab.run.runner import STOP_REASONS
 
     ended = next((e for e in _student_server_events(record) if e.get("event") == "exited"), None)
     if ended and ended.get("reason") in STOP_REASONS:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from lab.checks import CheckResult
-from lab.record import RunRecord
+from lab.run.record import RunRecord
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """From captures and the programs' events to what a student reads: arrows, a TCP timeline, losses.
 
-Pure: works on decoded packets (lab.pcap) and events, no Docker. Every host stamps its captures and
+Pure: works on decoded packets (lab.observe.pcap) and events, no Docker. Every host stamps its captures and
 its events with the same kernel real-time clock (containers of one host share it), so a packet's
 arrival and the `connected`/`accepted` event it causes can be compared directly.
 
@@ -14,11 +14,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from lab.pcap import Packet
-from lab.record import RunRecord
+from lab.observe.pcap import Packet
+from lab.run.record import RunRecord
 
 if TYPE_CHECKING:
-    from lab.capture import Captures
+    from lab.run.capture import Captures
 
 PORT = 12000
 
@@ -73,7 +73,7 @@ def _programs(record: RunRecord) -> dict[str, str]:
 def call_of(packet: Packet, program: str, after_synack: bool = False) -> str:
     """Which socket call of the sender's program put this packet on the wire.
 
-    >>> from lab.pcap import Packet
+    >>> from lab.observe.pcap import Packet
     >>> call_of(Packet(0, 0.0, "a", "b", "tcp", 64, 1, 40, 1, 2, ("SYN",)), "tcp-client")
     'connect()'
     """
@@ -98,11 +98,11 @@ def call_of(packet: Packet, program: str, after_synack: bool = False) -> str:
     return ""
 
 
-VXLAN_PORT = 4789  # lab.routing.VXLAN_PORT (routing needs the engine layer; this module is pure)
+VXLAN_PORT = 4789  # lab.run.routing.VXLAN_PORT (routing needs the engine layer; this module is pure)
 
 
 def _carrier(packet: Packet) -> bool:
-    """A VXLAN datagram carrying a routed lesson's subnet (lab.routing), not one a program sent:
+    """A VXLAN datagram carrying a routed lesson's subnet (lab.run.routing), not one a program sent:
     the packet inside it is drawn from the subnet's own interface."""
     return packet.proto == "udp" and packet.dport == VXLAN_PORT
 

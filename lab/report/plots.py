@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lab.errors import ScenarioFileError
-from lab.model import PlotSpec
-from lab.record import RunRecord
-from lab.units import parse_duration_ms
+from lab.scenario.model import PlotSpec
+from lab.run.record import RunRecord
+from lab.impairment.units import parse_duration_ms
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -4,7 +4,7 @@ Each student's program runs in its own run of a scenario (its own networks and c
 lab's own program in the other role), up to ``jobs`` runs at once; one student's fork bomb meets
 its own container's limits, never another student's run. A file that cannot run (binary, not
 UTF-8) is that student's ``error`` row, not an abort. The gradebook and the classroom formats are
-written by lab.classroom from the runs' result documents.
+written by lab.grading.classroom from the runs' result documents.
 """
 from __future__ import annotations
 
@@ -18,13 +18,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lab import classroom, report, scenario_loader, submission
+from lab import report
+
+from lab.grading import classroom
+
+from lab.scenario import loader as scenario_loader
+
+from lab.grading import submission
 from lab import engines
 from lab.common import SESSION_ENV
 from lab.engines.base import Engine
 from lab.errors import BadInput, LabError
-from lab.plan import build_plan
-from lab.runner import run_scenario
+from lab.scenario.plan import build_plan
+from lab.run.runner import run_scenario
 
 log = logging.getLogger(__name__)
 MAX_JOBS = 16
@@ -99,7 +105,7 @@ def plan_jobs(students: list[submission.StudentFolder], scenarios: dict[str, dic
 def grade(directory: str, scenarios: str | None = None, jobs: int = 1, report_dir: str = "grades",
           engine_name: str | None = None) -> int:
     """Grade a class; 0 when every student was graded, 3 when a run met an environment problem."""
-    from lab import images
+    from lab.engines import images
 
     if not 1 <= jobs <= MAX_JOBS:
         raise BadInput(f"--jobs {jobs}: allowed 1..{MAX_JOBS} (each job is a whole lab of containers)")

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from lab.engines.base import Lab
-from lab.model import Probe
-from lab.record import ProbeObservation
+from lab.scenario.model import Probe
+from lab.run.record import ProbeObservation
 
 # Docker's embedded DNS resolver listens on this address inside every container: not the lesson's.
 DOCKER_DNS = "127.0.0.11"

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from lab.errors import ParameterError
 from lab.impairment.spec import Impairment
-from lab.plan import Instance, Plan
+from lab.scenario.plan import Instance, Plan
 
 MAX_UDP_PAYLOAD = 65_507
 UDP_IP_HEADERS = 28        # IPv4 (20) + UDP (8)

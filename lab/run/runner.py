@@ -1,7 +1,7 @@
 """Runs a planned scenario on the engine: topology up, steps in order, observations gathered.
 
 The runner only orchestrates: hosts are behind the engine interface (lab.engines.base, any
-engine), impairments behind lab.impairing, testinfra looks in lab.probes; it returns an Outcome
+engine), impairments behind lab.run.impairing, testinfra looks in lab.run.looks; it returns an Outcome
 for lab.report.
 """
 from __future__ import annotations
@@ -16,20 +16,20 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lab import probes as probe_runner
-from lab import routing
+from lab.run import looks as probe_runner
+from lab.run import routing
 from lab.checks import run_checks
 from lab.common import APPS_IMAGE, CommandResult
 from lab.engines.base import Engine, HostSpec, Lab, LabRun, Limits
-from lab.outcome import Outcome
-from lab.pause import pause_point
+from lab.checks.outcome import Outcome
+from lab.run.pause import pause_point
 from lab.errors import RunTimedOut, StepFailed, StudentProgramFailed
-from lab.impairing import apply_all, still_in_force
-from lab.plan import START_AT, STUDENT_CPUS, STUDENT_MEMORY_BYTES, STUDENT_PIDS, Instance, Plan
-from lab.record import ClientRun, RunRecord, parse_events
+from lab.run.impairing import apply_all, still_in_force
+from lab.scenario.plan import START_AT, STUDENT_CPUS, STUDENT_MEMORY_BYTES, STUDENT_PIDS, Instance, Plan
+from lab.run.record import ClientRun, RunRecord, parse_events
 
 if TYPE_CHECKING:
-    from lab.capture import CaptureSession
+    from lab.run.capture import CaptureSession
 
 log = logging.getLogger(__name__)
 SERVICE_READY_TIMEOUT_S = 30
@@ -73,7 +73,7 @@ def run_scenario(engine: Engine, plan: Plan, progress: Callable[[str], None],
     with LabRun(engine, run_id, scenario.name, keep=keep) as lab:
         capture = None
         if capture_dir and plan.capture_hosts:
-            from lab.capture import CaptureSession  # tcpdump helpers and pcap decoding: captured runs only
+            from lab.run.capture import CaptureSession  # tcpdump helpers and pcap decoding: captured runs only
 
             capture = CaptureSession(lab, plan, capture_dir, progress)
         try:

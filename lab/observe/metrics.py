@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from lab import stats
-from lab.record import RunRecord
+from lab.observe import stats
+from lab.run.record import RunRecord
 
 
 def host_figures(record: RunRecord, host: str) -> dict[str, Any]:

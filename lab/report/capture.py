@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from lab.record import RunRecord
-from lab.sequence_chart import build_chart, chart_summary, render_mermaid, render_svg
-from lab.timeline import analyse_connection, arrows, events_by_instance, tcp_connections, timeline_rows, udp_losses
+from lab.run.record import RunRecord
+from lab.report.sequence_chart import build_chart, chart_summary, render_mermaid, render_svg
+from lab.observe.timeline import analyse_connection, arrows, events_by_instance, tcp_connections, timeline_rows, udp_losses
 
 
 def chart_file(record: RunRecord) -> str:
