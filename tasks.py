@@ -9,7 +9,7 @@ import sys
 
 from invoke import Collection, Context, Exit, task
 
-from lab.scenario import loader as scenario_loader
+from lab import catalog
 from lab.errors import LabError
 from lab.scenario.model import RESERVED_PARAMETER_NAMES
 
@@ -63,7 +63,7 @@ def scenarios(c: Context, json: bool = False, verbose: bool = False) -> None:
 
 # Every parameter any scenario file declares is an option of `invoke scenario`, read from the files
 # when invoke starts: a teacher's new parameter is a new --NAME without touching this file.
-PARAMETER_OPTIONS = {name: owners for name, owners in scenario_loader.declared_parameters().items()
+PARAMETER_OPTIONS = {name: owners for name, owners in catalog.declared_parameters().items()
                      if name not in RESERVED_PARAMETER_NAMES and name.isidentifier()}
 
 
@@ -189,7 +189,7 @@ def swarm_down(c: Context) -> None:
 @task(positional=["name"], help={"name": "scenario name, or 'all'"})
 def compose(c: Context, name: str) -> None:
     """Write compose/NAME.yml: the scenario's topology as a plain Compose file."""
-    for each in (scenario_loader.available() if name == "all" else [name]):
+    for each in (catalog.available() if name == "all" else [name]):
         _call("compose", each)
 
 

@@ -28,14 +28,15 @@ from lab.engines import ownership
 
 from lab.impairment import platform_advice
 
-from lab.scenario import loader as scenario_loader
+from lab import catalog
 from lab.common import APPS_IMAGE, LABEL_RUN, TOOLS_IMAGE, current_session
 from lab.engines import docker_endpoint
 from lab.engines.base import HELPER_CAPABILITIES, Engine, HostSpec, LabRun
 from lab.errors import BadInput, LabError, NodeUnavailable
 from lab.run.pause import pause_point
 from lab.scenario.plan import IMPAIR_BACKENDS, build_plan
-from lab.run.runner import new_run_id, run_scenario
+from lab.scenario_run import run_scenario
+from lab.run.runner import new_run_id
 
 if TYPE_CHECKING:
     from lab.grading import submission
@@ -45,7 +46,7 @@ LONG_RUN_S = 60  # a run expected to take longer says so before it starts
 
 
 def list_scenarios() -> list[tuple[str, str]]:
-    return [(name, scenario_loader.lesson_of(path)) for name, path in scenario_loader.available().items()]
+    return [(name, catalog.lesson_of(path)) for name, path in catalog.available().items()]
 
 
 def scenarios(as_json: bool = False, verbose: bool = False) -> int:
@@ -58,7 +59,7 @@ def scenarios(as_json: bool = False, verbose: bool = False) -> int:
         return 0
     for name, lesson in list_scenarios():
         try:
-            parameters = list(scenario_loader.load(name).parameters.values())
+            parameters = list(catalog.load(name).parameters.values())
         except LabError as error:
             report.print_scenarios([(name, f"(cannot load: {error})")])
             continue
@@ -85,12 +86,12 @@ def _report_directory(report_dir: str | None) -> Path | None:
 
 def scenarios_taking(role: str) -> list[str]:
     """The scenarios a student's program may fill `role` in (their files' [students.ROLE])."""
-    return [name for name in scenario_loader.available() if role in scenario_loader.load(name).students]
+    return [name for name in catalog.available() if role in catalog.load(name).students]
 
 
 def student_programs(name: str, server: str | None, client: str | None) -> dict[str, submission.StudentProgram]:
     """The student's files for --server/--client, read and checked; a role the scenario cannot take is bad input."""
-    scenario = scenario_loader.load(name)
+    scenario = catalog.load(name)
     given = {role: path for role, path in (("server", server), ("client", client)) if path is not None}
     if not given:
         return {}
@@ -113,7 +114,7 @@ def run(name: str, overrides: dict[str, Any], impair_backend: str = "auto", seed
     ``server``/``client``: paths of a student's programs that run in those roles instead of the lab's.
     ``place``: HOST=NODE pins on a multi-node engine (--place).
     """
-    scenario = scenario_loader.load(name)
+    scenario = catalog.load(name)
     students = student_programs(name, server, client)
     plan = build_plan(scenario, overrides, impair_backend, seed, capture=capture,
                       students=students, place=place)   # bad input stops here
@@ -393,7 +394,7 @@ def compose(name: str, output_dir: str = "compose") -> int:
     """Write compose/NAME.yml for a scenario's topology (default parameters)."""
     from lab.scenario import compose as compose_file
 
-    plan = build_plan(scenario_loader.load(name), {})
+    plan = build_plan(catalog.load(name), {})
     path = Path(output_dir) / f"{name}.yml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(compose_file.render(plan))

@@ -1,100 +1,37 @@
-"""Outcome checks over what a run observed: a registry of named checks scenarios refer to.
+"""Outcome checks over what a run observed: the dispatcher, and the lessons' own checks.
+
+The registry itself (CheckResult, @check, validation) is the leaf lab.checks.registry; importing
+this package imports every family (lab.checks.capture here too), so the registry is complete.
 
 Each check states the lesson's expected outcome and, in its detail, what was expected and what was
 seen, so a failing run teaches as much as a passing one.
 """
 from __future__ import annotations
 
-import difflib
-import inspect
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from lab.observe import stats
-
-from lab.observe import trace
-
+from lab.checks.capture import automatic_checks
+from lab.checks.looks import probe_results
+from lab.checks.registry import (  # noqa: F401  (re-exported: lab.checks is the registry's front)
+    REGISTRY,
+    CheckFunction,
+    CheckResult,
+    HostName,
+    OptionalParamName,
+    ParamName,
+    check,
+    not_applicable,
+    observed_hosts,
+    validate_spec,
+)
+from lab.checks.student import run_student_checks
 from lab.impairment import units
-from lab.errors import ScenarioFileError
+from lab.observe import stats, trace
 from lab.observe.metrics import host_figures
-from lab.scenario.model import CheckSpec
-from lab.scenario.parameters import UNSET
 from lab.run.record import ClientRun, RunRecord
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    """One verdict: the contract's checks[] item.
-
-    ``applicable`` False: the check could not observe the program that ran (a student's program
-    prints no JSON events); it is reported as not applicable, never as passed, and counts neither
-    way. ``hint`` says what to change when the check failed; ``points`` is its worth in a grade.
-    """
-
-    name: str
-    passed: bool
-    detail: str
-    hint: str = ""
-    applicable: bool = True
-    points: int = 1
-
-
-def not_applicable(name: str, reason: str) -> CheckResult:
-    return CheckResult(name, False, reason, applicable=False, points=0)
-
-
-CheckFunction = Callable[..., "CheckResult | None"]
-REGISTRY: dict[str, CheckFunction] = {}
-
-
-def check(name: str) -> Callable[[CheckFunction], CheckFunction]:
-    def register(function: CheckFunction) -> CheckFunction:
-        REGISTRY[name] = function
-        return function
-    return register
-
-
-# Check arguments that name something in the scenario are annotated with these aliases, so the
-# loader can refuse a typo (a host or parameter that does not exist) before anything runs.
-HostName = str   # names one of the scenario's hosts
-ParamName = str  # names one of the scenario's parameters
-OptionalParamName = str  # names a parameter when given; by default one the scenario may lack
-
-
-def validate_spec(spec: CheckSpec, where: str, hosts: Iterable[str], parameters: Iterable[str]) -> None:
-    """An unknown check, an argument it does not take, or a host/parameter it names (given or by
-    default) that the scenario lacks: a scenario-file error naming the file and the field."""
-    if spec.check not in REGISTRY:
-        close = difflib.get_close_matches(spec.check, list(REGISTRY), n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
-        raise ScenarioFileError(f"{where}: unknown check '{spec.check}'{hint}; known: "
-                                f"{', '.join(sorted(REGISTRY))}")
-    signature = inspect.signature(REGISTRY[spec.check]).parameters
-    accepted = set(signature) - {"record"}
-    unknown = set(spec.args) - accepted
-    if unknown:
-        raise ScenarioFileError(f"{where}: check '{spec.check}' takes no "
-                                f"{', '.join(sorted(unknown))}; it takes {', '.join(sorted(accepted))}")
-    kinds = {"HostName": ("host", tuple(hosts)), "ParamName": ("parameter", tuple(parameters)),
-             "OptionalParamName": ("parameter", tuple(parameters))}
-    for argument in sorted(accepted):
-        annotation = str(signature[argument].annotation)
-        kind = kinds.get(annotation)
-        if kind is None or (annotation == "OptionalParamName" and argument not in spec.args):
-            continue
-        value = spec.args.get(argument, signature[argument].default)
-        what, known = kind
-        if value not in known:
-            given = "" if argument in spec.args else " (its default; set it to one that exists)"
-            raise ScenarioFileError(f"{where}.{argument}: '{value}'{given} is not a {what} of this scenario; "
-                                    f"its {what}s: {', '.join(known) or 'none'}")
-
-
-def observed_hosts(spec: CheckSpec) -> set[str]:
-    """The hosts whose programs' events a check reads: its host arguments, given or default."""
-    parameters = inspect.signature(REGISTRY[spec.check]).parameters
-    return {str(spec.args.get(name, p.default)) for name, p in parameters.items() if p.annotation == "HostName"}
+from lab.scenario.parameters import UNSET
+from lab.scenario.routes import expected_routes
 
 
 def run_checks(record: RunRecord) -> list[CheckResult]:
@@ -105,7 +42,6 @@ def run_checks(record: RunRecord) -> list[CheckResult]:
     role, lab.checks.student judges what the lab can observe of it instead.
     """
     if record.plan.students:
-        from lab.checks.student import run_student_checks
         return run_student_checks(record)
     results = probe_results(record)
     if record.timed_out:
@@ -117,7 +53,6 @@ def run_checks(record: RunRecord) -> list[CheckResult]:
             "; ".join(problems) or f"{record.impairment_backend}: verified again after the last client "
                                    f"({len(record.impaired_instances)} host(s))"))
     if record.captures is not None:
-        from lab.checks.capture import automatic_checks
         try:
             results += automatic_checks(record)
         except Exception as error:  # a capture that cannot be read fails its check, not the run
@@ -132,18 +67,6 @@ def run_checks(record: RunRecord) -> list[CheckResult]:
     return results
 
 
-def probe_results(record: RunRecord) -> list[CheckResult]:
-    results = []
-    for name, probe in record.plan.scenario.probes.items():
-        seen = [o for o in record.probes if o.probe == name]
-        if not seen:
-            continue
-        good = sum(o.passed for o in seen)
-        label = probe.description or f"{probe.host}: {probe.expect} {probe.socket}".strip()
-        failures = "; ".join(f"after {o.after or 'start'}: {o.detail}" for o in seen if not o.passed)
-        detail = f"testinfra saw it {good}/{len(seen)} times" + (f"; {failures}" if failures else "")
-        results.append(CheckResult(f"testinfra: {label}", good == len(seen), detail))
-    return results
 
 
 def _param(record: RunRecord, name: str) -> Any:
@@ -743,7 +666,6 @@ def tcp_late_syn(record: RunRecord, server: str = "server", clients: str = "clie
 def routes_as_designed(record: RunRecord) -> CheckResult:
     """Each host's routing table (``ip route``, read by testinfra) holds its subnets and the routes
     the scenario designed, and every router forwards IPv4."""
-    from lab.run.routing import expected_routes  # routing needs the engine layer; checks only its data
 
     observed = record.routing
     scenario = record.plan.scenario
@@ -806,6 +728,3 @@ def ttl_one_lower(record: RunRecord, client: str = "client", server: str = "serv
     return CheckResult(f"packets arrive with a TTL {hops} lower ({hops} router(s) on the way)", ok,
                        "; ".join(parts))
 
-
-# Checks over captures live in their own module; importing it registers them.
-from lab.checks import capture as _capture_checks  # noqa: E402,F401

@@ -5,7 +5,7 @@ run gets, added by `automatic_checks`.
 """
 from __future__ import annotations
 
-from lab.checks import CheckResult, check
+from lab.checks.registry import CheckResult, check
 from lab.run.record import RunRecord
 from lab.observe.timeline import (
     Arrow,
@@ -16,8 +16,8 @@ from lab.observe.timeline import (
     tcp_connections,
     udp_losses,
 )
+from lab.scenario.routes import VXLAN_PORT
 
-VXLAN_PORT = 4789  # lab.run.routing.VXLAN_PORT (not imported: routing needs the engine layer)
 
 
 def _arrows(record: RunRecord) -> list[Arrow]:

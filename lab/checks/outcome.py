@@ -1,5 +1,5 @@
 """A finished run: what was seen and the verdicts. Pure data, so the report needs no runner
-(and thus no engine SDK or testinfra) to draw it."""
+(and thus no engine SDK or testinfra) to draw it. lab.scenario_run makes one."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -23,3 +23,4 @@ class Outcome:
         """Every applicable check passed (and there was one): not-applicable ones count neither way."""
         applicable = [c for c in self.checks if c.applicable]
         return bool(applicable) and all(c.passed for c in applicable)
+

@@ -13,15 +13,11 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from lab.checks import hints
-from lab.checks import (
-    REGISTRY,
-    CheckResult,
-    not_applicable,
-    observed_hosts,
-    probe_results,
-)
+from lab.checks.looks import probe_results
+from lab.checks.registry import REGISTRY, CheckResult, not_applicable, observed_hosts
 from lab.scenario.model import CheckSpec
 from lab.run.record import ClientRun, RunRecord
+from lab.scenario.plan import STOP_REASONS
 
 START_CHECK = "your server listens on port 12000"
 ENDS_CHECK = "your client ends by itself"
@@ -123,8 +119,6 @@ def _server_stderr(record: RunRecord) -> str:
 
 def _probe_hint(record: RunRecord, probe_check: CheckResult) -> str:
     """Why testinfra did not see what it expected on a student's server."""
-    from lab.run.runner import STOP_REASONS
-
     ended = next((e for e in _student_server_events(record) if e.get("event") == "exited"), None)
     if ended and ended.get("reason") in STOP_REASONS:
         return "the lab stopped your server" + STOP_REASONS[str(ended["reason"])]
@@ -142,8 +136,6 @@ def _probe_hint(record: RunRecord, probe_check: CheckResult) -> str:
 
 def _server_hint(record: RunRecord, runs: list[ClientRun]) -> str:
     """Why a student's server failed the lab's clients: stopped by a limit, crashed, or its code."""
-    from lab.run.runner import STOP_REASONS
-
     ended = next((e for e in _student_server_events(record) if e.get("event") == "exited"), None)
     if ended and ended.get("reason") in STOP_REASONS:
         return "the lab stopped your server" + STOP_REASONS[str(ended["reason"])]

@@ -28,10 +28,10 @@ from docker.models.containers import Container
 
 from lab.common import LABEL_ROLE, LABEL_RUN, LABEL_SCENARIO, LABEL_SESSION, NO_HOST_ADDRESS, CommandResult
 from lab.engines import docker_endpoint
-from lab.engines.base import (APP_UID, HelperSpec, HostSpec, LabelledObject, RunIdentity, file_writing_command,
+from lab.engines.base import (
+    LiveRun,APP_UID, HelperSpec, HostSpec, LabelledObject, RunIdentity, file_writing_command,
                               in_background)
 from lab.errors import EngineLost, EngineUnavailable, ImageBuildError, StepFailed
-from lab.shell import LiveRun
 
 log = logging.getLogger(__name__)
 

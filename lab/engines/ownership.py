@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from lab.common import LABEL_KEPT, LABEL_OWNER, LABEL_RUN
 
-if TYPE_CHECKING:
-    from lab.engines.base import LabelledObject
 
 
 @dataclass(frozen=True)
@@ -45,6 +42,15 @@ class Owner:
         if not host or not pid.isdigit():
             return None
         return cls(host, int(pid), rest)
+
+
+@dataclass(frozen=True)
+class LabelledObject:
+    """An object an engine found by label: its kind ("container", "network", ...) and labels."""
+
+    kind: str
+    name: str
+    labels: Mapping[str, str]
 
 
 def _start_time(pid: int) -> str | None:

@@ -37,11 +37,10 @@ from docker.models.containers import Container
 
 from lab.common import LABEL_ROLE, LABEL_RUN, LABEL_SCENARIO, LABEL_SESSION, CommandResult
 from lab.engines import swarm_testinfra
-from lab.engines.base import HelperSpec, HostSpec, LabelledObject, RunIdentity, file_writing_command, in_background
+from lab.engines.base import LiveRun, HelperSpec, HostSpec, LabelledObject, RunIdentity, file_writing_command, in_background
 from lab.engines.docker_engine import DockerEngine, _short
 from lab.engines.swarm_cluster import HEALTH_INTERVAL_S, Swarm, SwarmNode, distribute_images
 from lab.errors import BadInput, EngineLost, EngineUnavailable, NodeUnavailable, StepFailed
-from lab.shell import LiveRun
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

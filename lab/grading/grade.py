@@ -22,7 +22,7 @@ from lab import report
 
 from lab.grading import classroom
 
-from lab.scenario import loader as scenario_loader
+from lab import catalog
 
 from lab.grading import submission
 from lab import engines
@@ -30,7 +30,7 @@ from lab.common import SESSION_ENV
 from lab.engines.base import Engine
 from lab.errors import BadInput, LabError
 from lab.scenario.plan import build_plan
-from lab.run.runner import run_scenario
+from lab.scenario_run import run_scenario
 
 log = logging.getLogger(__name__)
 MAX_JOBS = 16
@@ -52,8 +52,8 @@ class Job:
 def student_scenarios() -> dict[str, dict[str, str]]:
     """Scenario → {role: the program kind a student's file must be} for every scenario that takes one."""
     offered: dict[str, dict[str, str]] = {}
-    for name in scenario_loader.available():
-        scenario = scenario_loader.load(name)
+    for name in catalog.available():
+        scenario = catalog.load(name)
         if scenario.students:
             offered[name] = {role: scenario.host(slot.host).program for role, slot in scenario.students.items()}
     return offered
@@ -69,7 +69,7 @@ def choose_scenarios(requested: str | None) -> tuple[dict[str, dict[str, str]], 
         raise BadInput("--scenarios: give names separated by commas, e.g. --scenarios udp-echo,tcp-sequential")
     chosen = {}
     for name in names:
-        scenario_loader.find(name)   # an unknown name: ScenarioNotFound (exit 2) with the closest match
+        catalog.find(name)   # an unknown name: ScenarioNotFound (exit 2) with the closest match
         if name not in offered:
             raise BadInput(f"--scenarios: {name} takes no student program; scenarios that do: {', '.join(offered)}")
         chosen[name] = offered[name]
@@ -187,7 +187,7 @@ def _run_job(engine: Engine, job: Job) -> tuple[classroom.GradeRow, str]:
         return classroom.GradeRow(job.student, job.scenario, job.role, "error", reason=str(error),
                                   program=job.path.name), ""
     try:
-        plan = build_plan(scenario_loader.load(job.scenario), {}, students={job.role: program})
+        plan = build_plan(catalog.load(job.scenario), {}, students={job.role: program})
         outcome = run_scenario(engine, plan, progress=lambda message: None)
         document = report.result_document(outcome)
     except LabError as error:
@@ -246,15 +246,3 @@ def _json(data: Any) -> str:
     import json
 
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-
-
-def eta(done: int, total: int, elapsed: float) -> float | None:
-    """Seconds left at the pace so far (None before the first student is done).
-
-    >>> eta(2, 10, 30.0)
-    120.0
-    """
-    if done == 0 or total == 0:
-        return None
-    return elapsed / done * (total - done)
-

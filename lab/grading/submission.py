@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lab.errors import BadInput
+from lab.scenario.model import StudentProgram
 
 MAX_SOURCE_BYTES = 64 * 1024   # the textbook programs are under 1 KiB; this leaves room for comments
 PROGRAM_KINDS = ("tcp-server", "tcp-client", "udp-server", "udp-client")
@@ -24,20 +25,6 @@ _FILE_NAME = re.compile(r"^(tcp|udp)[_-]?(server|client)\.py$", re.IGNORECASE)
 
 class SubmissionError(BadInput):
     """A student's file that cannot be run at all (missing, a directory, binary, not UTF-8, huge)."""
-
-
-@dataclass(frozen=True)
-class StudentProgram:
-    """One student file: its name as submitted, its text, and a digest that names it in reports."""
-
-    path: str          # as given (shown to the student)
-    name: str          # file name, e.g. UDPServer.py (Python's tracebacks show it)
-    source: str
-    sha256: str
-
-    def describe(self) -> dict[str, str]:
-        """What the result file says about the program that ran in a role."""
-        return {"program": "student", "file": self.name, "path": self.path, "sha256": self.sha256}
 
 
 def read_program(path: str | Path, option: str = "") -> StudentProgram:

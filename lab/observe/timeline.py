@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from lab.observe.pcap import Packet
 from lab.run.record import RunRecord
+from lab.scenario.routes import VXLAN_PORT
 
 if TYPE_CHECKING:
     from lab.run.capture import Captures
@@ -98,7 +99,6 @@ def call_of(packet: Packet, program: str, after_synack: bool = False) -> str:
     return ""
 
 
-VXLAN_PORT = 4789  # lab.run.routing.VXLAN_PORT (routing needs the engine layer; this module is pure)
 
 
 def _carrier(packet: Packet) -> bool:

@@ -18,11 +18,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-# The tracer command a traced program is started under (see lab.scenario.plan). Only the calls this module
-# keeps are traced (-e trace=...), signals are not shown, -qq drops attach/exit notices, -ttt gives
-# each line the epoch time (comparable with the programs' events), -s 64 keeps payloads short.
-STRACE_ARGV = ("strace", "-f", "-qq", "-ttt", "-s", "64", "-e", "signal=none",
-               "-e", "trace=%network,close")
+# A traced program runs under lab.scenario.plan.STRACE_ARGV, which traces only the calls this module
+# reads (-e trace=%network,close) with epoch times (-ttt) comparable with the programs' events.
 
 SOCKET_CALLS = frozenset({
     "socket", "bind", "listen", "accept", "accept4", "connect", "send", "sendto", "sendmsg",

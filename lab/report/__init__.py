@@ -270,9 +270,24 @@ def interrupted() -> None:
     console.print("[yellow]interrupted: the lab was torn down[/yellow]")
 
 
-def kept(run_id: str, hosts: list[str], engine: str = "docker") -> None:
-    from lab.shell import command_hint
+def command_hint(run_id: str, hosts: list[str] | tuple[str, ...]) -> str:
+    """What --keep prints: the exact command for the first host, e.g. the server."""
+    first = "server" if "server" in hosts else (hosts[0] if hosts else "HOST")
+    return f"invoke shell {first} --run {run_id}"
 
+
+def eta(done: int, total: int, elapsed: float) -> float | None:
+    """Seconds left at the pace so far (None before the first student is done).
+
+    >>> eta(2, 10, 30.0)
+    120.0
+    """
+    if done == 0 or total == 0:
+        return None
+    return elapsed / done * (total - done)
+
+
+def kept(run_id: str, hosts: list[str], engine: str = "docker") -> None:
     if engine == "swarm":
         console.print(f"[yellow]kept run {run_id} running on the swarm (hosts: {escape(', '.join(hosts))}): "
                       f"SOCKLAB_ENGINE=swarm {escape(command_hint(run_id, hosts))} opens a shell; "
@@ -547,7 +562,6 @@ class GradeProgress:
         console.print(f"[dim]{time.monotonic() - self.started:6.1f}s[/dim]  {escape(message)}")
 
     def student_done(self, student: str, rows: list[Any]) -> None:
-        from lab.grading.grade import eta
 
         with self._lock:
             self.done += 1

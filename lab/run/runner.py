@@ -1,8 +1,8 @@
 """Runs a planned scenario on the engine: topology up, steps in order, observations gathered.
 
 The runner only orchestrates: hosts are behind the engine interface (lab.engines.base, any
-engine), impairments behind lab.run.impairing, testinfra looks in lab.run.looks; it returns an Outcome
-for lab.report.
+engine), impairments behind lab.run.impairing, testinfra looks in lab.run.looks. It judges
+nothing: it returns what it saw (a FinishedRun), and lab.scenario_run.run_scenario checks it.
 """
 from __future__ import annotations
 
@@ -13,19 +13,18 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lab.run import looks as probe_runner
+from lab.run import looks
 from lab.run import routing
-from lab.checks import run_checks
 from lab.common import APPS_IMAGE, CommandResult
 from lab.engines.base import Engine, HostSpec, Lab, LabRun, Limits
-from lab.checks.outcome import Outcome
 from lab.run.pause import pause_point
 from lab.errors import RunTimedOut, StepFailed, StudentProgramFailed
 from lab.run.impairing import apply_all, still_in_force
-from lab.scenario.plan import START_AT, STUDENT_CPUS, STUDENT_MEMORY_BYTES, STUDENT_PIDS, Instance, Plan
+from lab.scenario.plan import START_AT, STOP_REASONS, STUDENT_CPUS, STUDENT_MEMORY_BYTES, STUDENT_PIDS, Instance, Plan
 from lab.run.record import ClientRun, RunRecord, parse_events
 
 if TYPE_CHECKING:
@@ -42,27 +41,40 @@ def _at(argv: tuple[str, ...], start_at: str) -> tuple[str, ...]:
     return tuple(start_at if a == START_AT else a for a in argv)
 
 
-__all__ = ["Outcome", "new_run_id", "run_scenario"]
+__all__ = ["FinishedRun", "new_run_id", "run_lab"]
 
 
 def new_run_id() -> str:
     return secrets.token_hex(3)
 
 
-def run_scenario(engine: Engine, plan: Plan, progress: Callable[[str], None],
-                 keep: bool = False, run_id: str | None = None,
-                 capture_dir: Path | None = None) -> Outcome:
-    """Realise the plan, run its steps, check the outcome; teardown always happens.
+@dataclass
+class FinishedRun:
+    """What a run hands up: what was seen, when it started, and how long it took end to end.
+
+    The run layer judges nothing: lab.scenario_run.run_scenario turns this into an Outcome.
+    """
+
+    record: RunRecord
+    started_at: str
+    duration_s: float
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def run_lab(engine: Engine, plan: Plan, progress: Callable[[str], None],
+            keep: bool = False, run_id: str | None = None,
+            capture_dir: Path | None = None) -> FinishedRun:
+    """Realise the plan, run its steps, gather what was seen; teardown always happens.
 
     Captured pcaps are written to `capture_dir` (the report directory); without one they go to a
     temporary directory that is removed once they are decoded into the record.
     """
     if plan.capture_hosts and capture_dir is None:
         with tempfile.TemporaryDirectory(prefix="socklab-capture-") as scratch:
-            outcome = run_scenario(engine, plan, progress, keep, run_id, Path(scratch))
-        if outcome.record.captures is not None:
-            outcome.record.captures.kept_in = None
-        return outcome
+            finished = run_lab(engine, plan, progress, keep, run_id, Path(scratch))
+        if finished.record.captures is not None:
+            finished.record.captures.kept_in = None
+        return finished
     run_id = run_id or new_run_id()
     started_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     started = time.monotonic()
@@ -112,8 +124,7 @@ def run_scenario(engine: Engine, plan: Plan, progress: Callable[[str], None],
                     except StepFailed as error:  # keep the first error of the run, if any
                         log.warning("%s", error)
     duration = time.monotonic() - started
-    checks = run_checks(record)
-    return Outcome(record, checks, started_at, duration, timings)
+    return FinishedRun(record, started_at, duration, timings)
 
 
 def _run_steps(lab: Lab, plan: Plan, record: RunRecord, timings: dict[str, float], deadline: float,
@@ -172,16 +183,9 @@ def _run_steps(lab: Lab, plan: Plan, record: RunRecord, timings: dict[str, float
             _impair_ready(lab, plan, record, started_services, progress, timings)
             _run_clients(lab, plan, record, step.hosts, step.mode, step.between, deadline, progress)
         elif step.action == "probe":
-            record.probes += probe_runner.look_all(lab, [scenario.probes[n] for n in step.probes], None)
+            record.probes += looks.look_all(lab, [scenario.probes[n] for n in step.probes], None)
 
 
-# Why the supervisor (images/apps/programs/student_run.py) ended a program, as a student reads it.
-STOP_REASONS = {
-    "wall-clock": ": it ran past its time limit",
-    "cpu": ": it used up its CPU time (an endless loop?)",
-    "memory": f": it used more than the {STUDENT_MEMORY_BYTES // 2**20} MiB of memory it may use",
-    "output": ": it printed more than it may (64 KiB)",
-}
 STUDENT_LIMITS = Limits(cpus=STUDENT_CPUS, memory_bytes=STUDENT_MEMORY_BYTES, pids=STUDENT_PIDS)
 
 
@@ -303,7 +307,7 @@ def _run_clients(lab: Lab, plan: Plan, record: RunRecord, hosts: tuple[str, ...]
                                         parse_events(result.stdout), began, time.time(), result.stderr))
         if instance.traced:
             record.traces[instance.name] = result.stderr
-        record.probes += probe_runner.look_all(lab, [plan.scenario.probes[n] for n in between], instance.name)
+        record.probes += looks.look_all(lab, [plan.scenario.probes[n] for n in between], instance.name)
 
 
 def _run_student_client(lab: Lab, plan: Plan, record: RunRecord, instance: Instance, deadline: float,

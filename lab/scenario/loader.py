@@ -17,7 +17,7 @@ import string
 import sys
 from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -71,13 +71,28 @@ def find(name: str, directory: Path = SCENARIOS_DIR) -> Path:
     raise ScenarioNotFound(f"unknown scenario '{name}'.{hint} Known scenarios: {', '.join(known)}")
 
 
-def load(name: str, directory: Path = SCENARIOS_DIR) -> Scenario:
+class Vocabulary(Protocol):
+    """The names a scenario file may use that the layers above define: checks and plots.
+
+    The loader is below the checks and the report, so it is handed their validators rather than
+    importing them (lab.catalog hands the real ones): a misspelt check, plot or host name in a
+    check's arguments still fails here, at load, before anything exists.
+    """
+
+    def check(self, spec: CheckSpec, where: str, hosts: tuple[str, ...], parameters: tuple[str, ...]) -> None:
+        """Raise ScenarioFileError unless `spec` names a known check with arguments it takes."""
+
+    def plot(self, spec: PlotSpec, where: str, hosts: tuple[str, ...]) -> None:
+        """Raise ScenarioFileError unless `spec` names a known plot with arguments it takes."""
+
+
+def load(name: str, vocabulary: Vocabulary, directory: Path = SCENARIOS_DIR) -> Scenario:
     path = find(name, directory)
     try:
         data = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as error:
         raise ScenarioFileError(f"{path.name}: not valid TOML: {error}") from None
-    return parse(name, data, path.name)
+    return parse(name, data, vocabulary, path.name)
 
 
 def lesson_of(path: Path) -> str:
@@ -105,7 +120,7 @@ def declared_parameters(directory: Path = SCENARIOS_DIR) -> dict[str, list[str]]
     return dict(sorted(names.items()))
 
 
-def parse(name: str, data: dict[str, Any], filename: str = "<scenario>") -> Scenario:
+def parse(name: str, data: dict[str, Any], vocabulary: Vocabulary, filename: str = "<scenario>") -> Scenario:
     """A validated Scenario from the file's data."""
     _only(data, TOP_LEVEL, filename)
     lesson = _lesson(data, filename)
@@ -115,8 +130,8 @@ def parse(name: str, data: dict[str, Any], filename: str = "<scenario>") -> Scen
     host_names = tuple(h.name for h in hosts)
     probes = _probes(data.get("probes", {}), host_names, filename)
     steps = _steps(_require(data, "steps", filename), host_names, probes, filename)
-    checks = _checks(data.get("checks", []), host_names, parameters, filename)
-    plots = _plots(data.get("plots", []), host_names, filename)
+    checks = _checks(data.get("checks", []), host_names, parameters, vocabulary, filename)
+    plots = _plots(data.get("plots", []), host_names, vocabulary, filename)
     metrics_from = data.get("metrics_from")
     if metrics_from is not None:
         _one_of(str(metrics_from), host_names, f"{filename}: metrics_from")
@@ -278,11 +293,9 @@ def _steps(entries: Any, host_names: tuple[str, ...], probes: dict[str, Probe], 
     return tuple(steps)
 
 
-def _checks(entries: Any, host_names: tuple[str, ...], parameters: dict[str, Parameter], filename: str
-            ) -> tuple[CheckSpec, ...]:
+def _checks(entries: Any, host_names: tuple[str, ...], parameters: dict[str, Parameter],
+            vocabulary: Vocabulary, filename: str) -> tuple[CheckSpec, ...]:
     """Checks from the registry, with arguments it takes and the hosts/parameters they name."""
-    from lab.checks import validate_spec  # local import: checks know the registry
-
     checks = []
     for index, entry in enumerate(_list(entries, f"{filename}: checks")):
         where = f"{filename}: checks[{index}]"
@@ -292,7 +305,7 @@ def _checks(entries: Any, host_names: tuple[str, ...], parameters: dict[str, Par
             raise ScenarioFileError(f"{where}.points: a whole number ≥ 0, not {points!r}")
         spec = CheckSpec(str(_require(entry, "check", where)),
                          {k: v for k, v in entry.items() if k not in ("check", "points")}, points)
-        validate_spec(spec, f"{where} ({spec.check})", host_names, tuple(parameters))
+        vocabulary.check(spec, f"{where} ({spec.check})", host_names, tuple(parameters))
         checks.append(spec)
     return tuple(checks)
 
@@ -375,16 +388,15 @@ def _routes(tables: list[Any], subnets: tuple[Subnet, ...], filename: str) -> tu
     return tuple(routes)
 
 
-def _plots(entries: Any, host_names: tuple[str, ...], filename: str) -> tuple[PlotSpec, ...]:
+def _plots(entries: Any, host_names: tuple[str, ...], vocabulary: Vocabulary, filename: str
+           ) -> tuple[PlotSpec, ...]:
     """Plots from lab.report.plots' registry (drawn with --report-dir), with the hosts they name."""
-    from lab.report.plots import validate_spec  # the registry only: matplotlib is not imported here
-
     plots = []
     for index, entry in enumerate(_list(entries, f"{filename}: plots")):
         where = f"{filename}: plots[{index}]"
         _table(entry, where)
         spec = PlotSpec(str(_require(entry, "plot", where)), {k: v for k, v in entry.items() if k != "plot"})
-        validate_spec(spec, f"{where} ({spec.plot})", host_names)
+        vocabulary.plot(spec, f"{where} ({spec.plot})", host_names)
         plots.append(spec)
     return tuple(plots)
 def _students(table: Any, hosts: tuple[Host, ...], parameters: dict[str, Parameter], filename: str

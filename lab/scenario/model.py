@@ -139,6 +139,20 @@ class CheckSpec:
 
 
 @dataclass(frozen=True)
+class StudentProgram:
+    """One student file: its name as submitted, its text, and a digest that names it in reports."""
+
+    path: str          # as given (shown to the student)
+    name: str          # file name, e.g. UDPServer.py (Python's tracebacks show it)
+    source: str
+    sha256: str
+
+    def describe(self) -> dict[str, str]:
+        """What the result file says about the program that ran in a role."""
+        return {"program": "student", "file": self.name, "path": self.path, "sha256": self.sha256}
+
+
+@dataclass(frozen=True)
 class StudentSlot:
     """A role a student's program may fill in a scenario: which host it replaces, and how it runs.
 

@@ -15,9 +15,7 @@ from lab.scenario import parameters as params
 from lab.errors import LabError, ParameterError, ScenarioFileError
 from lab.impairment import CHOICES, get_backend
 from lab.impairment.spec import Impairment, parse_impairment
-from lab.scenario.model import PROGRAMS, Host, Scenario, StudentSlot
-from lab.grading.submission import StudentProgram
-from lab.observe.trace import STRACE_ARGV
+from lab.scenario.model import PROGRAMS, Host, Scenario, StudentProgram, StudentSlot
 
 PROGRAM_DIR = "/opt/socklab/programs"
 IMPAIR_BACKENDS = CHOICES   # from the backend registry (lab.impairment)
@@ -84,6 +82,12 @@ class Plan:
     def impaired(self) -> list[Instance]:
         return [i for i in self.instances if i.impairments]
 
+# The tracer command a traced program is started under. Only the calls lab.observe.trace reads
+# are traced (-e trace=...), signals are not shown, -qq drops attach/exit notices, -ttt gives
+# each line the epoch time (comparable with the programs' events), -s 64 keeps payloads short.
+STRACE_ARGV = ("strace", "-f", "-qq", "-ttt", "-s", "64", "-e", "signal=none",
+               "-e", "trace=%network,close")
+
 
 def _replicas(host: Host, values: dict[str, Any]) -> int:
     raw = host.replicas
@@ -130,7 +134,7 @@ def _impairment(table: dict[str, str], values: dict[str, Any], seed: int | None,
 def program_argv(program: str, args: list[str], traced: bool = False) -> tuple[str, ...]:
     """The command that starts one of the four programs inside the apps image.
 
-    A traced program is strace's child (lab.observe.trace.STRACE_ARGV): a parent may trace its own child
+    A traced program is strace's child (STRACE_ARGV): a parent may trace its own child
     without any capability, and sees every call from the first one on.
     """
     script = PROGRAMS[program]
@@ -143,6 +147,14 @@ def program_argv(program: str, args: list[str], traced: bool = False) -> tuple[s
 STUDENT_CPUS = 0.5
 STUDENT_MEMORY_BYTES = 128 * 1024 * 1024
 STUDENT_PIDS = 64
+
+# Why the supervisor (images/apps/programs/student_run.py) ended a program, as a student reads it.
+STOP_REASONS = {
+    "wall-clock": ": it ran past its time limit",
+    "cpu": ": it used up its CPU time (an endless loop?)",
+    "memory": f": it used more than the {STUDENT_MEMORY_BYTES // 2**20} MiB of memory it may use",
+    "output": ": it printed more than it may (64 KiB)",
+}
 STUDENT_CPU_SECONDS = 10           # RLIMIT_CPU: a busy loop is killed by the kernel after this
 STUDENT_OUTPUT_BYTES = 64 * 1024   # stdout + stderr kept per run; more stops the program
 SERVER_ALIAS = "hostname"          # the textbook client's placeholder for the server's name

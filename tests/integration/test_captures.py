@@ -10,10 +10,10 @@ import pytest
 
 from lab import report
 
-from lab.scenario import loader as scenario_loader
+from lab import catalog
 from lab.observe.pcap import read_pcap_file
 from lab.scenario.plan import build_plan
-from lab.run.runner import run_scenario
+from lab.scenario_run import run_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((ROOT / "tests/contracts/result.schema.json").read_text())
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.integration
 
 
 def run(engine, name: str, overrides: dict | None = None, capture_dir: Path | None = None, **options):
-    plan = build_plan(scenario_loader.load(name), overrides or {}, **options)
+    plan = build_plan(catalog.load(name), overrides or {}, **options)
     outcome = run_scenario(engine, plan, progress=lambda message: None, capture_dir=capture_dir)
     document = report.result_document(outcome)
     jsonschema.validate(document, SCHEMA)

@@ -4,9 +4,9 @@ from dataclasses import replace
 
 import pytest
 
-from lab.run import routing
+from lab.scenario import routes as routing
 
-from lab.scenario import loader as scenario_loader
+from lab import catalog
 from lab.run.capture import CaptureFile, Captures
 from lab.checks import REGISTRY
 from lab.errors import ScenarioFileError
@@ -15,7 +15,7 @@ from lab.scenario.plan import build_plan
 from lab.run.record import ClientRun, RoutingObservation, RunRecord
 from lab.scenario.loader import tomllib
 
-ROUTED = tomllib.loads((scenario_loader.SCENARIOS_DIR / "routed.toml").read_text())
+ROUTED = tomllib.loads((catalog.SCENARIOS_DIR / "routed.toml").read_text())
 UNDERLAY = {"router": {"net-a": "172.18.0.2", "net-b": "172.19.0.2"}, "client": {"net-a": "172.18.0.3"},
             "server": {"net-b": "172.19.0.3"}}
 
@@ -24,7 +24,7 @@ def load(change=None):
     data = copy.deepcopy(ROUTED)
     if change:
         change(data)
-    return scenario_loader.parse("routed", data)
+    return catalog.parse("routed", data)
 
 
 def test_the_routed_scenario_loads_with_its_subnets_routes_and_router():

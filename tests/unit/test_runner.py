@@ -9,12 +9,12 @@ from tests.unit.fake_engine import FakeEngine
 
 from lab.engines import ownership
 
-from lab.scenario import loader as scenario_loader
+from lab import catalog
 from lab.common import LABEL_KEPT, LABEL_OWNER, LABEL_ROLE, LABEL_RUN, CommandResult
 from lab.engines.base import APP_USER, LabRun
 from lab.errors import EngineLost, StepFailed
 from lab.scenario.plan import build_plan
-from lab.run.runner import run_scenario
+from lab.scenario_run import run_scenario
 
 ECHO = {
     "lesson": "A sentence goes out and comes back in upper case.",
@@ -28,7 +28,7 @@ ECHO = {
 
 
 def plan_of(data: dict, **changes: object):
-    return build_plan(scenario_loader.parse("fake", {**data, **changes}), {})
+    return build_plan(catalog.parse("fake", {**data, **changes}), {})
 
 
 def client_output(text: str) -> CommandResult:
@@ -63,7 +63,7 @@ def test_the_engine_hears_which_hosts_will_be_looked_at_before_the_first_look(mo
     from lab.run import runner
 
     engine = FakeEngine(answer=echo)
-    monkeypatch.setattr(runner.probe_runner, "look_all",
+    monkeypatch.setattr(runner.looks, "look_all",
                         lambda lab, probes, after: engine.calls.append(("look", tuple(p.host for p in probes))) or [])
     probed = {**ECHO, "probes": {"bound": {"host": "server", "socket": "udp://0.0.0.0:12000", "expect": "listening"}},
               "steps": [{"start": "server"}, {"probe": ["bound"]}, {"run": "client", "between": ["bound"]}]}

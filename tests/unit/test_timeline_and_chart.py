@@ -8,7 +8,7 @@ import pytest
 
 from lab.checks import capture as capture_checks
 
-from lab.scenario import loader as scenario_loader
+from lab import catalog
 from lab.run.capture import CaptureFile, Captures
 from lab.report.capture import artifact_files, capture_fields
 from lab.observe.pcap import ethernet_frame, ipv4_packet, pcap_header, pcap_record, read_pcap, tcp_segment, udp_datagram
@@ -62,7 +62,7 @@ def record_for(name: str, files: dict[tuple[str, str], list[tuple[float, bytes]]
                receiver_delay: float = 0.0002) -> RunRecord:
     """A RunRecord whose captures hold `files[(instance, view)]`; the server's wire capture is the
     client's packets shifted by `receiver_delay` unless given."""
-    plan = build_plan(scenario_loader.load(name), overrides or {}, capture=True)
+    plan = build_plan(catalog.load(name), overrides or {}, capture=True)
     record = RunRecord(plan=plan, run_id="test")
     captures = Captures(addresses={"client": {"eth0": C}, "server": {"eth0": S}}, kept_in=None)
     for (instance, view), rows in files.items():
