@@ -7,10 +7,13 @@ Pure: result documents (lab.report.result_document) in, text out. Three audience
 * GitHub Classroom's legacy autograding reporter, which reads a runner's ``result`` output: base64
   of ``{"version": 1, "status": "pass"|"fail"|"error", "max_score": N, "tests": [{"name",
   "status", "score", "message", "execution_time", "filename"}]}`` (a failed test scores 0);
-* Classroom 50, which reads ``result.json``: ``{"schema": "classroom50/result/v1", "score",
-  "max-score", "tests": [{"test-name", "passed", "score", "max-score"}]}`` plus the assignment's
-  context (classroom, assignment, submission, commit, release, review) from the runner's
-  environment when it sets them, and ``datetime``.
+* Classroom 50, which reads ``result.json`` (its published result/v1 schema, offline copy in
+  tests/contracts/classroom50/): ``{"schema": "classroom50/result/v1", "score", "max-score",
+  "tests": [{"test-name", "passed", "score", "max-score"}], "assignment_type", "datetime",
+  "graded_at"}`` plus the assignment's context (classroom, assignment, submission, commit,
+  release, review, owner) from the runner's environment when it sets them. ``datetime`` is the
+  graded commit's committer date (the submission instant, the same on every regrade; the grading
+  time when there is no commit), ``graded_at`` the grading time.
 
 Points come from the scenario file (``points = N`` on a check, default 1); a probe or a lab-made
 check (the student's server listening, the client ending by itself) is worth 1. Checks that were
@@ -23,7 +26,7 @@ import csv
 import io
 import json
 import os
-import time
+from datetime import datetime, timezone
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,7 +36,11 @@ GRADEBOOK_COLUMNS = ("student", "scenario", "role", "outcome", "failed_checks")
 CLASSROOM50_SCHEMA = "classroom50/result/v1"
 # The assignment's context, as a Classroom 50 runner sets it in the environment.
 CLASSROOM50_CONTEXT = {"classroom": "CLASSROOM", "assignment": "ASSIGNMENT", "submission": "SUBMISSION_TAG",
-                       "commit": "COMMIT_URL", "release": "RELEASE_URL", "review": "REVIEW_URL"}
+                       "commit": "COMMIT_URL", "release": "RELEASE_URL", "review": "REVIEW_URL",
+                       "owner": "USERNAME"}
+# The runner's MODE values that are an assignment_type of their own; anything else (unset, a typo)
+# is individual, the strictest, as the runner itself maps it.
+CLASSROOM50_GROUP_MODES = ("group", "team")
 
 
 @dataclass
@@ -165,18 +172,52 @@ def autograding_output(tests: list[ClassroomTest]) -> str:
     return base64.b64encode(json.dumps(autograding_result(tests)).encode()).decode()
 
 
-def classroom50_result(tests: list[ClassroomTest], environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """Classroom 50's result.json; the assignment's context from the environment when present."""
+def classroom50_assignment_type(mode: str | None) -> str:
+    """The runner's MODE as result.json's ``assignment_type`` (Classroom 50's own mapping).
+
+    >>> classroom50_assignment_type(" Group "), classroom50_assignment_type(None), classroom50_assignment_type("solo")
+    ('group', 'individual', 'individual')
+    """
+    normalized = (mode or "").strip().lower()
+    return normalized if normalized in CLASSROOM50_GROUP_MODES else "individual"
+
+
+def utc_timestamp(moment: str | datetime) -> str:
+    """An ISO 8601 instant with any offset (git's ``%cI``) as the schema's ``YYYY-MM-DDTHH:MM:SSZ``.
+
+    >>> utc_timestamp("2026-03-01T10:15:00+01:00")
+    '2026-03-01T09:15:00Z'
+    """
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        raise ValueError(f"{moment.isoformat()}: an instant needs its UTC offset")
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def classroom50_result(tests: list[ClassroomTest], environ: Mapping[str, str] | None = None,
+                       committed_at: str | None = None, graded_at: datetime | None = None) -> dict[str, Any]:
+    """Classroom 50's result.json; the assignment's context from the runner's environment when present.
+
+    ``committed_at``: the graded commit's committer date (ISO 8601), which the schema wants as
+    ``datetime`` so that lateness never moves on a regrade; without one, the grading time.
+    """
     environ = os.environ if environ is None else environ
     context = {key: environ[variable] for key, variable in CLASSROOM50_CONTEXT.items() if environ.get(variable)}
+    if "owner" not in context and environ.get("OWNER"):   # newer runners set OWNER beside USERNAME
+        context["owner"] = environ["OWNER"]
     if "review" not in context and "commit" in context:
         context["review"] = context["commit"]
+    mode = environ.get("MODE") or environ.get("ASSIGNMENT_TYPE")
+    now = utc_timestamp(graded_at or datetime.now(timezone.utc))
     return {
         "schema": CLASSROOM50_SCHEMA,
         **context,
-        "datetime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "score": sum(t.score for t in tests),
-        "max-score": sum(t.max_score for t in tests),
-        "tests": [{"test-name": t.name, "passed": t.status == "pass", "score": t.score, "max-score": t.max_score,
-                   "message": t.message} for t in tests],
+        "assignment_type": classroom50_assignment_type(mode),
+        "datetime": utc_timestamp(committed_at) if committed_at else now,
+        "graded_at": now,
+        "score": sum(int(t.score) for t in tests),
+        "max-score": sum(int(t.max_score) for t in tests),
+        "tests": [{"test-name": t.name, "passed": t.status == "pass", "score": int(t.score),
+                   "max-score": int(t.max_score), "message": t.message} for t in tests],
     }

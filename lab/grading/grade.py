@@ -18,14 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lab import report
-
-from lab.grading import classroom
-
-from lab import catalog
-
-from lab.grading import submission
-from lab import engines
+from lab import catalog, engines, report
+from lab.grading import classroom, git_commit, submission
 from lab.common import SESSION_ENV
 from lab.engines.base import Engine
 from lab.errors import BadInput, LabError
@@ -103,8 +97,12 @@ def plan_jobs(students: list[submission.StudentFolder], scenarios: dict[str, dic
 
 
 def grade(directory: str, scenarios: str | None = None, jobs: int = 1, report_dir: str = "grades",
-          engine_name: str | None = None) -> int:
-    """Grade a class; 0 when every student was graded, 3 when a run met an environment problem."""
+          engine_name: str | None = None, strict: bool = False) -> int:
+    """Grade a class; 0 when every student was graded, 3 when a run met an environment problem.
+
+    ``strict`` (CI grading one push): 1 when any run failed or errored, so the grader's own exit
+    code is the verdict and nothing has to read the gradebook back.
+    """
     from lab.engines import images
 
     if not 1 <= jobs <= MAX_JOBS:
@@ -165,13 +163,36 @@ def grade(directory: str, scenarios: str | None = None, jobs: int = 1, report_di
     finally:
         pool.shutdown(wait=True)
     ordered = [r for s in students for r in _in_order(rows[s.student], list(chosen))]
-    for path in write_grades(ordered, out):
+    for path in write_grades(ordered, out, commit_dates=commit_dates(students)):
         log.debug("wrote %s", path)
     report.print_gradebook(ordered, out)
     if environment_errors:
         report.grade_environment_errors(environment_errors)
         return 3
+    if strict and not verdict_passed(ordered):
+        return 1
     return 0
+
+
+def verdict_passed(rows: list[classroom.GradeRow]) -> bool:
+    """Whether a push passes: something was graded and no run failed or errored (n/a does not count).
+
+    >>> verdict_passed([classroom.GradeRow("a", "s", "server", "passed")]), verdict_passed([])
+    (True, False)
+    """
+    return any(r.outcome == "passed" for r in rows) and not any(r.outcome in ("failed", "error") for r in rows)
+
+
+def commit_dates(students: list[submission.StudentFolder]) -> dict[str, str]:
+    """Each student whose folder is a git checkout of its own: its commit's committer date."""
+    dates = {}
+    for student in students:
+        if student.files:
+            folder = next(iter(student.files.values())).parent
+            date = git_commit.committer_date(folder)
+            if date:
+                dates[student.student] = date
+    return dates
 
 
 def _in_order(rows: list[classroom.GradeRow], scenarios: list[str]) -> list[classroom.GradeRow]:
@@ -212,8 +233,13 @@ def safe_name(student: str) -> str:
     return f"_{name}" if name.startswith(".") else name
 
 
-def write_grades(rows: list[classroom.GradeRow], out: Path, environ: dict[str, str] | None = None) -> list[Path]:
-    """The gradebook, each student's reports, and the classroom formats (whole class and per student)."""
+def write_grades(rows: list[classroom.GradeRow], out: Path, environ: dict[str, str] | None = None,
+                 commit_dates: dict[str, str] | None = None) -> list[Path]:
+    """The gradebook, each student's reports, and the classroom formats (whole class and per student).
+
+    ``commit_dates``: student → the committer date of the commit graded (Classroom 50's ``datetime``).
+    """
+    commit_dates = commit_dates or {}
     written = []
 
     def put(path: Path, text: str) -> None:
@@ -235,10 +261,12 @@ def write_grades(rows: list[classroom.GradeRow], out: Path, environ: dict[str, s
             put(folder / f"{stem}.md", report.markdown(row.document))
         tests = classroom.classroom_tests(own)
         put(folder / "autograding-result.txt", classroom.autograding_output(tests) + "\n")
-        put(folder / "result.json", _json(classroom.classroom50_result(tests, environ)))
+        put(folder / "result.json", _json(classroom.classroom50_result(tests, environ, commit_dates.get(student))))
     everyone = classroom.classroom_tests(rows, prefix_student=len(grouped) > 1)
     put(out / "autograding-result.txt", classroom.autograding_output(everyone) + "\n")
-    put(out / "result.json", _json(classroom.classroom50_result(everyone, environ)))
+    # One student (a push, a Classroom 50 submission): the class's result.json is that student's.
+    alone = commit_dates.get(next(iter(grouped))) if len(grouped) == 1 else None
+    put(out / "result.json", _json(classroom.classroom50_result(everyone, environ, alone)))
     return written
 
 
