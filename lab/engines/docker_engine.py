@@ -200,7 +200,7 @@ class DockerEngine:
             others = [c for c in containers if c.labels.get(LABEL_ROLE) != "helper"]
             with ThreadPoolExecutor(max_workers=8) as pool:
                 for group in (helpers, others):
-                    list(pool.map(_remove_container, group))
+                    list(pool.map(remove_container, group))
             networks = self.client.networks.list(filters={"label": label_selector(run_id, session)})
             for network in networks:
                 try:
