@@ -31,6 +31,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from lab.escaping import markdown, spreadsheet
+
 OUTCOMES = ("passed", "failed", "error", "not-applicable")
 GRADEBOOK_COLUMNS = ("student", "scenario", "role", "outcome", "failed_checks")
 CLASSROOM50_SCHEMA = "classroom50/result/v1"
@@ -57,8 +59,11 @@ class GradeRow:
     program: str = ""             # the student's file that ran
 
     def as_csv(self) -> dict[str, str]:
-        return {"student": self.student, "scenario": self.scenario, "role": self.role,
-                "outcome": self.outcome, "failed_checks": "; ".join(self.failed_checks) or self.reason}
+        """The CSV row; the columns that carry a student's text never read as a spreadsheet formula
+        (scenario, role and outcome are the lab's own words)."""
+        return {"student": spreadsheet.cell(self.student), "scenario": self.scenario, "role": self.role,
+                "outcome": self.outcome,
+                "failed_checks": spreadsheet.cell("; ".join(self.failed_checks) or self.reason)}
 
 
 def row_from_document(student: str, role: str, document: dict[str, Any]) -> GradeRow:
@@ -84,10 +89,6 @@ def gradebook_csv(rows: Iterable[GradeRow]) -> str:
     return buffer.getvalue()
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
 def gradebook_markdown(rows: list[GradeRow]) -> str:
     """One table row per student and scenario role, then each student's score."""
     marks = {"passed": "✅ passed", "failed": "❌ failed", "error": "⚠️ error", "not-applicable": "➖ n/a"}
@@ -95,14 +96,14 @@ def gradebook_markdown(rows: list[GradeRow]) -> str:
              "|---|---|---|---|---|---|"]
     for row in rows:
         why = "; ".join(row.failed_checks) or row.reason
-        lines.append(f"| {_cell(row.student)} | {row.scenario} | {row.role} | {_cell(row.program)} | "
-                     f"{marks[row.outcome]} | {_cell(why)} |")
+        lines.append(f"| {markdown.cell(row.student)} | {row.scenario} | {row.role} | "
+                     f"{markdown.code(row.program, in_table=True)} | {marks[row.outcome]} | {markdown.cell(why)} |")
     lines += ["", "| student | score | max | runs passed |", "|---|---:|---:|---|"]
     for student, own in by_student(rows).items():
         tests = classroom_tests(own)
         passed = sum(r.outcome == "passed" for r in own)
         graded = sum(r.outcome in ("passed", "failed", "error") for r in own)
-        lines.append(f"| {_cell(student)} | {sum(t.score for t in tests)} | {sum(t.max_score for t in tests)} | "
+        lines.append(f"| {markdown.cell(student)} | {sum(t.score for t in tests)} | {sum(t.max_score for t in tests)} | "
                      f"{passed}/{graded} |")
     return "\n".join(lines) + "\n"
 

@@ -77,6 +77,10 @@ def plan_jobs(students: list[submission.StudentFolder], scenarios: dict[str, dic
     rows: dict[str, list[classroom.GradeRow]] = {}
     for student in students:
         jobs[student.student], rows[student.student] = [], []
+        if student.refused:
+            rows[student.student].append(classroom.GradeRow(student.student, "-", "-", "error",
+                                                            reason=student.refused))
+            continue
         if not student.files:
             rows[student.student].append(classroom.GradeRow(
                 student.student, "-", "-", "error",
@@ -202,11 +206,12 @@ def _in_order(rows: list[classroom.GradeRow], scenarios: list[str]) -> list[clas
 
 def _run_job(engine: Engine, job: Job) -> tuple[classroom.GradeRow, str]:
     """One run; a bad file is the student's error row, an engine failure an error row reported as such."""
-    try:
-        program = submission.read_program(job.path)
+    file_name = submission.student_name(job.path.name)
+    try:   # named by its file name only: the teacher's paths stay out of the student's reports
+        program = submission.read_program(job.path, shown=file_name)
     except submission.SubmissionError as error:
         return classroom.GradeRow(job.student, job.scenario, job.role, "error", reason=str(error),
-                                  program=job.path.name), ""
+                                  program=file_name), ""
     try:
         plan = build_plan(catalog.load(job.scenario), {}, students={job.role: program})
         outcome = run_scenario(engine, plan, progress=lambda message: None)
@@ -273,4 +278,6 @@ def write_grades(rows: list[classroom.GradeRow], out: Path, environ: dict[str, s
 def _json(data: Any) -> str:
     import json
 
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    from lab.escaping.text import clean_tree
+
+    return json.dumps(clean_tree(data), indent=2, ensure_ascii=False) + "\n"

@@ -18,11 +18,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from lab.errors import BadInput, ReportError
-from lab.observe.metrics import metrics
-from lab.scenario.model import Parameter
-from lab.run.record import RunRecord
 from lab.checks.outcome import Outcome
+from lab.escaping import markdown as md
+from lab.escaping import terminal, xml_text
+from lab.escaping.text import clean_tree, one_line, readable
+from lab.observe.metrics import metrics
 from lab.observe.trace import api_trace
+from lab.run.record import RunRecord
+from lab.scenario.model import Parameter
 
 # CI logs are no terminal: give tables room rather than folding every cell into three lines.
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
@@ -175,16 +178,16 @@ def print_outcome(document: dict[str, Any]) -> None:
     table.add_column("what was expected and seen", overflow="fold")
     for check in document["checks"]:
         mark = "[green]✔[/green]" if check["passed"] else "[red]✘[/red]"
-        detail = escape(check["detail"])
+        detail = terminal.text(check["detail"])
         if check.get("hint"):
-            detail += f"\n[yellow]hint: {escape(check['hint'])}[/yellow]"
-        table.add_row(mark, escape(check["name"]), detail)
+            detail += f"\n[yellow]hint: {terminal.text(check['hint'])}[/yellow]"
+        table.add_row(mark, terminal.text(check["name"]), detail)
     for check in document.get("not_applicable", []):
-        table.add_row("–", escape(check["name"]), f"[dim]not applicable: {escape(check['reason'])}[/dim]")
+        table.add_row("–", terminal.text(check["name"]), f"[dim]not applicable: {terminal.text(check['reason'])}[/dim]")
     console.print(table)
     for role, ran in document.get("programs", {}).items():
         if ran.get("program") == "student":
-            console.print(f"[dim]{role}: student's {escape(ran['file'])} on host {escape(ran['host'])}[/dim]")
+            console.print(f"[dim]{role}: student's {terminal.text(ran['file'])} on host {escape(ran['host'])}[/dim]")
     colour = "green" if document["passed"] else "red"
     console.print(f"[bold {colour}]{escape(verdict_line(document))}[/bold {colour}]")
 
@@ -196,7 +199,7 @@ def print_api_trace(api: dict[str, Any]) -> None:
     for title in titles:
         table.add_column(escape(title), overflow="fold")
     for row in rows:
-        table.add_row(*(escape(cell) for cell in row))
+        table.add_row(*(terminal.text(cell) for cell in row))
     console.print(table)
     for column in api["columns"]:
         if column["tracer_error"]:
@@ -388,22 +391,25 @@ def batch_finished(name: str, code: int, seconds: float, output: str) -> None:
 
 
 def junit_xml(document: dict[str, Any]) -> str:
+    """The run as a JUnit test suite; every text through lab.escaping.xml_text, so that a control
+    character a student's program printed never makes the file unreadable."""
+    x = xml_text.text
     failures = sum(not c["passed"] for c in document["checks"])
-    suite = ElementTree.Element("testsuite", name=f"socklab.{document['scenario']}",
+    suite = ElementTree.Element("testsuite", name=x(f"socklab.{document['scenario']}"),
                                 tests=str(len(document["checks"])), failures=str(failures),
                                 time=f"{document['duration_s']:.3f}")
     for check in document["checks"]:
-        case = ElementTree.SubElement(suite, "testcase", classname=f"socklab.{document['scenario']}",
-                                      name=check["name"])
+        case = ElementTree.SubElement(suite, "testcase", classname=x(f"socklab.{document['scenario']}"),
+                                      name=x(check["name"]))
         if not check["passed"]:
             text = check["detail"] + (f"\nhint: {check['hint']}" if check.get("hint") else "")
-            ElementTree.SubElement(case, "failure", message=check["detail"][:200]).text = text
+            ElementTree.SubElement(case, "failure", message=x(check["detail"][:200])).text = x(text)
         else:
-            ElementTree.SubElement(case, "system-out").text = check["detail"]
+            ElementTree.SubElement(case, "system-out").text = x(check["detail"])
     for check in document.get("not_applicable", []):
-        case = ElementTree.SubElement(suite, "testcase", classname=f"socklab.{document['scenario']}",
-                                      name=check["name"])
-        ElementTree.SubElement(case, "skipped", message=f"not applicable: {check['reason']}"[:200])
+        case = ElementTree.SubElement(suite, "testcase", classname=x(f"socklab.{document['scenario']}"),
+                                      name=x(check["name"]))
+        ElementTree.SubElement(case, "skipped", message=x(f"not applicable: {check['reason']}"[:200]))
     suite.set("skipped", str(len(document.get("not_applicable", []))))
     return ElementTree.tostring(suite, encoding="unicode")
 
@@ -412,11 +418,11 @@ def markdown(document: dict[str, Any]) -> str:
     lines = [f"### {'✅' if document['passed'] else '❌'} {verdict_line(document)}", "",
              f"_{document['lesson']}_", "", "| | check | detail |", "|---|---|---|"]
     for check in document["checks"]:
-        detail = check["detail"] + (f" — **hint:** {check['hint']}" if check.get("hint") else "")
-        lines.append(f"| {'✅' if check['passed'] else '❌'} | {_cell(check['name'])} | {_cell(detail)} |")
+        detail = md.cell(check["detail"]) + (f" — **hint:** {md.text(check['hint'])}" if check.get("hint") else "")
+        lines.append(f"| {'✅' if check['passed'] else '❌'} | {md.cell(check['name'])} | {detail} |")
     for check in document.get("not_applicable", []):
-        lines.append(f"| ➖ | {_cell(check['name'])} | not applicable: {_cell(check['reason'])} |")
-    students = [f"{role}: `{ran['file']}`" for role, ran in document.get("programs", {}).items()
+        lines.append(f"| ➖ | {md.cell(check['name'])} | not applicable: {md.text(check['reason'])} |")
+    students = [f"{role}: {md.code(ran['file'])}" for role, ran in document.get("programs", {}).items()
                 if ran.get("program") == "student"]
     if students:
         lines += ["", "Student programs — " + ", ".join(students)]
@@ -425,16 +431,15 @@ def markdown(document: dict[str, Any]) -> str:
         titles, rows = _trace_rows(document["api_trace"])
         lines += ["", f"Socket calls seen by `{document['api_trace']['tracer']}`, in order:", "",
                   "| " + " | ".join(titles) + " |", "|" + "---|" * len(titles)]
-        lines += ["| " + " | ".join(f"`{c}`".replace("|", "\\|") if c else "" for c in row) + " |"
-                  for row in rows]
+        lines += ["| " + " | ".join(md.code(c, in_table=True) for c in row) + " |" for row in rows]
         lines += ["", f"_{document['api_trace']['notes']}_"]
     lines += _capture_markdown(document)
     return "\n".join(lines) + "\n"
 
 
 def _student_output_markdown(document: dict[str, Any]) -> list[str]:
-    """What each student program printed, folded (a failed check's hint often needs it)."""
-    fence = "`" * 3
+    """What each student program printed, folded (a failed check's hint often needs it): in a fence
+    longer than any backtick run it holds, so none of it is read as Markdown or HTML."""
     lines: list[str] = []
     for role, runs in document.get("student_output", {}).items():
         for number, run in enumerate(runs, start=1):
@@ -442,18 +447,10 @@ def _student_output_markdown(document: dict[str, Any]) -> list[str]:
             ended = run.get("ended") or {}
             how = (f"exit status {ended['rc']}" if ended.get("rc") is not None else
                    f"stopped ({ended.get('reason')})" if ended else "still running when the lab stopped it")
-            printed = (run["stdout"] + run["stderr"])[-4000:].rstrip("\n").replace(fence, "` ` `")
-            lines += ["", f"<details><summary>{escape_html(title)} — {how}</summary>", "", fence,
-                      printed or "(nothing)", fence, "</details>"]
+            printed = readable(run["stdout"] + run["stderr"])[-4000:].rstrip("\n")
+            lines += ["", f"<details><summary>{md.html_text(f'{title} — {how}')}</summary>", "",
+                      *md.fenced(printed or "(nothing)"), "</details>"]
     return lines
-
-
-def escape_html(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
 
 
 def _capture_markdown(document: dict[str, Any]) -> list[str]:
@@ -471,8 +468,8 @@ def _capture_markdown(document: dict[str, Any]) -> list[str]:
                   f" ({connection['closed_first'] or 'nobody'} closed first)", "",
                   "| ms | host | packet or event | call / detail |", "|---:|---|---|---|"]
         for row in connection["timeline"][:TIMELINE_ROWS]:
-            what = row["what"] if row["kind"] == "packet" else f"*{row['what']}* (event)"
-            lines.append(f"| {row['ms']:.3f} | {row['host']} | {what} | {row['detail'].replace('|', '/')} |")
+            what = md.cell(row["what"]) if row["kind"] == "packet" else f"*{md.text(row['what'])}* (event)"
+            lines.append(f"| {row['ms']:.3f} | {md.cell(row['host'])} | {what} | {md.cell(row['detail'])} |")
         if len(connection["timeline"]) > TIMELINE_ROWS:
             lines.append(f"\n… {len(connection['timeline']) - TIMELINE_ROWS} more rows in the JSON result "
                          "(`tcp_connections`).")
@@ -480,7 +477,7 @@ def _capture_markdown(document: dict[str, Any]) -> list[str]:
     if chart.get("mermaid"):
         left_out = f", {chart['omitted']} packets left out" if chart["omitted"] else ""
         lines += ["", f"#### Sequence chart ({chart['arrows']} packets drawn{left_out}, {chart['lost']} lost)",
-                  "", "```mermaid", chart["mermaid"].rstrip("\n"), "```"]
+                  "", *md.fenced(chart["mermaid"].rstrip("\n"), info="mermaid")]
         if chart.get("svg"):
             lines += ["", f"SVG: `{chart['svg']}`"]
     return lines
@@ -509,9 +506,9 @@ def write_reports(document: dict[str, Any], directory: Path, files: dict[str, st
         document["artifacts"].append(html_report.file_name(document))
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        paths[0].write_text(json.dumps(document, indent=2, allow_nan=False) + "\n")
-        paths[1].write_text(junit_xml(document) + "\n")
-        paths[2].write_text(markdown(document))
+        paths[0].write_text(json_text(document), encoding="utf-8")
+        paths[1].write_text(junit_xml(document) + "\n", encoding="utf-8")
+        paths[2].write_text(markdown(document), encoding="utf-8")
         for file_name, text in (files or {}).items():
             paths.append(directory / file_name)
             paths[-1].write_text(text)
@@ -528,7 +525,7 @@ def write_reports(document: dict[str, Any], directory: Path, files: dict[str, st
 # ----- invoke grade ------------------------------------------------------------------------
 def json_text(document: dict[str, Any]) -> str:
     """A result document as the JSON file the contract describes."""
-    return json.dumps(document, indent=2, allow_nan=False) + "\n"
+    return json.dumps(clean_tree(document), indent=2, allow_nan=False) + "\n"
 
 
 class GradeProgress:
@@ -570,7 +567,7 @@ class GradeProgress:
         counts = {o: sum(r.outcome == o for r in rows) for o in ("passed", "failed", "error", "not-applicable")}
         summary = ", ".join(f"{n} {o}" for o, n in counts.items() if n) or "nothing to run"
         left = eta(done, self.total, time.monotonic() - self.started)
-        self.line(f"{student}: {summary} — {done}/{self.total} students"
+        self.line(f"{one_line(student)}: {summary} — {done}/{self.total} students"
                   + (f", ETA {left:.0f} s" if left else ""))
 
 
@@ -582,8 +579,8 @@ def print_gradebook(rows: list[Any], out: Path) -> None:
     for column in ("student", "scenario", "role", "outcome", "failed checks / why"):
         table.add_column(column, overflow="fold")
     for row in rows:
-        table.add_row(escape(row.student), escape(row.scenario), escape(row.role), marks[row.outcome],
-                      escape("; ".join(row.failed_checks) or row.reason))
+        table.add_row(terminal.text(row.student), escape(row.scenario), escape(row.role), marks[row.outcome],
+                      terminal.text("; ".join(row.failed_checks) or row.reason))
     console.print(table)
     students = {r.student for r in rows}
     clean = {s for s in students if all(r.outcome in ("passed", "not-applicable") for r in rows if r.student == s)}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import re
-from html import escape
+from lab.escaping.html_text import escape
 from pathlib import Path
 from typing import Any
 

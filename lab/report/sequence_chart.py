@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
-from xml.sax.saxutils import escape
+from lab.escaping.xml_text import escape
 
 from lab.run.record import RunRecord
 from lab.observe.timeline import Arrow, events_by_instance
