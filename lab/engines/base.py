@@ -97,6 +97,7 @@ class Limits:
     cpus: float | None = None          # share of one core, e.g. 0.5
     memory_bytes: int | None = None    # memory, swap included (no extra swap)
     pids: int | None = None            # processes and threads together
+    log_bytes: int | None = None       # the engine keeps at most about this much of the host's log
 
 
 @dataclass(frozen=True)

@@ -308,6 +308,9 @@ class DockerLab:
             kwargs["mem_limit"] = kwargs["memswap_limit"] = limits.memory_bytes
         if limits and limits.pids:
             kwargs["pids_limit"] = limits.pids
+        if limits and limits.log_bytes:   # two files of half the size: the engine rotates, keeps the last
+            kwargs["log_config"] = docker.types.LogConfig(
+                type="json-file", config={"max-size": str(limits.log_bytes // 2), "max-file": "2"})
         aliases = [spec.name, *spec.aliases]
         if spec.networks:
             primary = spec.networks[0]

@@ -413,7 +413,10 @@ class SwarmLab:
         task_template = docker.types.TaskTemplate(
             container_spec, resources=resources, networks=networks or None,
             restart_policy=docker.types.RestartPolicy(condition="none"),
-            placement=docker.types.Placement(constraints=self._placement(spec)))
+            placement=docker.types.Placement(constraints=self._placement(spec)),
+            log_driver=docker.types.DriverConfig("json-file", {"max-size": str(limits.log_bytes // 2),
+                                                               "max-file": "2"})
+            if limits and limits.log_bytes else None)
         log.debug("service %s (%s, role %s): %s", spec.name, spec.image, spec.role, " ".join(spec.command))
         with _manager_call(f"starting {spec.name}"):
             created = self.client.api.create_service(

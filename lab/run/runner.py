@@ -26,6 +26,12 @@ from lab.errors import RunTimedOut, StepFailed, StudentProgramFailed
 from lab.run.impairing import apply_all, still_in_force
 from lab.scenario.plan import START_AT, STOP_REASONS, STUDENT_CPUS, STUDENT_MEMORY_BYTES, STUDENT_PIDS, Instance, Plan
 from lab.run.record import ClientRun, RunRecord, parse_events
+from lab.run.supervision import (
+    STUDENT_LOG_BYTES,
+    SUPERVISOR_CAPABILITIES,
+    SUPERVISOR_START_USER,
+    checked_against_engine,
+)
 
 if TYPE_CHECKING:
     from lab.run.capture import CaptureSession
@@ -186,19 +192,26 @@ def _run_steps(lab: Lab, plan: Plan, record: RunRecord, timings: dict[str, float
             record.probes += looks.look_all(lab, [scenario.probes[n] for n in step.probes], None)
 
 
-STUDENT_LIMITS = Limits(cpus=STUDENT_CPUS, memory_bytes=STUDENT_MEMORY_BYTES, pids=STUDENT_PIDS)
+STUDENT_LIMITS = Limits(cpus=STUDENT_CPUS, memory_bytes=STUDENT_MEMORY_BYTES, pids=STUDENT_PIDS,
+                        log_bytes=STUDENT_LOG_BYTES)
 
 
 def _container(instance: Instance, command: tuple[str, ...], routed: bool = False,
                hosts: dict[str, str] | None = None) -> HostSpec:
-    """A host of the plan; one where a student's program runs gets the student limits."""
+    """A host of the plan; one where a student's program runs gets the student limits.
+
+    There the supervisor starts as root with two capabilities, to run the program as another user
+    than itself, and drops both at once (lab.run.supervision, images/apps/programs/student_run.py).
+    """
     # A router forwards IPv4: a sysctl of its own network namespace, set when it is created. In a
     # routed lesson the other hosts do not (a new namespace may inherit forwarding from the host's).
     sysctls = {"net.ipv4.ip_forward": "1" if instance.forward else "0"} if instance.forward or routed else {}
     return HostSpec(name=instance.name, image=APPS_IMAGE, command=command, role=instance.role,
                     networks=instance.networks, sysctls=sysctls, aliases=instance.aliases,
                     limits=STUDENT_LIMITS if instance.student else None, extra_hosts=hosts or {},
-                    node=instance.node)
+                    node=instance.node,
+                    **({"user": SUPERVISOR_START_USER, "capabilities": SUPERVISOR_CAPABILITIES}
+                       if instance.student else {}))
 
 
 def _wait(pending: Future[CommandResult], timeout: float, what: str) -> CommandResult:
@@ -326,7 +339,8 @@ def _run_student_client(lab: Lab, plan: Plan, record: RunRecord, instance: Insta
         pending = lab.exec_background(instance.name, (*instance.argv, "--input", sentence))
         result = _wait(pending, max(1.0, min(deadline - time.monotonic(), slot.limit_s + 10)),
                        f"{instance.name}: {instance.student.name} run {run}")
-        events = parse_events(result.stdout)
+        what = f"{instance.name}: {instance.student.name} run {run}"
+        events = checked_against_engine(parse_events(result.stdout), result.rc, what)
         record.clients.append(ClientRun(f"{instance.name} run {run}", instance.host, result.rc, events,
                                         began, time.time(), result.stderr, sentence))
 

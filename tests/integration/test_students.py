@@ -125,17 +125,27 @@ def test_a_student_program_runs_unprivileged_with_limits_on_internal_networks(en
         assert {c.labels["io.socklab.role"] for c in containers} == {"service", "client"}
         for container in containers:
             host_config = container.attrs["HostConfig"]
-            assert host_config["CapDrop"] == ["ALL"] and not host_config["CapAdd"]
+            # Only what the supervisor needs to start the program as another user than itself.
+            assert host_config["CapDrop"] == ["ALL"] and sorted(host_config["CapAdd"]) == ["SETGID", "SETUID"]
             assert host_config["NanoCpus"] == 500_000_000
             assert host_config["Memory"] == 128 * 2**20 and host_config["MemorySwap"] == 128 * 2**20
             assert host_config["PidsLimit"] == 64
             assert "no-new-privileges" in host_config["SecurityOpt"]
             for network in container.attrs["NetworkSettings"]["Networks"]:
                 assert engine.client.networks.get(network).attrs["Internal"] is True
-            users = container.exec_run(["sh", "-c", "ps -eo user= | sort -u"]).output.decode().split()
-            assert users == ["student"], users   # every process of the host, the student's program included
-            status = container.exec_run(["grep", "CapEff", "/proc/1/status"]).output.decode()
-            assert status.split()[-1] == "0000000000000000"
+            # Every process of the host: real/effective/saved uid and effective capabilities.
+            listing = container.exec_run(["sh", "-c", "for s in /proc/[0-9]*/status; do "
+                                          "grep -E '^(Uid|CapEff):' $s | tr -s '\\t\\n' '  '; echo; done"])
+            processes = [line.split() for line in listing.output.decode().splitlines() if line.strip()]
+            seen = {(tuple(p[1:4]), p[-1]) for p in processes}
+            student, supervisor = ("1000",) * 3, ("1001", "1000", "1001")
+            for uids, caps in seen:
+                if uids[0] == "0":   # the engine's init, the idle sleep, this listing: root, two capabilities
+                    assert int(caps, 16) & ~0xC0 == 0, (uids, caps)
+                else:                # the program as student; its supervisor unable to do more than it
+                    assert uids in (student, supervisor) and int(caps, 16) == 0, (uids, caps)
+            if container.labels["io.socklab.role"] == "service":
+                assert (student, "0000000000000000") in seen, seen   # the student's server, still running
         server = next(c for c in containers if c.labels["io.socklab.role"] == "service")
         aliases = server.attrs["NetworkSettings"]["Networks"][f"socklab-{run_id}-lan"]["Aliases"]
         assert "server" in aliases and "hostname" in aliases

@@ -4,8 +4,8 @@
 The student's file arrives in the command line (--source-b64, base64 of its bytes), not as a
 file: nothing is copied into the container (whose root file system may be read-only), and the
 program's tracebacks still name its own file and lines.
-It runs as a child process of this supervisor, as the same unprivileged user, unbuffered
-(python3 -u), with its own process group, and with limits that end it rather than the machine:
+It runs as a child process of this supervisor, unbuffered (python3 -u), in its own session, and
+with limits that end it rather than the machine:
 
   --limit-s S        wall clock: the program is stopped after S seconds (a client that waits
                      forever, an infinite loop); before stopping it we note where it was
@@ -14,7 +14,25 @@ It runs as a child process of this supervisor, as the same unprivileged user, un
   --output-bytes N   at most N bytes of stdout+stderr are kept; a program printing more is
                      stopped (an output flood must not fill the engine's logs)
 
-The container adds the memory, process-count and CPU-share limits. The standard input gets
+The container adds the memory, process-count and CPU-share limits.
+
+Who is who. The lab trusts this supervisor's events, so the program must not be able to write into
+its output or signal it (a forged `exited rc=0`, a killed supervisor that no longer stops anything).
+The supervisor starts as root with only CAP_SETUID and CAP_SETGID (the lab adds nothing else) and,
+before it reads anything of the student's, becomes user `supervisor` with the student's uid as its
+*effective* uid only: real/effective/saved uid = supervisor/student/supervisor. The kernel then
+clears every capability it had (all three uids are non-root), and this process cannot get them back
+(no-new-privileges). The program runs as `student` in all three. What follows, kernel rules:
+
+* the supervisor may signal the program (its effective uid is the program's real uid) and read the
+  program's /proc/PID/syscall (its file-system uid is the program's; the program is its child);
+* the program may not signal the supervisor (neither of its uids is the supervisor's real or saved
+  uid), nor open /proc/<supervisor>/fd/1, nor ptrace it (not all of the supervisor's uids are its
+  own; the supervisor is also non-dumpable);
+* the container's other processes (its init, an idle `sleep`) belong to root.
+
+The supervisor exits with the program's exit status (128 + N when signal N ended it), so the
+engine's exit code of this process says the same as the `exited` event. The standard input gets
 --input and a newline (the textbook client reads its sentence with input()), then end of file.
 
 Everything is reported as JSON events on stdout, one per line, flushed at once, so that what the
@@ -31,9 +49,11 @@ from __future__ import annotations
 
 import argparse
 import base64
+import ctypes
 import json
 import os
 import platform
+import pwd
 import resource
 import selectors
 import signal
@@ -42,6 +62,10 @@ import sys
 import time
 
 SOURCE_ENV = "SOCKLAB_STUDENT_SOURCE"
+SUPERVISOR_USER = "supervisor"   # images/apps/Dockerfile
+STUDENT_USER = "student"
+PR_GET_DUMPABLE, PR_SET_DUMPABLE = 3, 4
+NOT_STARTED_AS_ROOT = 125         # exit status: the lab started this supervisor wrongly
 # The child decodes and runs the program itself: compile() with the program's own file name, and
 # linecache primed with its text, so that a traceback reads as if the file were on disk.
 BOOT = (
@@ -127,8 +151,50 @@ def oom_kills() -> int:
     return 0
 
 
-def limit_cpu(seconds: int) -> None:
-    resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds + 1))
+def become_supervisor() -> pwd.struct_passwd:
+    """Leave root for (supervisor, student, supervisor) uids, without any capability; the student.
+
+    Fails loudly rather than run a student's program beside a supervisor it could forge or kill.
+    """
+    if os.geteuid() != 0:
+        raise PermissionError(f"must start as root (uid 0) with CAP_SETUID and CAP_SETGID to run the "
+                              f"program as {STUDENT_USER!r} apart from itself; started as uid {os.geteuid()}")
+    supervisor, student = pwd.getpwnam(SUPERVISOR_USER), pwd.getpwnam(STUDENT_USER)
+    os.setgroups([])
+    os.setresgid(supervisor.pw_gid, student.pw_gid, supervisor.pw_gid)
+    os.setresuid(supervisor.pw_uid, student.pw_uid, supervisor.pw_uid)
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)   # the uid change already did it; say it anyway
+    with open("/proc/self/status") as handle:
+        status = dict(line.split(":", 1) for line in handle if ":" in line)
+    held = {key: status[key].strip() for key in ("CapPrm", "CapEff", "CapAmb") if int(status[key], 16)}
+    if (os.getresuid() != (supervisor.pw_uid, student.pw_uid, supervisor.pw_uid) or held
+            or libc.prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0):
+        raise PermissionError(f"could not leave root cleanly: uids {os.getresuid()}, capabilities {held}")
+    return student
+
+
+def as_student(student: pwd.struct_passwd, cpu_s: int) -> None:
+    """In the program's process, before it starts: the student's user in full, and its limits."""
+    os.setresgid(student.pw_gid, student.pw_gid, student.pw_gid)
+    os.setresuid(student.pw_uid, student.pw_uid, student.pw_uid)
+    if os.getresuid() != (student.pw_uid,) * 3:
+        os._exit(NOT_STARTED_AS_ROOT)
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s + 1))
+    try:   # out of memory: the kernel picks the program, not the supervisor beside it
+        with open("/proc/self/oom_score_adj", "w") as handle:
+            handle.write("1000")
+    except OSError:
+        pass
+
+
+def exit_status(rc: int) -> int:
+    """The program's status as a shell reports it: its exit code, or 128 + N for signal N.
+
+    >>> exit_status(0), exit_status(3), exit_status(-9)
+    (0, 3, 137)
+    """
+    return rc if rc >= 0 else 128 - rc
 
 
 def main() -> int:
@@ -144,6 +210,11 @@ def main() -> int:
                         help="after the program ends, stay until stopped: a server's host stays up, so "
                              "a client that comes later is refused (as by a real host), not left unanswered")
     args = parser.parse_args()
+    try:
+        student = become_supervisor()
+    except (PermissionError, KeyError) as error:
+        print(f"student_run.py: {error}", file=sys.stderr)
+        return NOT_STARTED_AS_ROOT
 
     stopping = {"by": None}
 
@@ -152,13 +223,14 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONIOENCODING": "utf-8", SOURCE_ENV: args.source_b64}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONIOENCODING": "utf-8", SOURCE_ENV: args.source_b64,
+           "HOME": student.pw_dir, "USER": student.pw_name, "LOGNAME": student.pw_name}
     started = time.monotonic()
     oom_before = oom_kills()
     child = subprocess.Popen(
         [sys.executable, "-u", "-c", BOOT, args.name],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
-        start_new_session=True, preexec_fn=lambda: limit_cpu(args.cpu_s), cwd=os.path.expanduser("~"))
+        start_new_session=True, preexec_fn=lambda: as_student(student, args.cpu_s), cwd=student.pw_dir)
     emit("started", name=args.name, pid=child.pid)
     assert child.stdin is not None and child.stdout is not None and child.stderr is not None
     try:
@@ -205,7 +277,7 @@ def main() -> int:
                 announced = True
                 emit("listening", proto=proto, port=args.port)
     rc = child.wait()
-    _kill_group(child.pid)
+    _kill_student()
     if rc < 0 and -rc == signal.SIGXCPU and reason == "exited":
         reason = "cpu"
     if rc < 0 and -rc == signal.SIGKILL and reason == "exited" and oom_kills() > oom_before:
@@ -214,19 +286,25 @@ def main() -> int:
          seconds=round(time.monotonic() - started, 3), reason=reason)
     while args.stay and not stopping["by"]:
         time.sleep(0.1)
-    return 0
+    return exit_status(rc)
 
 
 def _stop(child: subprocess.Popen, what: str, limit: float) -> None:
     """Note where the program was, then end it and everything it started."""
     blocked_in, state = where_blocked(child.pid)
     emit("limit", what=what, limit=limit, blocked_in=blocked_in, state=state)
-    _kill_group(child.pid)
+    _kill_student()
 
 
-def _kill_group(pgid: int) -> None:
+def _kill_student() -> None:
+    """SIGKILL to every process of the student's user in this container, wherever it went.
+
+    kill(-1) reaches each process this one may signal: exactly the student's (root's are out of
+    reach, and a host runs one supervisor at a time). The kernel walks the process list under a
+    lock that fork() also takes, so a fork bomb cannot outrun it.
+    """
     try:
-        os.killpg(pgid, signal.SIGKILL)
+        os.kill(-1, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
 
