@@ -9,9 +9,9 @@ import sys
 
 from invoke import Collection, Context, Exit, task
 
-from lab import scenario_loader
+from lab import catalog
 from lab.errors import LabError
-from lab.model import RESERVED_PARAMETER_NAMES
+from lab.scenario.model import RESERVED_PARAMETER_NAMES
 
 
 def _call(operation: str, *args: object, **kwargs: object) -> None:
@@ -63,7 +63,7 @@ def scenarios(c: Context, json: bool = False, verbose: bool = False) -> None:
 
 # Every parameter any scenario file declares is an option of `invoke scenario`, read from the files
 # when invoke starts: a teacher's new parameter is a new --NAME without touching this file.
-PARAMETER_OPTIONS = {name: owners for name, owners in scenario_loader.declared_parameters().items()
+PARAMETER_OPTIONS = {name: owners for name, owners in catalog.declared_parameters().items()
                      if name not in RESERVED_PARAMETER_NAMES and name.isidentifier()}
 
 
@@ -191,7 +191,7 @@ def swarm_down(c: Context) -> None:
 @task(positional=["name"], help={"name": "scenario name, or 'all'"})
 def compose(c: Context, name: str) -> None:
     """Write compose/NAME.yml: the scenario's topology as a plain Compose file."""
-    for each in (scenario_loader.available() if name == "all" else [name]):
+    for each in (catalog.available() if name == "all" else [name]):
         _call("compose", each)
 
 

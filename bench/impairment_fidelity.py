@@ -16,16 +16,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lab import app, scenario_loader, stats  # noqa: E402
+from lab import app  # noqa: E402
+
+from lab import catalog
+
+from lab.observe import stats
 from lab.engines import Engine, connect  # noqa: E402
-from lab.images import ensure_images  # noqa: E402
-from lab.metrics import host_figures  # noqa: E402
-from lab.plan import build_plan  # noqa: E402
-from lab.runner import run_scenario  # noqa: E402
+from lab.engines.images import ensure_images  # noqa: E402
+from lab.observe.metrics import host_figures  # noqa: E402
+from lab.scenario.plan import build_plan  # noqa: E402
+from lab.scenario_run import run_scenario  # noqa: E402
 
 
 def run(engine: Engine, name: str, overrides: dict, backend: str):
-    plan = build_plan(scenario_loader.load(name), overrides, impair_backend=backend)
+    plan = build_plan(catalog.load(name), overrides, impair_backend=backend)
     return run_scenario(engine, plan, progress=lambda message: None)
 
 

@@ -18,24 +18,35 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lab import engines, feasibility, images, ownership, platform_advice, report, scenario_loader
+from lab import engines, report
+
+from lab.scenario import feasibility
+
+from lab.engines import images
+
+from lab.engines import ownership
+
+from lab.impairment import platform_advice
+
+from lab import catalog
 from lab.common import APPS_IMAGE, LABEL_RUN, TOOLS_IMAGE, current_session
 from lab.engines import docker_endpoint
 from lab.engines.base import HELPER_CAPABILITIES, Engine, HostSpec, LabRun
 from lab.errors import BadInput, LabError, NodeUnavailable
-from lab.pause import pause_point
-from lab.plan import IMPAIR_BACKENDS, build_plan
-from lab.runner import new_run_id, run_scenario
+from lab.run.pause import pause_point
+from lab.scenario.plan import IMPAIR_BACKENDS, build_plan
+from lab.scenario_run import run_scenario
+from lab.run.runner import new_run_id
 
 if TYPE_CHECKING:
-    from lab import submission
+    from lab.grading import submission
 
 log = logging.getLogger(__name__)
 LONG_RUN_S = 60  # a run expected to take longer says so before it starts
 
 
 def list_scenarios() -> list[tuple[str, str]]:
-    return [(name, scenario_loader.lesson_of(path)) for name, path in scenario_loader.available().items()]
+    return [(name, catalog.lesson_of(path)) for name, path in catalog.available().items()]
 
 
 def scenarios(as_json: bool = False, verbose: bool = False) -> int:
@@ -48,7 +59,7 @@ def scenarios(as_json: bool = False, verbose: bool = False) -> int:
         return 0
     for name, lesson in list_scenarios():
         try:
-            parameters = list(scenario_loader.load(name).parameters.values())
+            parameters = list(catalog.load(name).parameters.values())
         except LabError as error:
             report.print_scenarios([(name, f"(cannot load: {error})")])
             continue
@@ -75,18 +86,18 @@ def _report_directory(report_dir: str | None) -> Path | None:
 
 def scenarios_taking(role: str) -> list[str]:
     """The scenarios a student's program may fill `role` in (their files' [students.ROLE])."""
-    return [name for name in scenario_loader.available() if role in scenario_loader.load(name).students]
+    return [name for name in catalog.available() if role in catalog.load(name).students]
 
 
 def student_programs(name: str, server: str | None, client: str | None) -> dict[str, submission.StudentProgram]:
     """The student's files for --server/--client, read and checked; a role the scenario cannot take is bad input."""
-    scenario = scenario_loader.load(name)
+    scenario = catalog.load(name)
     given = {role: path for role, path in (("server", server), ("client", client)) if path is not None}
     if not given:
         return {}
     # What a plain run does not need is imported where it is needed: start-up is part of every
     # run's time (bench/udp_echo_vs_docker.py).
-    from lab import submission
+    from lab.grading import submission
     for role in given:
         if role not in scenario.students:
             raise BadInput(f"--{role}: scenario {name} has no role for a student's {role}; scenarios that "
@@ -103,7 +114,7 @@ def run(name: str, overrides: dict[str, Any], impair_backend: str = "auto", seed
     ``server``/``client``: paths of a student's programs that run in those roles instead of the lab's.
     ``place``: HOST=NODE pins on a multi-node engine (--place).
     """
-    scenario = scenario_loader.load(name)
+    scenario = catalog.load(name)
     students = student_programs(name, server, client)
     plan = build_plan(scenario, overrides, impair_backend, seed, capture=capture,
                       students=students, place=place)   # bad input stops here
@@ -127,7 +138,7 @@ def run(name: str, overrides: dict[str, Any], impair_backend: str = "auto", seed
             if directory:
                 pause_point("report")
                 document["artifacts"] += report.write_plots(result.record, directory)
-                from lab.capture_report import artifact_files
+                from lab.report.capture import artifact_files
 
                 for path in report.write_reports(document, directory, artifact_files(result.record)):
                     progress(f"wrote {path}")
@@ -276,7 +287,7 @@ def probe_engine_kernel(engine: Engine, node: str | None = None) -> tuple[Any, s
     """The ProbeResult and the engine kernel's release (`uname -r` in the container: the engine's
     kernel, which on Desktop/WSL/Colima is not the host's), from a throwaway helper container
     (on `node` of a multi-node engine)."""
-    from lab.impairing import HelperRunner
+    from lab.run.impairing import HelperRunner
     from lab.impairment.probe import probe_backends
 
     with LabRun(engine, f"doctor-{new_run_id()}", "doctor") as lab:
@@ -291,7 +302,7 @@ def doctor(engine_name: str | None = None) -> int:
     findings = [("host", f"{platform.system()} {platform.release()}, python {platform.python_version()}")]
     if engines.chosen_name(engine_name) == "swarm":
         return _doctor_swarm(findings)
-    from lab import base_image
+    from lab.engines import base_image
 
     host = base_image.HostFacts.of_this_machine()
     engine = engines.connect(engine_name)
@@ -381,9 +392,9 @@ def swarm_down() -> int:
 
 def compose(name: str, output_dir: str = "compose") -> int:
     """Write compose/NAME.yml for a scenario's topology (default parameters)."""
-    from lab import compose as compose_file
+    from lab.scenario import compose as compose_file
 
-    plan = build_plan(scenario_loader.load(name), {})
+    plan = build_plan(catalog.load(name), {})
     path = Path(output_dir) / f"{name}.yml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(compose_file.render(plan))
@@ -408,7 +419,7 @@ def shell(host: str, run_id: str | None = None) -> int:
 def grade(directory: str, scenarios: str | None = None, jobs: int = 1, report_dir: str = "grades",
           engine_name: str | None = None, strict: bool = False) -> int:
     """Every student's programs through the scenarios that take them; gradebook and classroom files."""
-    from lab import grading
+    from lab.grading import grade as grading
 
     with _sigterm_as_interrupt():
         return grading.grade(directory, scenarios, jobs, report_dir, engine_name, strict)

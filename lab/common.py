@@ -19,7 +19,7 @@ LABEL_RUN = "io.socklab.run"
 LABEL_SCENARIO = "io.socklab.scenario"
 LABEL_ROLE = "io.socklab.role"
 # host:pid:start-time of the process that made the object; `invoke clean --stale` removes only
-# objects whose owner is gone (lab.ownership).
+# objects whose owner is gone (lab.engines.ownership).
 LABEL_OWNER = "io.socklab.owner"
 # A run started with --keep: left on purpose, so never "stale" even after its process ended.
 LABEL_KEPT = "io.socklab.kept"
@@ -27,7 +27,7 @@ LABEL_KEPT = "io.socklab.kept"
 # cleanups look at its own runs only, never at a lab someone else runs on the same engine.
 LABEL_SESSION = "io.socklab.session"
 SESSION_ENV = "SOCKLAB_SESSION"
-# On images: a hash of the build context and the base they stand on (lab.images).
+# On images: a hash of the build context and the base they stand on (lab.engines.images).
 LABEL_CONTEXT = "io.socklab.context"
 LABEL_BASE = "io.socklab.base"
 

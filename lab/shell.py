@@ -5,21 +5,8 @@ or raises BadInput (exit 2) naming what exists, so a typo never opens a shell so
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from lab.engines.base import LiveRun
 from lab.errors import BadInput
-
-
-@dataclass(frozen=True)
-class LiveRun:
-    """A run whose containers are still there (kept with --keep, or running now)."""
-
-    run_id: str
-    scenario: str
-    hosts: tuple[str, ...]   # logical names: server, client-1, ... (helpers left out)
-
-    def describe(self) -> str:
-        return f"{self.run_id} ({self.scenario}: {', '.join(self.hosts)})"
 
 
 def pick(runs: list[LiveRun], host: str, run_id: str | None) -> tuple[LiveRun, str]:
@@ -44,9 +31,3 @@ def pick(runs: list[LiveRun], host: str, run_id: str | None) -> tuple[LiveRun, s
     if host not in run.hosts:
         raise BadInput(f"run {run.run_id} has no host {host!r}; its hosts: {', '.join(run.hosts)}")
     return run, host
-
-
-def command_hint(run_id: str, hosts: list[str] | tuple[str, ...]) -> str:
-    """What --keep prints: the exact command for the first host, e.g. the server."""
-    first = "server" if "server" in hosts else (hosts[0] if hosts else "HOST")
-    return f"invoke shell {first} --run {run_id}"

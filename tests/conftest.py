@@ -43,7 +43,7 @@ def engine():
 
 @pytest.fixture(scope="session")
 def built_images(engine) -> None:
-    from lab.images import ensure_images
+    from lab.engines.images import ensure_images
 
     ensure_images(engine, progress=lambda message: None)
 

@@ -6,18 +6,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lab import report, scenario_loader
+from lab import report
+
+from lab import catalog
 from lab.checks import run_checks
-from lab.plan import build_plan
-from lab.record import ClientRun, RunRecord
-from lab.outcome import Outcome
+from lab.scenario.plan import build_plan
+from lab.run.record import ClientRun, RunRecord
+from lab.checks.outcome import Outcome
 
 FIXTURE_SVG = Path(__file__).resolve().parent / "fixtures/sequence-chart.svg"
 
 
 def udp_loss_record(message: str = "hello from client") -> RunRecord:
     """10 datagrams, seqs 3 and 7 lost."""
-    plan = build_plan(scenario_loader.load("udp-loss"), {"count": "10"})
+    plan = build_plan(catalog.load("udp-loss"), {"count": "10"})
     events = []
     for seq in range(1, 11):
         text = f"seq={seq} {message}"
@@ -34,7 +36,7 @@ def udp_loss_record(message: str = "hello from client") -> RunRecord:
 
 
 def tcp_loss_record() -> RunRecord:
-    plan = build_plan(scenario_loader.load("tcp-loss"), {"payload": "4096"})
+    plan = build_plan(catalog.load("tcp-loss"), {"payload": "4096"})
 
     def bulk(name: str, points: list[tuple[float, int]]) -> ClientRun:
         events = [{"event": "progress", "seconds": t, "bytes_acked": b} for t, b in points]
@@ -47,7 +49,7 @@ def tcp_loss_record() -> RunRecord:
 
 
 def udp_delay_record() -> RunRecord:
-    plan = build_plan(scenario_loader.load("udp-delay"), {"delay": "50ms", "jitter": "5ms"})
+    plan = build_plan(catalog.load("udp-delay"), {"delay": "50ms", "jitter": "5ms"})
 
     def client(name: str, rtts: list[float]) -> ClientRun:
         return ClientRun(name, name, 0, [{"event": "received", "seq": i, "rtt_ms": r} for i, r in enumerate(rtts)],

@@ -31,7 +31,7 @@ import pytest
 from lab.impairment.command import Command, CommandResult
 from lab.impairment.netem import NetemBackend, ifb_name
 from lab.impairment.spec import Impairment, parse_impairment
-from lab.stats import binomial_count_interval
+from lab.observe.stats import binomial_count_interval
 
 from tests.netem_vm.build import VmUnavailable, build_image, cache_root, distribution_id
 from tests.netem_vm.vm import IFACE_A, Case, Probe, VmRun, qemu_binary, run_cases

@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, TypeVar
 
-from lab import ownership
+from lab.engines import ownership
+from lab.engines.ownership import LabelledObject
 from lab.common import (
     LABEL_KEPT,
     LABEL_OWNER,
@@ -39,7 +40,6 @@ from lab.common import (
     current_session,
 )
 from lab.errors import LabError
-from lab.shell import LiveRun
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,18 @@ PIDS_LIMIT = 256
 MEMORY_LIMIT_BYTES = 256 * 1024 * 1024
 HELPER_CAPABILITIES = ("NET_ADMIN", "NET_RAW")
 
+
+
+@dataclass(frozen=True)
+class LiveRun:
+    """A run whose containers are still there (kept with --keep, or running now)."""
+
+    run_id: str
+    scenario: str
+    hosts: tuple[str, ...]   # logical names: server, client-1, ... (helpers left out)
+
+    def describe(self) -> str:
+        return f"{self.run_id} ({self.scenario}: {', '.join(self.hosts)})"
 
 @dataclass(frozen=True)
 class RunIdentity:
@@ -137,15 +149,6 @@ class HelperSpec:
     command: tuple[str, ...] = ("sleep", "infinity")
     capabilities: tuple[str, ...] = HELPER_CAPABILITIES
     user: str = "root"
-
-
-@dataclass(frozen=True)
-class LabelledObject:
-    """An object an engine found by label: its kind ("container", "network", ...) and labels."""
-
-    kind: str
-    name: str
-    labels: Mapping[str, str]
 
 
 class Lab(Protocol):

@@ -13,7 +13,6 @@ import logging
 import os
 import platform
 import shutil
-import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -23,20 +22,33 @@ from typing import TYPE_CHECKING
 import docker
 import docker.errors
 import docker.types
-import requests.exceptions
 from docker.models.containers import Container
 
-from lab.common import LABEL_ROLE, LABEL_RUN, LABEL_SCENARIO, LABEL_SESSION, NO_HOST_ADDRESS, CommandResult
+from lab.common import LABEL_ROLE, NO_HOST_ADDRESS, CommandResult
 from lab.engines import docker_endpoint
-from lab.engines.base import (APP_UID, HelperSpec, HostSpec, LabelledObject, RunIdentity, file_writing_command,
-                              in_background)
+from lab.engines.base import (
+    APP_UID,
+    HelperSpec,
+    HostSpec,
+    LabelledObject,
+    LiveRun,
+    RunIdentity,
+    file_writing_command,
+    in_background,
+)
+from lab.engines.docker_shared import (
+    CONNECTION_ERRORS,
+    label_selector,
+    live_runs_of,
+    remove_container,
+    short_error,
+    wait_for_log,
+)
 from lab.errors import EngineLost, EngineUnavailable, ImageBuildError, StepFailed
-from lab.shell import LiveRun
 
 log = logging.getLogger(__name__)
 
 #: the SDK's ways of saying "nobody answers on the socket any more"
-_CONNECTION_ERRORS = (requests.exceptions.ConnectionError, requests.exceptions.Timeout, ConnectionError)
 
 
 def engine_missing_advice() -> str:
@@ -64,27 +76,21 @@ def _engine_call(what: str) -> Iterator[None]:
     try:
         yield
     except docker.errors.ImageNotFound as error:
-        raise StepFailed(f"{what}: image missing ({_short(error)}): run invoke build") from None
+        raise StepFailed(f"{what}: image missing ({short_error(error)}): run invoke build") from None
     except docker.errors.APIError as error:
-        raise StepFailed(f"{what} failed: {_short(error)}") from None
-    except _CONNECTION_ERRORS as error:
+        raise StepFailed(f"{what} failed: {short_error(error)}") from None
+    except CONNECTION_ERRORS as error:
         raise lost(what, error) from None
     except docker.errors.DockerException as error:
         raise lost(what, error) from None
 
 
 def lost(what: str, error: BaseException) -> EngineLost:
-    return EngineLost(f"the Docker engine stopped answering ({what}: {_short(error)}); what the run "
+    return EngineLost(f"the Docker engine stopped answering ({what}: {short_error(error)}); what the run "
                       "created may be left behind: once the engine is back, `invoke clean --stale` "
                       "removes objects of runs whose process is gone")
 
 
-def _selector(run_id: str | None, session: str | None) -> list[str]:
-    """Docker label filters for one run, one session's runs, or (both None) every socklab run."""
-    labels = [f"{LABEL_RUN}={run_id}" if run_id else LABEL_RUN]
-    if session:
-        labels.append(f"{LABEL_SESSION}={session}")
-    return labels
 
 
 class DockerEngine:
@@ -101,8 +107,8 @@ class DockerEngine:
         try:
             client = docker_endpoint.docker_client(timeout)   # DOCKER_HOST or `docker context`
             client.ping()
-        except (docker.errors.DockerException, *_CONNECTION_ERRORS) as error:
-            raise EngineUnavailable(f"no Docker engine answers ({_short(error)}): "
+        except (docker.errors.DockerException, *CONNECTION_ERRORS) as error:
+            raise EngineUnavailable(f"no Docker engine answers ({short_error(error)}): "
                                     f"{engine_missing_advice()}") from None
         return cls(client)
 
@@ -125,15 +131,15 @@ class DockerEngine:
             self.client.images.get_registry_data(reference)
             return True, "reachable"
         except docker.errors.DockerException as error:
-            return False, _short(error)
+            return False, short_error(error)
 
     def try_pull(self, reference: str) -> tuple[bool, str]:
         """Pull an image; (False, reason) when no registry serves it. Never raises."""
         try:
             self.client.images.pull(reference)
             return True, "pulled"
-        except (docker.errors.DockerException, *_CONNECTION_ERRORS) as error:
-            return False, _short(error)
+        except (docker.errors.DockerException, *CONNECTION_ERRORS) as error:
+            return False, short_error(error)
 
     def import_rootfs(self, tarball: Path, tag: str) -> None:
         """Turn a bootstrapped root file system tarball into an image."""
@@ -143,7 +149,7 @@ class DockerEngine:
                                                    tag=version or "latest",
                                                    changes=['CMD ["/bin/bash"]'])
         except docker.errors.DockerException as error:
-            raise ImageBuildError(f"importing the bootstrapped base failed: {_short(error)}") from None
+            raise ImageBuildError(f"importing the bootstrapped base failed: {short_error(error)}") from None
 
     def build(self, context: Path, tag: str, buildargs: dict[str, str], labels: dict[str, str],
               on_line: Callable[[str], None]) -> None:
@@ -157,8 +163,8 @@ class DockerEngine:
                 if text:
                     on_line(text)
         except docker.errors.DockerException as error:
-            raise ImageBuildError(f"building {tag} failed: {_short(error)}") from None
-        except _CONNECTION_ERRORS as error:
+            raise ImageBuildError(f"building {tag} failed: {short_error(error)}") from None
+        except CONNECTION_ERRORS as error:
             raise lost(f"building {tag}", error) from None
 
     def spread_images(self, tags: Sequence[str], progress: Callable[[str], None]) -> list[str]:
@@ -176,13 +182,13 @@ class DockerEngine:
     # ----- objects by label ------------------------------------------------------------------
     def _containers(self, run_id: str | None, session: str | None) -> list[Container]:
         # ignore_removed: a container someone else removes meanwhile must not abort the listing.
-        return list(self.client.containers.list(all=True, filters={"label": _selector(run_id, session)},
+        return list(self.client.containers.list(all=True, filters={"label": label_selector(run_id, session)},
                                                 ignore_removed=True))
 
     def labelled(self, run_id: str | None = None, session: str | None = None) -> list[LabelledObject]:
         with _engine_call("listing the lab's objects"):
             containers = self._containers(run_id, session)
-            networks = self.client.networks.list(filters={"label": _selector(run_id, session)})
+            networks = self.client.networks.list(filters={"label": label_selector(run_id, session)})
         return ([LabelledObject("container", c.name, dict(c.labels)) for c in containers]
                 + [LabelledObject("network", n.name, dict(n.attrs.get("Labels") or {})) for n in networks])
 
@@ -194,39 +200,30 @@ class DockerEngine:
             others = [c for c in containers if c.labels.get(LABEL_ROLE) != "helper"]
             with ThreadPoolExecutor(max_workers=8) as pool:
                 for group in (helpers, others):
-                    list(pool.map(_remove_container, group))
-            networks = self.client.networks.list(filters={"label": _selector(run_id, session)})
+                    list(pool.map(remove_container, group))
+            networks = self.client.networks.list(filters={"label": label_selector(run_id, session)})
             for network in networks:
                 try:
                     network.remove()
                 except docker.errors.NotFound:
                     pass
                 except docker.errors.APIError as error:  # e.g. an endpoint still detaching: next round
-                    log.warning("network %s not removed yet: %s", network.name, _short(error))
+                    log.warning("network %s not removed yet: %s", network.name, short_error(error))
         return len(containers), len(networks)
 
     def count_labelled(self, run_id: str | None = None, session: str | None = None) -> tuple[int, int]:
         """How many containers and networks of a run (any run when None) exist: a leak check."""
         with _engine_call("counting the lab's objects"):
             containers = self._containers(run_id, session)
-            networks = self.client.networks.list(filters={"label": _selector(run_id, session)})
+            networks = self.client.networks.list(filters={"label": label_selector(run_id, session)})
         return len(containers), len(networks)
 
     def live_runs(self, session: str | None = None) -> list[LiveRun]:
         """Runs whose program containers are running (helpers left out), oldest container first."""
         with _engine_call("listing the running labs"):
-            containers = self.client.containers.list(filters={"label": _selector(None, session)},
+            containers = self.client.containers.list(filters={"label": label_selector(None, session)},
                                                      ignore_removed=True)
-        hosts: dict[str, set[str]] = {}
-        scenarios: dict[str, str] = {}
-        for container in containers:
-            run_id = container.labels.get(LABEL_RUN, "")
-            prefix = f"socklab-{run_id}-"
-            if container.labels.get(LABEL_ROLE) == "helper" or not container.name.startswith(prefix):
-                continue
-            hosts.setdefault(run_id, set()).add(container.name[len(prefix):])
-            scenarios[run_id] = container.labels.get(LABEL_SCENARIO, "?")
-        return [LiveRun(run_id, scenarios[run_id], tuple(sorted(names))) for run_id, names in sorted(hosts.items())]
+        return live_runs_of((c.name, c.labels) for c in containers)
 
     def shell_argv(self, run_id: str, host: str, interactive: bool) -> list[str]:
         """The docker CLI command that opens a shell on one host of a run, as its own user.
@@ -399,20 +396,14 @@ class DockerLab:
 
     def wait_for_log(self, host: str, needle: str, timeout: float) -> None:
         """Wait until a container printed `needle` (e.g. its ``listening`` event)."""
-        deadline = time.monotonic() + timeout
         container = self._container(host)
-        while time.monotonic() < deadline:
-            if needle in self.logs(host):
-                return
-            try:
-                with _engine_call(f"watching {host}"):
-                    container.reload()
-            except StepFailed:
-                raise StepFailed(f"{host} was removed while starting") from None
-            if container.status == "exited":
-                raise StepFailed(f"{host} exited before it was ready: {self.stderr(host)[-500:]}")
-            time.sleep(0.02)   # a poll is two short round trips; the run waits on this one
-        raise StepFailed(f"{host} was not ready within {timeout:.0f} s (waited for {needle!r})")
+
+        def status() -> str:
+            with _engine_call(f"watching {host}"):
+                container.reload()
+            return str(container.status)
+
+        wait_for_log(host, needle, timeout, lambda: self.logs(host), status, lambda: self.stderr(host))
 
     def stop(self, host: str, timeout: int = 3) -> None:
         container = self._container(host)
@@ -468,21 +459,8 @@ def _tmpfs_options(path: str) -> str:
     return f"uid={APP_UID},gid={APP_UID},mode=0755,exec,size=64m"
 
 
-def _remove_container(container: Container) -> None:
-    try:
-        container.remove(force=True)
-    except docker.errors.NotFound:
-        pass
-    except docker.errors.APIError as error:  # already being removed, or gone meanwhile
-        log.warning("container %s not removed: %s", container.name, _short(error))
 
 
-def _short(error: BaseException) -> str:
-    """A one-line reason from an SDK error, without the HTTP noise."""
-    text = getattr(error, "explanation", None) or str(error)
-    if isinstance(text, bytes):
-        text = text.decode(errors="replace")
-    return " ".join(str(text).split())[:300]
 
 
 if TYPE_CHECKING:  # mypy proves here that both classes implement the interface

@@ -1,5 +1,5 @@
 """testinfra through the engine's API: ``docker-api://<container id>`` runs each command over the
-lab's own Docker client, in a shell kept open in the container (lab.engines.docker_shell).
+lab's own Docker client, in a shell kept open in the container (lab.engines.attached_shell).
 
 testinfra's ``docker://`` backend starts a shell and the docker CLI for every command (``sh -c
 "docker exec ..."``): two process start-ups and a runc exec, about 0.1 s per look, paid before
@@ -22,7 +22,7 @@ import testinfra.backend
 from testinfra.backend import base
 
 from lab.engines.base import in_background
-from lab.engines.docker_shell import AttachedShell, ShellClosed
+from lab.engines.attached_shell import AttachedShell, ShellClosed
 
 if TYPE_CHECKING:
     from docker.models.containers import Container

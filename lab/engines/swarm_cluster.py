@@ -17,10 +17,11 @@ import docker
 import docker.errors
 import requests.exceptions
 
-from lab import swarm_nodes
+from lab.engines import swarm_nodes
 from lab.engines import docker_endpoint
 from lab.common import LABEL_CONTEXT
-from lab.engines.docker_engine import DockerEngine, _short
+from lab.engines.docker_engine import DockerEngine
+from lab.engines.docker_shared import short_error
 from lab.errors import EnvironmentProblem, NodeUnavailable
 
 log = logging.getLogger(__name__)
@@ -134,7 +135,7 @@ def _connect(manager: DockerEngine, config: swarm_nodes.NodesConfig, node: Swarm
         client = docker.DockerClient(timeout=NODE_TIMEOUT_S, **arguments)
         answered = client.info().get("Swarm", {}).get("NodeID")
     except (docker.errors.DockerException, OSError) as error:
-        node.problem = f"its engine at {node.access.url} does not answer ({_short(error)})"
+        node.problem = f"its engine at {node.access.url} does not answer ({short_error(error)})"
         return
     if answered != node.node_id:
         client.close()
@@ -195,7 +196,7 @@ def distribute_images(swarm: Swarm, tags: Sequence[str], progress: Callable[[str
                 if isinstance(message, dict) and message.get("error"):
                     raise NodeUnavailable(f"loading images on {hostname} failed: {message['error']}")
         except (docker.errors.DockerException, requests.exceptions.RequestException, OSError) as error:
-            raise NodeUnavailable(f"copying images to {hostname} failed: {_short(error)}") from None
+            raise NodeUnavailable(f"copying images to {hostname} failed: {short_error(error)}") from None
         seconds = time.monotonic() - mark
         return Distribution(hostname, ", ".join(names), "loaded", seconds)
 

@@ -32,21 +32,34 @@ from typing import TYPE_CHECKING, TypeVar
 import docker
 import docker.errors
 import docker.types
-import requests.exceptions
 from docker.models.containers import Container
 
-from lab.common import LABEL_ROLE, LABEL_RUN, LABEL_SCENARIO, LABEL_SESSION, CommandResult
+from lab.common import LABEL_ROLE, CommandResult
 from lab.engines import swarm_testinfra
-from lab.engines.base import HelperSpec, HostSpec, LabelledObject, RunIdentity, file_writing_command, in_background
-from lab.engines.docker_engine import DockerEngine, _short
+from lab.engines.base import (
+    HelperSpec,
+    HostSpec,
+    LabelledObject,
+    LiveRun,
+    RunIdentity,
+    file_writing_command,
+    in_background,
+)
+from lab.engines.docker_engine import DockerEngine
+from lab.engines.docker_shared import (
+    CONNECTION_ERRORS,
+    label_selector,
+    live_runs_of,
+    remove_container,
+    short_error,
+    wait_for_log,
+)
 from lab.engines.swarm_cluster import HEALTH_INTERVAL_S, Swarm, SwarmNode, distribute_images
 from lab.errors import BadInput, EngineLost, EngineUnavailable, NodeUnavailable, StepFailed
-from lab.shell import LiveRun
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-_CONNECTION_ERRORS = (requests.exceptions.ConnectionError, requests.exceptions.Timeout, ConnectionError)
 TASK_START_TIMEOUT_S = 60
 TEARDOWN_WAIT_S = 30
 # A service's task states that will never become "running".
@@ -65,9 +78,9 @@ def _node_call(node: SwarmNode, what: str) -> Iterator[None]:
     try:
         yield
     except docker.errors.APIError as error:
-        raise StepFailed(f"{what} on node {node.hostname} failed: {_short(error)}") from None
-    except (*_CONNECTION_ERRORS, docker.errors.DockerException) as error:
-        node.problem = (f"swarm node {node.hostname} stopped answering ({what}: {_short(error)}); "
+        raise StepFailed(f"{what} on node {node.hostname} failed: {short_error(error)}") from None
+    except (*CONNECTION_ERRORS, docker.errors.DockerException) as error:
+        node.problem = (f"swarm node {node.hostname} stopped answering ({what}: {short_error(error)}); "
                         f"what the run left there is removed by `invoke clean --engine swarm` once "
                         f"the node is back")
         raise NodeUnavailable(node.problem) from None
@@ -78,9 +91,9 @@ def _manager_call(what: str) -> Iterator[None]:
     try:
         yield
     except docker.errors.APIError as error:
-        raise StepFailed(f"{what} failed: {_short(error)}") from None
-    except (*_CONNECTION_ERRORS, docker.errors.DockerException) as error:
-        raise EngineLost(f"the swarm manager's engine stopped answering ({what}: {_short(error)}); once "
+        raise StepFailed(f"{what} failed: {short_error(error)}") from None
+    except (*CONNECTION_ERRORS, docker.errors.DockerException) as error:
+        raise EngineLost(f"the swarm manager's engine stopped answering ({what}: {short_error(error)}); once "
                          "it is back, `invoke clean --engine swarm --stale` removes what dead runs left") from None
 
 
@@ -93,11 +106,6 @@ def _labels(identity: RunIdentity, role: str) -> dict[str, str]:
     return {**identity.labels(role), LABEL_ENGINE: "swarm"}
 
 
-def _selector(run_id: str | None, session: str | None) -> list[str]:
-    labels = [f"{LABEL_RUN}={run_id}" if run_id else LABEL_RUN, f"{LABEL_ENGINE}=swarm"]
-    if session:
-        labels.append(f"{LABEL_SESSION}={session}")
-    return labels
 
 
 class SwarmEngine:
@@ -161,7 +169,7 @@ class SwarmEngine:
             return list(pool.map(work, self.swarm.nodes))
 
     def labelled(self, run_id: str | None = None, session: str | None = None) -> list[LabelledObject]:
-        selector = _selector(run_id, session)
+        selector = label_selector(run_id, session, f"{LABEL_ENGINE}=swarm")
         with _manager_call("listing the lab's services"):
             services = self.client.services.list(filters={"label": selector})
             networks = self.client.networks.list(filters={"label": selector})
@@ -180,18 +188,8 @@ class SwarmEngine:
     def live_runs(self, session: str | None = None) -> list[LiveRun]:
         """Runs whose program services exist (helpers left out)."""
         with _manager_call("listing the running labs"):
-            services = self.client.services.list(filters={"label": _selector(None, session)})
-        hosts: dict[str, set[str]] = {}
-        scenarios: dict[str, str] = {}
-        for service in services:
-            labels = service.attrs["Spec"].get("Labels") or {}
-            run_id = labels.get(LABEL_RUN, "")
-            prefix = f"socklab-{run_id}-"
-            if labels.get(LABEL_ROLE) == "helper" or not service.name.startswith(prefix):
-                continue
-            hosts.setdefault(run_id, set()).add(service.name[len(prefix):])
-            scenarios[run_id] = labels.get(LABEL_SCENARIO, "?")
-        return [LiveRun(run_id, scenarios[run_id], tuple(sorted(names))) for run_id, names in sorted(hosts.items())]
+            services = self.client.services.list(filters={"label": label_selector(None, session, f"{LABEL_ENGINE}=swarm")})
+        return live_runs_of((s.name, s.attrs["Spec"].get("Labels") or {}) for s in services)
 
     def shell_argv(self, run_id: str, host: str, interactive: bool) -> list[str]:
         """`docker --host NODE exec -it CONTAINER sh` on the node where the host's task runs."""
@@ -216,7 +214,7 @@ class SwarmEngine:
 
     def remove_labelled(self, run_id: str | None = None, session: str | None = None) -> tuple[int, int]:
         """Helpers on every node, then services, then (once their tasks are gone) networks."""
-        selector = _selector(run_id, session)
+        selector = label_selector(run_id, session, f"{LABEL_ENGINE}=swarm")
         unreachable: list[str] = []
 
         def remove_helpers(node: SwarmNode) -> int:
@@ -225,7 +223,7 @@ class SwarmEngine:
                 helpers = [c for c in containers if c.labels.get(LABEL_ROLE) == "helper"]
                 for container in helpers:
                     with _node_call(node, f"removing {container.name}"):
-                        _remove_container(container)
+                        remove_container(container)
                 return len(helpers)
             except NodeUnavailable as error:
                 log.warning("%s", error)
@@ -271,7 +269,7 @@ class SwarmEngine:
                         return
                     with _node_call(node, "removing task containers"):
                         for container in left:
-                            _remove_container(container)
+                            remove_container(container)
             except NodeUnavailable as error:
                 log.warning("%s", error)
                 unreachable.append(node.hostname)
@@ -538,20 +536,15 @@ class SwarmLab:
         return raw.decode(errors="replace")
 
     def wait_for_log(self, host: str, needle: str, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
+        """Wait until a host's task printed `needle`, watching the container on its node."""
         task = self._task(host)
-        while time.monotonic() < deadline:
-            if needle in self.logs(host):
-                return
-            try:
-                with _node_call(task.node, f"watching {host}"):
-                    task.container.reload()
-            except StepFailed:
-                raise StepFailed(f"{host} was removed while starting") from None
-            if task.container.status == "exited":
-                raise StepFailed(f"{host} exited before it was ready: {self.stderr(host)[-500:]}")
-            time.sleep(0.05)
-        raise StepFailed(f"{host} was not ready within {timeout:.0f} s (waited for {needle!r})")
+
+        def status() -> str:
+            with _node_call(task.node, f"watching {host}"):
+                task.container.reload()
+            return str(task.container.status)
+
+        wait_for_log(host, needle, timeout, lambda: self.logs(host), status, lambda: self.stderr(host))
 
     def stop(self, host: str, timeout: int = 3) -> None:
         """Stop the task's container (restart condition none: Swarm does not start another)."""
@@ -587,13 +580,6 @@ class SwarmLab:
             swarm_testinfra.forget(task.container.id)
 
 
-def _remove_container(container: Container) -> None:
-    try:
-        container.remove(force=True, v=True)   # with its anonymous volumes (a host's home)
-    except docker.errors.NotFound:
-        pass
-    except docker.errors.APIError as error:
-        log.warning("container %s not removed: %s", container.name, _short(error))
 
 
 if TYPE_CHECKING:  # mypy proves here that both classes implement the interface

@@ -29,9 +29,9 @@ import docker.errors
 
 from lab.common import IMAGE_TAG, LABEL_BASE, LABEL_CONTEXT, LABEL_SESSION, current_session
 from lab.engines.docker_engine import DockerEngine
-from lab import swarm_nodes
+from lab.engines import swarm_nodes
 from lab.errors import EnvironmentProblem
-from lab.images import IMAGES_DIR, choose_base, context_hash
+from lab.engines.images import IMAGES_DIR, choose_base, context_hash
 
 log = logging.getLogger(__name__)
 
@@ -341,7 +341,7 @@ def running(engine: DockerEngine, extra_nodes: int = 1, progress: Callable[[str]
 
 
 def nodes_file(swarm_id: str, environ: dict[str, str] | None = None) -> Path:
-    """Where `invoke swarm-up` tells socklab how to reach its nodes (lab.swarm_nodes reads nodes.d)."""
+    """Where `invoke swarm-up` tells socklab how to reach its nodes (lab.engines.swarm_nodes reads nodes.d)."""
     return swarm_nodes.config_home(dict(os.environ) if environ is None else environ) / "nodes.d" / f"local-swarm-{swarm_id}.toml"
 
 

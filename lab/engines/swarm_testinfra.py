@@ -3,7 +3,7 @@
 testinfra's own ``docker://`` backend runs ``docker exec`` against whatever engine the environment
 names (DOCKER_HOST), one for the whole process; a swarm run has hosts on several nodes at once.
 This backend is the same, with the docker CLI aimed at the node where the container runs (the
-node's URL and TLS material, from lab.swarm_nodes). Containers are registered by the swarm engine
+node's URL and TLS material, from lab.engines.swarm_nodes). Containers are registered by the swarm engine
 as their tasks start. testinfra has no public way to add a backend: it is one entry in its table.
 """
 from __future__ import annotations

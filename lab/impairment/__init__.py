@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol
+from dataclasses import dataclass, field
+from typing import Protocol
 
 from lab.errors import ImpairmentSpecError
 from lab.impairment.command import (
@@ -28,15 +29,13 @@ from lab.impairment.command import (
 )
 from lab.impairment.spec import Impairment, parse_impairment
 
-if TYPE_CHECKING:
-    from lab.impairment.probe import ProbeResult
-
 __all__ = [
     "BACKENDS",
     "CHOICES",
     "Command",
     "CommandResult",
     "CommandRunner",
+    "ProbeResult",
     "Impairment",
     "ImpairmentBackend",
     "get_backend",
@@ -51,6 +50,25 @@ BACKENDS: dict[str, str] = {
 }
 #: what --impair-backend accepts
 CHOICES: tuple[str, ...] = ("auto", *BACKENDS)
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """What works, and in ``details`` what each finding means for the user."""
+
+    netem: bool
+    netem_seed: bool
+    nfqueue: bool
+    iptables: bool
+    nft: bool
+    details: dict[str, str] = field(default_factory=dict)
+
+    def describe(self) -> list[str]:
+        """One line per finding (``netem: no: ... -- modprobe sch_netem ...``), for doctor/report."""
+        return [f"{key}: {text}" for key, text in self.details.items()]
+
+    def summary(self) -> str:
+        return "\n".join(self.describe())
 
 
 class ImpairmentBackend(Protocol):

@@ -1,7 +1,7 @@
 """The one command type both impairment backends produce, and how a runner's results are judged.
 
 Backends are pure: they return :class:`Command` values and never run anything.
-lab.impairing implements :class:`CommandRunner` with the engine's exec in the helper; tests
+lab.run.impairing implements :class:`CommandRunner` with the engine's exec in the helper; tests
 implement it with a fake or with ``ip netns exec``. Keeping the
 "is this failure fine?" rule on the command itself (``check``/``tolerate``) means every runner
 judges results the same way, through :func:`run_commands`.

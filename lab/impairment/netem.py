@@ -31,8 +31,8 @@ from lab.impairment.command import Command, CommandResult
 from lab.impairment.spec import Impairment
 
 if TYPE_CHECKING:
-    from lab.impairment.probe import ProbeResult
-from lab.units import (
+    from lab.impairment import ProbeResult
+from lab.impairment.units import (
     format_duration,
     format_percent,
     format_rate,

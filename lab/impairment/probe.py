@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
 from lab.errors import ImpairmentSpecError, ImpairmentUnavailable
 from lab.impairment.command import CommandResult, CommandRunner
 from lab.impairment.spec import Impairment
-from lab.impairment import BACKENDS, CHOICES, get_backend
+from lab.impairment import BACKENDS, CHOICES, ProbeResult, get_backend
 from lab.impairment.netem import NETEM_HELP
 from lab.impairment.userspace import IMPAIRD
 
@@ -24,25 +23,6 @@ __all__ = ["CHOICES", "ProbeResult", "choose_backend", "probe_backends"]
 
 PROBE_IF, PROBE_PEER = "slprobe0", "slprobe1"
 PROBE_QUEUE = "65123"
-
-
-@dataclass(frozen=True)
-class ProbeResult:
-    """What works, and in ``details`` what each finding means for the user."""
-
-    netem: bool
-    netem_seed: bool
-    nfqueue: bool
-    iptables: bool
-    nft: bool
-    details: dict[str, str] = field(default_factory=dict)
-
-    def describe(self) -> list[str]:
-        """One line per finding (``netem: no: ... -- modprobe sch_netem ...``), for doctor/report."""
-        return [f"{key}: {text}" for key, text in self.details.items()]
-
-    def summary(self) -> str:
-        return "\n".join(self.describe())
 
 
 def probe_backends(runner: CommandRunner, impaird: Iterable[str] = IMPAIRD) -> ProbeResult:

@@ -4,7 +4,7 @@
 ``delay=50ms jitter=10ms loss=20%``) and returns an :class:`Impairment` or raises
 :class:`lab.errors.ImpairmentSpecError` naming what is wrong and what is allowed. The dataclass
 checks itself too (``__post_init__``), so an ``Impairment`` built in code is as safe as a parsed one.
-Everything here happens before any container exists: lab.plan parses every impairment while
+Everything here happens before any container exists: lab.scenario.plan parses every impairment while
 planning, so a bad value exits 2 with nothing created.
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lab.errors import ImpairmentSpecError
-from lab.units import (
+from lab.impairment.units import (
     format_duration,
     format_percent,
     format_rate,

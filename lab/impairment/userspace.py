@@ -36,7 +36,7 @@ from lab.impairment.command import Command, CommandResult
 from lab.impairment.spec import Impairment
 
 if TYPE_CHECKING:
-    from lab.impairment.probe import ProbeResult
+    from lab.impairment import ProbeResult
 
 __all__ = ["IMPAIRD", "UserspaceBackend", "queue_for", "uses_kernel_loss"]
 

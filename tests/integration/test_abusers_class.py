@@ -31,7 +31,7 @@ from xml.etree import ElementTree
 import pytest
 from markdown_it import MarkdownIt
 
-from lab import html_report
+from lab.report import html as html_report
 
 ROOT = Path(__file__).resolve().parents[2]
 TEXTBOOK = ROOT / "tests/submissions/textbook"

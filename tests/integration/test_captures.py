@@ -8,10 +8,12 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from lab import report, scenario_loader
-from lab.pcap import read_pcap_file
-from lab.plan import build_plan
-from lab.runner import run_scenario
+from lab import report
+
+from lab import catalog
+from lab.observe.pcap import read_pcap_file
+from lab.scenario.plan import build_plan
+from lab.scenario_run import run_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((ROOT / "tests/contracts/result.schema.json").read_text())
@@ -20,7 +22,7 @@ pytestmark = pytest.mark.integration
 
 
 def run(engine, name: str, overrides: dict | None = None, capture_dir: Path | None = None, **options):
-    plan = build_plan(scenario_loader.load(name), overrides or {}, **options)
+    plan = build_plan(catalog.load(name), overrides or {}, **options)
     outcome = run_scenario(engine, plan, progress=lambda message: None, capture_dir=capture_dir)
     document = report.result_document(outcome)
     jsonschema.validate(document, SCHEMA)
@@ -42,7 +44,7 @@ def test_capture_on_udp_loss_shows_the_lost_datagrams(engine, built_images, no_l
     assert set(files) == {("server", "wire"), ("client", "wire"), ("client", "sent")}
     assert sorted(document["artifacts"]) == sorted([c["file"] for c in document["captures"]]
                                                    + ["udp-loss.sequence.svg"])
-    from lab.capture_report import artifact_files
+    from lab.report.capture import artifact_files
     report.write_reports(document, tmp_path, artifact_files(outcome.record))
     assert all((tmp_path / name).is_file() for name in document["artifacts"])
     chart = document["sequence_chart"]
@@ -90,7 +92,7 @@ def test_tcp_handshake_order_on_a_real_capture(engine, built_images, no_leftover
     assert packets[:3] == [("client", "SYN"), ("server", "SYN/ACK"), ("client", "ACK")]
     assert sum(what.startswith("FIN") for _, what in packets) == 2
     assert connection["closed_first"] in ("client", "server")
-    from lab.capture_report import artifact_files
+    from lab.report.capture import artifact_files
     files = artifact_files(outcome.record)
     assert list(files) == ["tcp-handshake.sequence.svg"]
     assert sorted(document["artifacts"]) == sorted([c["file"] for c in document["captures"]]

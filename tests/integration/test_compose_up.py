@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from lab import scenario_loader
-from lab.plan import build_plan
-from lab.record import parse_events
+from lab import catalog
+from lab.scenario.plan import build_plan
+from lab.run.record import parse_events
 
 ROOT = Path(__file__).resolve().parents[2]
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -29,8 +29,8 @@ EXPECTED = {
     "udp-no-server": {"client": (1, "timeout"), "connected-client": (1, "ECONNREFUSED")},
 }
 # Routed subnets, like impairments, need socklab's helpers: those files cannot echo by themselves.
-UNIMPAIRED = [name for name, path in scenario_loader.available().items()
-              if not build_plan(scenario_loader.load(name), {}).impaired and not scenario_loader.load(name).subnets]
+UNIMPAIRED = [name for name, path in catalog.available().items()
+              if not build_plan(catalog.load(name), {}).impaired and not catalog.load(name).subnets]
 
 
 def compose_tool() -> list[str]:
@@ -61,7 +61,7 @@ def test_compose_file_runs_and_the_clients_get_their_replies(name, engine, built
     tool = compose_tool()
     project = f"socklabtest-{name}-{secrets.token_hex(3)}"
     base = [*tool, "-p", project, "-f", str(ROOT / "compose" / f"{name}.yml")]
-    plan = build_plan(scenario_loader.load(name), {})
+    plan = build_plan(catalog.load(name), {})
     clients = [i.name for i in plan.instances if i.role == "client"]
     try:
         # `up -d` starts the clients only once the server's healthcheck passes.

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from lab import base_image
-from lab.platform_advice import netem_advice
+from lab.engines import base_image
+from lab.impairment.platform_advice import netem_advice
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.integration

@@ -2,7 +2,7 @@
 
 Each case runs `invoke scenario` in its own session label (SOCKLAB_SESSION), so what it counts
 is only its own objects, never another test's or someone's live lab. The run is stopped at a
-known point by the SOCKLAB_PAUSE_AT test hook (lab/pause.py), which logs "paused at POINT".
+known point by the SOCKLAB_PAUSE_AT test hook (lab/run/pause.py), which logs "paused at POINT".
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ import pytest
 
 from lab.common import APPS_IMAGE
 from lab.engines.base import HostSpec, LabRun
-from lab.pause import POINTS
+from lab.run.pause import POINTS
 
 ROOT = Path(__file__).resolve().parents[2]
 INVOKE = [sys.executable, "-m", "invoke"]

@@ -92,7 +92,7 @@ def test_a_real_udp_loss_run_writes_a_page_with_its_plot(engine, built_images, n
 
 @pytest.mark.integration
 def test_a_real_tcp_handshake_page_shows_every_arrow_of_its_chart(engine, built_images, no_leftovers, tmp_path):
-    """The chart lab.sequence_chart drew from the real capture, laid out by the browser."""
+    """The chart lab.report.sequence_chart drew from the real capture, laid out by the browser."""
     result = subprocess.run([sys.executable, "-m", "invoke", "scenario", "tcp-handshake", "--report-dir",
                              str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode in (0, 1), result.stdout + result.stderr

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.stats import binomial_count_interval
+from lab.observe.stats import binomial_count_interval
 
 pytestmark = pytest.mark.integration
 

@@ -11,9 +11,11 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from lab import app, report, scenario_loader
-from lab.plan import build_plan
-from lab.runner import run_scenario
+from lab import app, report
+
+from lab import catalog
+from lab.scenario.plan import build_plan
+from lab.scenario_run import run_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((ROOT / "tests/contracts/result.schema.json").read_text())
@@ -22,7 +24,7 @@ pytestmark = pytest.mark.integration
 
 
 def run(engine, name: str, overrides: dict, **options):
-    plan = build_plan(scenario_loader.load(name), overrides, **options)
+    plan = build_plan(catalog.load(name), overrides, **options)
     outcome = run_scenario(engine, plan, progress=lambda message: None)
     document = report.result_document(outcome)
     jsonschema.validate(document, SCHEMA)
@@ -69,7 +71,7 @@ def test_tcp_loss_userspace(engine, built_images, no_leftovers):
 
 def test_auto_picks_what_the_probe_found(engine, built_images, kernel, no_leftovers):
     # Unseeded (a seed steers auto to userspace), so only the choice is asserted, not the statistics.
-    plan = build_plan(scenario_loader.load("udp-loss"), {"count": "50"})
+    plan = build_plan(catalog.load("udp-loss"), {"count": "50"})
     outcome = run_scenario(engine, plan, progress=lambda message: None)
     assert outcome.record.impairment_backend == ("netem" if kernel.netem else "userspace")
 
@@ -129,7 +131,7 @@ def test_an_impairment_that_vanishes_mid_run_fails_the_run(engine, built_images,
 
     killer = threading.Thread(target=kill_daemon_once_the_client_runs, daemon=True)
     killer.start()
-    plan = build_plan(scenario_loader.load("udp-delay"), {"delay": "50ms", "count": "60"},
+    plan = build_plan(catalog.load("udp-delay"), {"delay": "50ms", "count": "60"},
                       impair_backend="userspace")
     outcome = run_scenario(engine, plan, progress=lambda message: None, run_id=run_id)
     killer.join(5)

@@ -7,9 +7,11 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from lab import report, scenario_loader
-from lab.plan import build_plan
-from lab.runner import run_scenario
+from lab import report
+
+from lab import catalog
+from lab.scenario.plan import build_plan
+from lab.scenario_run import run_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((ROOT / "tests/contracts/result.schema.json").read_text())
@@ -19,7 +21,7 @@ pytestmark = pytest.mark.integration
 
 
 def run(engine, name: str, overrides: dict | None = None, **options):
-    plan = build_plan(scenario_loader.load(name), overrides or {}, **options)
+    plan = build_plan(catalog.load(name), overrides or {}, **options)
     outcome = run_scenario(engine, plan, progress=lambda message: None)
     document = report.result_document(outcome)
     jsonschema.validate(document, SCHEMA)
@@ -54,7 +56,7 @@ def test_a_failing_check_fails_the_run_and_still_tears_down(engine, built_images
         "steps": [{"start": "server"}, {"run": "client"}],
         "checks": [{"check": "tcp_connect_refused"}, {"check": "replies_uppercase"}],
     }
-    plan = build_plan(scenario_loader.parse("wrong", data), {})
+    plan = build_plan(catalog.parse("wrong", data), {})
     outcome = run_scenario(engine, plan, progress=lambda message: None)
     verdicts = {c.name: c.passed for c in outcome.checks}
     assert verdicts == {"TCP connect() is refused at once": False,
@@ -67,7 +69,7 @@ def test_programs_run_least_privileged_and_only_the_helper_may_change_the_networ
     from lab.common import LABEL_ROLE, LABEL_RUN
     from lab.engines.base import MEMORY_LIMIT_BYTES, PIDS_LIMIT, WRITABLE_DIRS
 
-    plan = build_plan(scenario_loader.load("udp-loss"), {"count": "5"})
+    plan = build_plan(catalog.load("udp-loss"), {"count": "5"})
     outcome = run_scenario(engine, plan, progress=lambda message: None, keep=True)
     try:
         containers = engine.client.containers.list(
@@ -143,7 +145,7 @@ def test_a_run_past_its_timeout_fails_a_check_and_tears_down(engine, built_image
         "checks": [{"check": "udp_silent_timeout", "timeout_param": "timeout"}],
         "parameters": {"timeout": {"kind": "float", "default": 30}},
     }
-    plan = build_plan(scenario_loader.parse("slow", data), {})
+    plan = build_plan(catalog.parse("slow", data), {})
     outcome = run_scenario(engine, plan, progress=lambda message: None)
     assert not outcome.passed and outcome.duration_s < 15
     timeout_check = outcome.checks[0]

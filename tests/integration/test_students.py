@@ -16,9 +16,13 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from lab import report, scenario_loader, submission
-from lab.plan import build_plan
-from lab.runner import run_scenario
+from lab import report
+
+from lab import catalog
+
+from lab.grading import submission
+from lab.scenario.plan import build_plan
+from lab.scenario_run import run_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 SUBMISSIONS = ROOT / "tests/submissions"
@@ -30,7 +34,7 @@ pytestmark = pytest.mark.integration
 
 def run(engine, name: str, overrides: dict | None = None, keep: bool = False, **paths: Path):
     students = {role: submission.read_program(path) for role, path in paths.items()}
-    plan = build_plan(scenario_loader.load(name), overrides or {}, students=students,
+    plan = build_plan(catalog.load(name), overrides or {}, students=students,
                       seed=(overrides or {}).pop("seed", None))
     outcome = run_scenario(engine, plan, progress=lambda message: None, keep=keep)
     document = report.result_document(outcome)

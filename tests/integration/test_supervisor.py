@@ -12,12 +12,17 @@ from pathlib import Path
 
 import pytest
 
-from lab import report, scenario_loader, submission
+from lab import report
+
+from lab import catalog
+
+from lab.grading import submission
 from lab.common import APPS_IMAGE
 from lab.engines.base import HostSpec, LabRun
-from lab.plan import build_plan
-from lab.runner import STUDENT_LIMITS, run_scenario
-from lab.supervision import STUDENT_LOG_BYTES
+from lab.scenario.plan import build_plan
+from lab.run.runner import STUDENT_LIMITS
+from lab.scenario_run import run_scenario
+from lab.run.supervision import STUDENT_LOG_BYTES
 
 ABUSERS = Path(__file__).resolve().parents[2] / "tests/abusers"
 
@@ -26,7 +31,7 @@ pytestmark = pytest.mark.integration
 
 def run(engine, name: str, keep: bool = False, **paths: Path):
     students = {role: submission.read_program(path) for role, path in paths.items()}
-    plan = build_plan(scenario_loader.load(name), {}, students=students)
+    plan = build_plan(catalog.load(name), {}, students=students)
     outcome = run_scenario(engine, plan, progress=lambda message: None, keep=keep)
     return outcome, report.result_document(outcome)
 

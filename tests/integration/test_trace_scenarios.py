@@ -7,10 +7,12 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from lab import report, scenario_loader
+from lab import report
+
+from lab import catalog
 from lab.common import LABEL_RUN
-from lab.plan import build_plan
-from lab.runner import run_scenario
+from lab.scenario.plan import build_plan
+from lab.scenario_run import run_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((ROOT / "tests/contracts/result.schema.json").read_text())
@@ -19,7 +21,7 @@ pytestmark = pytest.mark.integration
 
 
 def run(engine, name: str, overrides: dict | None = None, **options):
-    plan = build_plan(scenario_loader.load(name), overrides or {})
+    plan = build_plan(catalog.load(name), overrides or {})
     outcome = run_scenario(engine, plan, progress=lambda message: None, **options)
     document = report.result_document(outcome)
     jsonschema.validate(document, SCHEMA)

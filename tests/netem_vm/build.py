@@ -9,7 +9,7 @@ Everything is fetched with the host's own apt configuration: the kernel package 
 `apt-get download` (into a scratch folder, then unpacked with `dpkg-deb -x`: never installed on
 the host, so the host's kernel, boot files and initramfs hooks are left alone), the root file
 system with `mmdebstrap` given a temporary `.sources` file holding the host's own repositories as
-`lab.base_image.host_apt_sources()` reads them (deb822 or one-line `sources.list`). No mirror is
+`lab.engines.base_image.host_apt_sources()` reads them (deb822 or one-line `sources.list`). No mirror is
 named here.
 
 The kernel package is Debian's `linux-image-amd64`, so only a Debian host (ID=debian in
@@ -48,7 +48,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from lab.base_image import AptSource, host_apt_sources
+from lab.engines.base_image import AptSource, host_apt_sources
 from lab.errors import ImageBuildError
 
 from .cpio import CpioWriter

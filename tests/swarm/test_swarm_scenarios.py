@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from lab import scenario_loader
-from lab.plan import build_plan
-from lab.runner import run_scenario
+from lab import catalog
+from lab.scenario.plan import build_plan
+from lab.scenario_run import run_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 ECHO = ["tcp-echo", "udp-echo", "tcp-sequential", "udp-multi-client"]
@@ -38,7 +38,7 @@ def test_scenario_passes_with_client_and_server_on_different_nodes(swarm_engine,
                                                                    caplog, name):
     manager_node, other_node = nodes
     caplog.set_level(logging.DEBUG, logger="lab.engines.swarm_engine")
-    plan = build_plan(scenario_loader.load(name), {}, place={"server": other_node, "client": manager_node})
+    plan = build_plan(catalog.load(name), {}, place={"server": other_node, "client": manager_node})
     outcome = run_scenario(swarm_engine, plan, progress=lambda message: None)
     assert outcome.passed, [c for c in outcome.checks if not c.passed]
     placed = placed_nodes(caplog)
@@ -53,7 +53,7 @@ def test_scenario_passes_with_client_and_server_on_different_nodes(swarm_engine,
 
 def test_without_placement_the_hosts_are_spread_over_both_nodes(swarm_engine, nodes, swarm_no_leftovers, caplog):
     caplog.set_level(logging.DEBUG, logger="lab.engines.swarm_engine")
-    plan = build_plan(scenario_loader.load("udp-echo"), {})
+    plan = build_plan(catalog.load("udp-echo"), {})
     outcome = run_scenario(swarm_engine, plan, progress=lambda message: None)
     assert outcome.passed, [c for c in outcome.checks if not c.passed]
     assert set(placed_nodes(caplog).values()) == set(nodes)

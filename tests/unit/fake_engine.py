@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from lab.common import LABEL_ROLE, LABEL_RUN, LABEL_SESSION, CommandResult
 from lab.engines.base import HelperSpec, HostSpec, LabelledObject, RunIdentity
 from lab.errors import StepFailed
-from lab.shell import LiveRun
+from lab.engines.base import LiveRun
 
 Answer = Callable[[str, list[str]], "CommandResult | None"]
 

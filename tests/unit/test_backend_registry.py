@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from lab import impairment, plan
+from lab import impairment
+
+from lab.scenario import plan
 from lab.errors import ImpairmentUnavailable
 from lab.impairment import probe
 from lab.impairment.probe import ProbeResult, choose_backend

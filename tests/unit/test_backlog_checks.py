@@ -1,14 +1,14 @@
 """tcp-backlog's checks over records shaped like real runs (times in seconds, hold 200 ms)."""
 import pytest
 
-from lab import scenario_loader
-from lab.capture import CaptureFile, Captures
+from lab import catalog
+from lab.run.capture import CaptureFile, Captures
 from lab.checks import REGISTRY, turns
 from lab.errors import ParameterError
-from lab.pcap import Packet
-from lab.plan import START_AT, build_plan
-from lab.record import ClientRun, RunRecord
-from lab.runner import _at
+from lab.observe.pcap import Packet
+from lab.scenario.plan import START_AT, build_plan
+from lab.run.record import ClientRun, RunRecord
+from lab.run.runner import _at
 
 SERVER = ("10.0.0.2", 12000)
 
@@ -38,7 +38,7 @@ def server_events(spans: list[tuple[int, float, float]], sends: bool = True) -> 
 
 
 def record(mode: str, clients: list[ClientRun], spans, captures=None, sends: bool = True) -> RunRecord:
-    plan = build_plan(scenario_loader.load("tcp-backlog"), {"server_mode": mode})
+    plan = build_plan(catalog.load("tcp-backlog"), {"server_mode": mode})
     return RunRecord(plan, "abc123", {"server": server_events(spans, sends)}, clients, captures=captures)
 
 
@@ -137,11 +137,11 @@ def test_without_a_capture_the_late_connects_come_from_the_clients_timings():
 
 def test_server_mode_is_one_of_its_choices():
     with pytest.raises(ParameterError, match="--server-mode 'forked': allowed iterative, threaded"):
-        build_plan(scenario_loader.load("tcp-backlog"), {"server_mode": "forked"})
+        build_plan(catalog.load("tcp-backlog"), {"server_mode": "forked"})
 
 
 def test_parallel_clients_get_one_start_moment():
-    plan = build_plan(scenario_loader.load("tcp-backlog"), {"clients": "2", "hold": "300ms"})
+    plan = build_plan(catalog.load("tcp-backlog"), {"clients": "2", "hold": "300ms"})
     argv = plan.instance("client-1").argv
     assert START_AT in argv and _at(argv, "123.000")[argv.index(START_AT)] == "123.000"
     assert plan.instance("server").argv[-6:] == ("--backlog", "1", "--hold", "300ms", "--mode", "iterative")

@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from lab import base_image, images
-from lab.base_image import PULLED_BASE, HostFacts
+from lab.engines import base_image
+
+from lab.engines import images
+from lab.engines.base_image import PULLED_BASE, HostFacts
 from lab.errors import ImageBuildError
 
 DEBIAN = 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\nVERSION_CODENAME=bookworm\n'

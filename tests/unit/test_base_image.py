@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from lab import base_image
+from lab.engines import base_image
 from lab.errors import ImageBuildError
 
 DEB822 = """\

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from lab import scenario_loader
+from lab import catalog
 from lab.errors import ScenarioFileError
-from lab.plan import build_plan
+from lab.scenario.plan import build_plan
 
 BASE = {
     "lesson": "x.",
@@ -16,31 +16,31 @@ BASE = {
 
 
 def test_no_capture_unless_asked():
-    assert build_plan(scenario_loader.parse("s", BASE), {}).capture_hosts == ()
+    assert build_plan(catalog.parse("s", BASE), {}).capture_hosts == ()
 
 
 def test_capture_flag_captures_every_host_and_every_replica():
-    plan = build_plan(scenario_loader.parse("s", BASE), {}, capture=True)
+    plan = build_plan(catalog.parse("s", BASE), {}, capture=True)
     assert plan.capture_hosts == ("server", "client")
-    from lab.capture import capture_instances
+    from lab.run.capture import capture_instances
     assert [i.name for i in capture_instances(plan)] == ["server", "client-1", "client-2"]
 
 
 @pytest.mark.parametrize("value, hosts", [(True, ("server", "client")), (["client"], ("client",)), (False, ())])
 def test_scenario_file_chooses_its_captured_hosts(value, hosts):
-    assert build_plan(scenario_loader.parse("s", {**BASE, "capture": value}), {}).capture_hosts == hosts
+    assert build_plan(catalog.parse("s", {**BASE, "capture": value}), {}).capture_hosts == hosts
 
 
 @pytest.mark.parametrize("value", [["router"], "yes", [], [1]])
 def test_bad_capture_field_is_a_scenario_error(value):
     with pytest.raises(ScenarioFileError, match="capture"):
-        scenario_loader.parse("s", {**BASE, "capture": value})
+        catalog.parse("s", {**BASE, "capture": value})
 
 
 def test_doctests_of_the_capture_module():
     """tcpdump's reports read and the settle script built as their docstrings show."""
     import doctest
 
-    from lab import capture
+    from lab.run import capture
 
     assert doctest.testmod(capture).failed == 0

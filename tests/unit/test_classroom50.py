@@ -15,7 +15,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from lab import classroom, git_commit, grading
+from lab.grading import classroom, git_commit
+from lab.grading import grade as grading
 from tests.unit.test_grade_push import plant_hostile_modules
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -108,7 +109,7 @@ def test_write_grades_dates_each_student_by_their_own_commit(tmp_path):
 
 
 def test_commit_dates_come_from_student_folders_that_are_repositories(tmp_path):
-    from lab import submission
+    from lab.grading import submission
 
     make_repo(tmp_path / "class" / "ann", {"UDPServer.py": "pass\n"})
     (tmp_path / "class" / "bob").mkdir()

@@ -8,13 +8,15 @@ import jsonschema
 import pytest
 from ruamel.yaml import YAML
 
-from lab import compose, scenario_loader
-from lab.plan import build_plan
+from lab.scenario import compose
+
+from lab import catalog
+from lab.scenario.plan import build_plan
 
 COMPOSE_DIR = Path(__file__).resolve().parents[2] / "compose"
 # Debian's docker-compose 1.29 validates with its own copy of the spec (no top-level `name:`).
 COMPOSE_129_SCHEMA = Path("/usr/lib/python3/dist-packages/compose/config/compose_spec.json")
-NAMES = list(scenario_loader.available())
+NAMES = list(catalog.available())
 
 
 def load(name: str) -> dict:
@@ -25,7 +27,7 @@ def load(name: str) -> dict:
 def test_committed_compose_file_matches_the_scenario(name):
     path = COMPOSE_DIR / f"{name}.yml"
     assert path.exists(), f"missing {path}: run `invoke compose {name}`"
-    assert path.read_text() == compose.render(build_plan(scenario_loader.load(name), {})), \
+    assert path.read_text() == compose.render(build_plan(catalog.load(name), {})), \
         f"{path} is stale: run `invoke compose {name}`"
 
 
@@ -56,7 +58,7 @@ def test_compose_file_is_accepted_by_docker_compose_1_29(name):
 
 
 def test_every_host_becomes_a_service_on_its_networks():
-    text = compose.render(build_plan(scenario_loader.load("tcp-sequential"), {"clients": "2"}))
+    text = compose.render(build_plan(catalog.load("tcp-sequential"), {"clients": "2"}))
     for service in ("server:", "client-1:", "client-2:"):
         assert f"\n  {service}\n" in text
     assert "internal: true" in text

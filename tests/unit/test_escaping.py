@@ -14,7 +14,9 @@ from xml.etree import ElementTree
 import pytest
 from markdown_it import MarkdownIt
 
-from lab import classroom, report
+from lab import report
+
+from lab.grading import classroom
 from lab.escaping import html_text, markdown, spreadsheet, terminal, text, xml_text
 
 # What students put in names and output (tests/integration/test_abusers_class.py grades them).

@@ -1,13 +1,15 @@
 """Runs that cannot teach anything are refused before anything exists; long ones say so."""
 import pytest
 
-from lab import feasibility, scenario_loader
+from lab.scenario import feasibility
+
+from lab import catalog
 from lab.errors import ParameterError
-from lab.plan import build_plan
+from lab.scenario.plan import build_plan
 
 
 def plan(name, **overrides):
-    return build_plan(scenario_loader.load(name), {k: str(v) for k, v in overrides.items()})
+    return build_plan(catalog.load(name), {k: str(v) for k, v in overrides.items()})
 
 
 def test_a_delay_at_or_above_the_timeout_is_refused_with_the_arithmetic():
@@ -29,7 +31,7 @@ def test_jitter_counts_and_a_timeout_above_the_rtt_is_fine():
 
 
 def test_the_delay_of_the_server_side_and_of_both_directions_counts():
-    scenario = scenario_loader.parse("s", {
+    scenario = catalog.parse("s", {
         "lesson": "Both ways.", "parameters": {},
         "hosts": [{"name": "server", "program": "udp-server", "impair": {"delay": "600ms", "direction": "both"}},
                   {"name": "client", "program": "udp-client", "args": ["--host", "server", "--timeout", "1"]}],
@@ -69,7 +71,7 @@ def test_a_rate_too_low_for_one_datagram_or_the_transfer_is_refused():
 
 
 def test_options_that_are_not_numbers_fall_back_to_the_programs_defaults():
-    scenario = scenario_loader.parse("s", {
+    scenario = catalog.parse("s", {
         "lesson": "Odd options.", "parameters": {},
         "hosts": [{"name": "server", "program": "udp-server"},
                   {"name": "client", "program": "udp-client", "args": ["--host", "server", "--timeout", "soon"],

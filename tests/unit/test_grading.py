@@ -10,7 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from lab import classroom, grading, submission
+from lab.grading import classroom
+
+from lab.grading import grade as grading
+
+from lab.grading import submission
 from lab.errors import BadInput, ScenarioNotFound
 
 

@@ -6,12 +6,12 @@ import json
 import pytest
 from tests.unit.fake_engine import FakeEngine
 
-from lab import scenario_loader
+from lab import catalog
 from lab.common import TOOLS_IMAGE, CommandResult
 from lab.engines.base import HELPER_CAPABILITIES, HostSpec, LabRun
 from lab.errors import ImpairmentUnavailable
-from lab.impairing import apply_all, helper_name, still_in_force
-from lab.plan import build_plan
+from lab.run.impairing import apply_all, helper_name, still_in_force
+from lab.scenario.plan import build_plan
 
 SCENARIO = {
     "lesson": "Loss on the client's egress.",
@@ -58,7 +58,7 @@ def started_lab(engine: FakeEngine, plan):
 def test_helper_joins_the_impaired_host_and_the_probe_picks_userspace_without_netem():
     kernel = Kernel(netem=False)
     engine = FakeEngine(answer=kernel)
-    plan = build_plan(scenario_loader.parse("fake", SCENARIO), {})
+    plan = build_plan(catalog.parse("fake", SCENARIO), {})
     run, lab = started_lab(engine, plan)
     try:
         progress: list[str] = []
@@ -85,7 +85,7 @@ def test_helper_joins_the_impaired_host_and_the_probe_picks_userspace_without_ne
 
 def test_a_forced_netem_on_a_kernel_without_it_is_refused_before_anything_is_applied():
     engine = FakeEngine(answer=Kernel(netem=False))
-    plan = build_plan(scenario_loader.parse("fake", SCENARIO), {}, impair_backend="netem")
+    plan = build_plan(catalog.parse("fake", SCENARIO), {}, impair_backend="netem")
     run, lab = started_lab(engine, plan)
     try:
         with pytest.raises(ImpairmentUnavailable, match="sch_netem"):
@@ -97,7 +97,7 @@ def test_a_forced_netem_on_a_kernel_without_it_is_refused_before_anything_is_app
 
 def test_a_host_started_later_reuses_the_backend_without_probing_again():
     engine = FakeEngine(answer=Kernel(netem=False))
-    plan = build_plan(scenario_loader.parse("fake", SCENARIO), {})
+    plan = build_plan(catalog.parse("fake", SCENARIO), {})
     run, lab = started_lab(engine, plan)
     try:
         apply_all(lab, plan.impaired, "userspace", lambda message: None, backend_name="userspace")
@@ -109,11 +109,11 @@ def test_a_host_started_later_reuses_the_backend_without_probing_again():
 @pytest.mark.parametrize("point", ["network", "start", "impair", "client"])
 def test_a_run_passes_every_pause_point_of_the_interrupt_tests(point, monkeypatch, caplog):
     """The fault tests stop a run at these points (SOCKLAB_PAUSE_AT): each must stay on the path."""
-    from lab.runner import run_scenario
+    from lab.scenario_run import run_scenario
 
     monkeypatch.setenv("SOCKLAB_PAUSE_AT", f"{point}:0")
     engine = FakeEngine(answer=Kernel(netem=False))
-    plan = build_plan(scenario_loader.parse("fake", SCENARIO), {})
-    with caplog.at_level("WARNING", logger="lab.pause"):
+    plan = build_plan(catalog.parse("fake", SCENARIO), {})
+    with caplog.at_level("WARNING", logger="lab.run.pause"):
         run_scenario(engine, plan, progress=lambda message: None)
     assert f"paused at {point}" in caplog.text

@@ -5,8 +5,8 @@ import struct
 
 import pytest
 
-from lab import pcap
-from lab.pcap import PcapError, ethernet_frame, ipv4_packet, pcap_header, pcap_record, read_pcap, tcp_segment, udp_datagram
+from lab.observe import pcap
+from lab.observe.pcap import PcapError, ethernet_frame, ipv4_packet, pcap_header, pcap_record, read_pcap, tcp_segment, udp_datagram
 
 CLIENT, SERVER = "10.0.0.3", "10.0.0.2"
 
@@ -119,7 +119,7 @@ def test_tcpdump_exit_report_and_docker_cp_archive():
     import io
     import tarfile
 
-    from lab.capture import _untar, tcpdump_counts
+    from lab.run.capture import _untar, tcpdump_counts
 
     report = "tcpdump: listening on eth0\n40 packets captured\n42 packets received by filter\n2 packets dropped by kernel\n"
     assert tcpdump_counts(report) == (40, 42, 2)

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from lab import scenario_loader
+from lab import catalog
 from lab.errors import BadInput, ParameterError, ScenarioFileError
-from lab.plan import build_plan
+from lab.scenario.plan import build_plan
 
 
 def test_place_pins_every_replica_of_a_host_and_overrides_the_scenario():
@@ -13,7 +13,7 @@ def test_place_pins_every_replica_of_a_host_and_overrides_the_scenario():
         {"name": "server", "program": "udp-server", "node": "lab-01"},
         {"name": "client", "program": "udp-client", "replicas": 3, "args": ["--host", "server"]}],
         "steps": [{"start": "server"}, {"run": "client"}], "checks": [{"check": "replies_uppercase"}]}
-    scenario = scenario_loader.parse("pinned", data)
+    scenario = catalog.parse("pinned", data)
     plan = build_plan(scenario, {})
     assert plan.placement == {"server": "lab-01"}
     plan = build_plan(scenario, {}, place=["client=lab-02", "server=lab-03"])
@@ -29,7 +29,7 @@ def test_place_pins_every_replica_of_a_host_and_overrides_the_scenario():
 ])
 def test_bad_placement_is_bad_input(place, message):
     with pytest.raises(ParameterError, match=message) as error:
-        build_plan(scenario_loader.load("udp-echo"), {}, place=place)
+        build_plan(catalog.load("udp-echo"), {}, place=place)
     assert isinstance(error.value, BadInput) and error.value.exit_code == 2
 
 
@@ -37,4 +37,4 @@ def test_a_scenario_node_must_be_a_name():
     data = {"lesson": "l", "hosts": [{"name": "server", "program": "udp-server", "node": 3}],
             "steps": [{"start": "server"}], "checks": []}
     with pytest.raises(ScenarioFileError, match=r"hosts\[0\] \(server\)\.node"):
-        scenario_loader.parse("bad", data)
+        catalog.parse("bad", data)

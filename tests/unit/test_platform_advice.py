@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from lab.platform_advice import engine_kernel_kind, netem_advice
+from lab.impairment.platform_advice import engine_kernel_kind, netem_advice
 
 UBUNTU = 'NAME="Ubuntu"\nID=ubuntu\nID_LIKE=debian\nVERSION_CODENAME=jammy\n'
 MINT = 'NAME="Linux Mint"\nID=linuxmint\nID_LIKE="ubuntu debian"\n'

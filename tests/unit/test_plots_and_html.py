@@ -10,11 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from lab import html_report, plots, report, scenario_loader
+from lab import report
+
+from lab.report import html as html_report
+
+from lab.report import plots
+
+from lab import catalog
 from lab.checks import run_checks
 from lab.errors import ScenarioFileError
-from lab.model import PlotSpec
-from lab.outcome import Outcome
+from lab.scenario.model import PlotSpec
+from lab.checks.outcome import Outcome
 from tests.report_samples import tcp_loss_record, udp_delay_record, udp_loss_record, written_report
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,9 +38,9 @@ def test_plot_figures_come_from_the_events():
 
 
 def test_the_three_scenarios_ask_for_their_plots():
-    assert [p.plot for p in scenario_loader.load("udp-loss").plots] == ["rtt_by_seq"]
-    assert [p.plot for p in scenario_loader.load("udp-delay").plots] == ["rtt_distribution"]
-    assert [p.plot for p in scenario_loader.load("tcp-loss").plots] == ["bytes_over_time"]
+    assert [p.plot for p in catalog.load("udp-loss").plots] == ["rtt_by_seq"]
+    assert [p.plot for p in catalog.load("udp-delay").plots] == ["rtt_distribution"]
+    assert [p.plot for p in catalog.load("tcp-loss").plots] == ["bytes_over_time"]
 
 
 def test_an_unknown_plot_argument_or_host_is_a_scenario_file_error():
@@ -75,8 +81,8 @@ def test_a_plot_without_data_is_left_out(tmp_path):
 
 def test_loading_scenarios_does_not_import_matplotlib():
     """`invoke scenario` starts fast: matplotlib only comes in when a plot is drawn."""
-    code = ("import sys; from lab import app, scenario_loader, report; "
-            "[scenario_loader.load(n) for n in scenario_loader.available()]; "
+    code = ("import sys; from lab import app, catalog, report; "
+            "[catalog.load(n) for n in catalog.available()]; "
             "print('matplotlib' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert out.stdout.strip() == "False"

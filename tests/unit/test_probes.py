@@ -11,8 +11,8 @@ from testinfra.backend.docker import DockerBackend
 from testinfra.host import Host
 from testinfra.modules.socket import LinuxSocketSS, Socket
 
-from lab import probes
-from lab.model import Probe
+from lab.run import looks as probes
+from lab.scenario.model import Probe
 
 EVERY = """\
 Netid State  Recv-Q Send-Q Local Address:Port  Peer Address:PortProcess

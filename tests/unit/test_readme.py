@@ -1,11 +1,11 @@
 """README.md stays true: its scenario table lists every scenario, its test command is what CI runs;
 and the scenario example of docs/writing-scenarios.md loads."""
 import re
-from lab.scenario_loader import tomllib  # tomli on Python 3.10
+from lab.scenario.loader import tomllib  # tomli on Python 3.10
 from pathlib import Path
 
-from lab import scenario_loader
-from lab.plan import build_plan
+from lab import catalog
+from lab.scenario.plan import build_plan
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
@@ -14,13 +14,13 @@ WRITING_SCENARIOS = (ROOT / "docs" / "writing-scenarios.md").read_text()
 
 def test_the_scenario_example_is_a_valid_scenario():
     block = re.search(r"```toml\n(.*?)```", WRITING_SCENARIOS, re.S).group(1)
-    plan = build_plan(scenario_loader.parse("readme-example", tomllib.loads(block)), {"clients": "2"})
+    plan = build_plan(catalog.parse("readme-example", tomllib.loads(block)), {"clients": "2"})
     assert [i.name for i in plan.instances] == ["server", "client-1", "client-2"]
 
 
 def test_every_scenario_is_in_the_table_with_its_lesson():
-    for name, path in scenario_loader.available().items():
-        assert f"| `{name}` | {scenario_loader.lesson_of(path)}" in README, name
+    for name, path in catalog.available().items():
+        assert f"| `{name}` | {catalog.lesson_of(path)}" in README, name
 
 
 def test_ci_runs_the_readmes_test_command_as_one_pytest():

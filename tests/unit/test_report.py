@@ -6,11 +6,13 @@ from xml.etree import ElementTree
 import jsonschema
 import pytest
 
-from lab import report, scenario_loader
+from lab import report
+
+from lab import catalog
 from lab.checks import run_checks
-from lab.plan import build_plan
-from lab.record import ClientRun, RunRecord
-from lab.outcome import Outcome
+from lab.scenario.plan import build_plan
+from lab.run.record import ClientRun, RunRecord
+from lab.checks.outcome import Outcome
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((ROOT / "tests/contracts/result.schema.json").read_text())
@@ -29,7 +31,7 @@ def shared_contract() -> Path | None:
 
 def udp_loss_outcome() -> Outcome:
     """A udp-loss run as the programs would print it: 10 sent, seqs 3 and 7 lost."""
-    plan = build_plan(scenario_loader.load("udp-loss"), {"count": "10", "loss": "20%"})
+    plan = build_plan(catalog.load("udp-loss"), {"count": "10", "loss": "20%"})
     events = []
     for seq in range(1, 11):
         text = f"seq={seq} hello from client"
@@ -93,11 +95,11 @@ def test_jitter_check_is_left_out_without_jitter_even_when_the_baseline_got_no_r
     would otherwise fail a run that has nothing to do with jitter)."""
     from lab.checks import jitter_visible
 
-    plan = build_plan(scenario_loader.load("udp-delay"), {})
+    plan = build_plan(catalog.load("udp-delay"), {})
     silent = [{"event": "sent", "seq": 1, "text": "seq=1 x"}, {"event": "timeout", "seq": 1, "waited_ms": 2000}]
     record = RunRecord(plan, "abc123", {}, [ClientRun("baseline", "baseline", 1, silent, 0.0, 2.0)])
     assert jitter_visible(record) is None
-    jittery = build_plan(scenario_loader.load("udp-delay"), {"jitter": "10ms"})
+    jittery = build_plan(catalog.load("udp-delay"), {"jitter": "10ms"})
     record = RunRecord(jittery, "abc123", {}, [ClientRun("baseline", "baseline", 1, silent, 0.0, 2.0)])
     with pytest.raises(ValueError, match="baseline received no reply"):
         jitter_visible(record)
@@ -107,7 +109,7 @@ def test_a_client_without_reply_says_why():
     """The client's own error event, e.g. a name lookup that failed, not just its exit code."""
     from lab.checks import replies_uppercase
 
-    plan = build_plan(scenario_loader.load("udp-echo"), {})
+    plan = build_plan(catalog.load("udp-echo"), {})
     failed = [{"event": "error", "seq": None, "during": "resolve", "errno": -3, "name": "EAI_AGAIN",
                "message": "Temporary failure in name resolution"},
               {"event": "summary", "sent": 0, "received": 0}]

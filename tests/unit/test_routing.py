@@ -4,16 +4,18 @@ from dataclasses import replace
 
 import pytest
 
-from lab import routing, scenario_loader
-from lab.capture import CaptureFile, Captures
+from lab.scenario import routes as routing
+
+from lab import catalog
+from lab.run.capture import CaptureFile, Captures
 from lab.checks import REGISTRY
 from lab.errors import ScenarioFileError
-from lab.pcap import Packet
-from lab.plan import build_plan
-from lab.record import ClientRun, RoutingObservation, RunRecord
-from lab.scenario_loader import tomllib
+from lab.observe.pcap import Packet
+from lab.scenario.plan import build_plan
+from lab.run.record import ClientRun, RoutingObservation, RunRecord
+from lab.scenario.loader import tomllib
 
-ROUTED = tomllib.loads((scenario_loader.SCENARIOS_DIR / "routed.toml").read_text())
+ROUTED = tomllib.loads((catalog.SCENARIOS_DIR / "routed.toml").read_text())
 UNDERLAY = {"router": {"net-a": "172.18.0.2", "net-b": "172.19.0.2"}, "client": {"net-a": "172.18.0.3"},
             "server": {"net-b": "172.19.0.3"}}
 
@@ -22,7 +24,7 @@ def load(change=None):
     data = copy.deepcopy(ROUTED)
     if change:
         change(data)
-    return scenario_loader.parse("routed", data)
+    return catalog.parse("routed", data)
 
 
 def test_the_routed_scenario_loads_with_its_subnets_routes_and_router():
@@ -117,7 +119,7 @@ def test_ttl_from_the_same_packet_in_both_captures():
 
 def test_the_chart_draws_a_routed_datagram_through_the_router_and_leaves_out_vxlan():
     """One datagram forwarded (TTL 64 -> 63), one dropped at the router; VXLAN carriers are not arrows."""
-    from lab.timeline import arrows, missing_exchanges
+    from lab.observe.timeline import arrows, missing_exchanges
 
     def datagram(seq, when, ttl, ip_id):
         return Packet(0, when, "10.77.1.10", "10.77.2.10", "udp", ttl, ip_id, 40, 40000, 12000,

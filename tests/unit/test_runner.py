@@ -7,12 +7,14 @@ import os
 import pytest
 from tests.unit.fake_engine import FakeEngine
 
-from lab import ownership, scenario_loader
+from lab.engines import ownership
+
+from lab import catalog
 from lab.common import LABEL_KEPT, LABEL_OWNER, LABEL_ROLE, LABEL_RUN, CommandResult
 from lab.engines.base import APP_USER, LabRun
 from lab.errors import EngineLost, StepFailed
-from lab.plan import build_plan
-from lab.runner import run_scenario
+from lab.scenario.plan import build_plan
+from lab.scenario_run import run_scenario
 
 ECHO = {
     "lesson": "A sentence goes out and comes back in upper case.",
@@ -26,7 +28,7 @@ ECHO = {
 
 
 def plan_of(data: dict, **changes: object):
-    return build_plan(scenario_loader.parse("fake", {**data, **changes}), {})
+    return build_plan(catalog.parse("fake", {**data, **changes}), {})
 
 
 def client_output(text: str) -> CommandResult:
@@ -58,10 +60,10 @@ def test_topology_first_then_steps_in_order_and_nothing_left():
 def test_the_engine_hears_which_hosts_will_be_looked_at_before_the_first_look(monkeypatch):
     """So that it can get ready for testinfra while the services start (the Docker engine opens a
     shell in each); hosts no probe names are not mentioned."""
-    from lab import runner
+    from lab.run import runner
 
     engine = FakeEngine(answer=echo)
-    monkeypatch.setattr(runner.probe_runner, "look_all",
+    monkeypatch.setattr(runner.looks, "look_all",
                         lambda lab, probes, after: engine.calls.append(("look", tuple(p.host for p in probes))) or [])
     probed = {**ECHO, "probes": {"bound": {"host": "server", "socket": "udp://0.0.0.0:12000", "expect": "listening"}},
               "steps": [{"start": "server"}, {"probe": ["bound"]}, {"run": "client", "between": ["bound"]}]}

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from lab import scenario_loader
+from lab import catalog
 from lab.errors import ScenarioFileError
-from lab.plan import build_plan
+from lab.scenario.plan import build_plan
 
 FILE = "lesson.toml"
 
@@ -40,7 +40,7 @@ def valid() -> dict[str, Any]:
 
 
 def test_the_valid_scenario_loads_and_plans():
-    build_plan(scenario_loader.parse("lesson", valid(), FILE), {})
+    build_plan(catalog.parse("lesson", valid(), FILE), {})
 
 
 def broken(change) -> dict[str, Any]:
@@ -123,7 +123,7 @@ CASES = [
 @pytest.mark.parametrize("change, fragments", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_a_typo_names_the_file_and_the_field(change, fragments):
     with pytest.raises(ScenarioFileError) as caught:
-        scenario_loader.parse("lesson", broken(change), FILE)
+        catalog.parse("lesson", broken(change), FILE)
     message = str(caught.value)
     assert caught.value.exit_code == 2
     assert message.startswith(f"{FILE}: "), message
@@ -136,6 +136,6 @@ def test_every_parameter_of_every_scenario_is_an_option_of_invoke_scenario():
     import tasks
 
     options = {a.name for a in tasks.scenario.get_arguments()}
-    for name in scenario_loader.available():
-        for parameter in scenario_loader.load(name).parameters:
+    for name in catalog.available():
+        for parameter in catalog.load(name).parameters:
             assert parameter in options, (name, parameter)

@@ -2,7 +2,9 @@
 import pytest
 
 from lab.errors import BadInput
-from lab.shell import LiveRun, command_hint, pick
+from lab.engines.base import LiveRun
+from lab.report import command_hint
+from lab.shell import pick
 
 ECHO = LiveRun("a1b2c3", "udp-echo", ("client", "server"))
 SEQ = LiveRun("d4e5f6", "tcp-sequential", ("client-1", "client-2", "server"))

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.stats import binomial_interval, percentile, summary_ms
+from lab.observe.stats import binomial_interval, percentile, summary_ms
 
 PROGRAMS = Path(__file__).resolve().parents[2] / "images" / "apps" / "programs"
 

@@ -6,12 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from lab import hints, scenario_loader, submission
+from lab.checks import hints
+
+from lab import catalog
+
+from lab.grading import submission
 from lab.checks import CheckResult, run_checks
 from lab.errors import BadInput, ScenarioFileError
-from lab.plan import SERVER_ALIAS, build_plan
-from lab.record import ClientRun, RunRecord
-from lab.outcome import Outcome
+from lab.scenario.plan import SERVER_ALIAS, build_plan
+from lab.run.record import ClientRun, RunRecord
+from lab.checks.outcome import Outcome
 
 SUBMISSIONS = Path(__file__).resolve().parents[1] / "submissions"
 
@@ -88,7 +92,7 @@ def test_a_class_folder_without_programs_is_bad_input(tmp_path):
 
 # ----- scenarios and plans -----------------------------------------------------------------
 def test_scenarios_declare_the_roles_a_student_may_fill():
-    roles = {name: set(scenario_loader.load(name).students) for name in scenario_loader.available()}
+    roles = {name: set(catalog.load(name).students) for name in catalog.available()}
     assert roles["tcp-sequential"] == {"server"}
     assert roles["udp-echo"] == {"server", "client"}
     assert roles["udp-loss"] == {"client"}
@@ -101,12 +105,12 @@ def test_a_students_table_is_validated():
                                      {"name": "client", "program": "udp-client"}],
             "steps": [{"start": "server"}, {"run": "client"}]}
     with pytest.raises(ScenarioFileError, match="students.server.host"):
-        scenario_loader.parse("x", {**base, "students": {"server": {"host": "client"}}})
+        catalog.parse("x", {**base, "students": {"server": {"host": "client"}}})
     with pytest.raises(ScenarioFileError, match="'router' is not one of"):
-        scenario_loader.parse("x", {**base, "students": {"router": {"host": "server"}}})
+        catalog.parse("x", {**base, "students": {"router": {"host": "server"}}})
     with pytest.raises(ScenarioFileError, match="points"):
-        scenario_loader.parse("x", {**base, "checks": [{"check": "replies_uppercase", "points": -1}]})
-    parsed = scenario_loader.parse("x", {**base, "checks": [{"check": "replies_uppercase", "points": 3}]})
+        catalog.parse("x", {**base, "checks": [{"check": "replies_uppercase", "points": -1}]})
+    parsed = catalog.parse("x", {**base, "checks": [{"check": "replies_uppercase", "points": 3}]})
     assert parsed.checks[0].points == 3 and parsed.checks[0].args == {}
 
 
@@ -115,7 +119,7 @@ def _program(name: str) -> submission.StudentProgram:
 
 
 def test_a_students_server_replaces_the_lab_server_with_its_limits_and_the_textbook_alias():
-    plan = build_plan(scenario_loader.load("udp-echo"), {}, students={"client": _program("UDPClient.py")})
+    plan = build_plan(catalog.load("udp-echo"), {}, students={"client": _program("UDPClient.py")})
     server, client = plan.instance("server"), plan.instance("client")
     assert SERVER_ALIAS in server.aliases and server.student is None
     assert client.student and client.argv[1].endswith("student_run.py")
@@ -126,11 +130,11 @@ def test_a_students_server_replaces_the_lab_server_with_its_limits_and_the_textb
 
 def test_a_role_the_scenario_does_not_offer_is_bad_input():
     with pytest.raises(BadInput, match="takes no student client"):
-        build_plan(scenario_loader.load("tcp-sequential"), {}, students={"client": _program("TCPClient.py")})
+        build_plan(catalog.load("tcp-sequential"), {}, students={"client": _program("TCPClient.py")})
 
 
 def test_a_student_run_starts_from_the_slots_defaults_but_the_user_wins():
-    scenario = scenario_loader.load("udp-loss")
+    scenario = catalog.load("udp-loss")
     student = {"client": _program("UDPClient.py")}
     assert build_plan(scenario, {}, students=student).parameters["loss"] == "50%"
     assert build_plan(scenario, {"loss": "30%"}, students=student).parameters["loss"] == "30%"
@@ -183,7 +187,7 @@ def test_limit_hints_say_where_the_program_was():
 
 # ----- verdicts ----------------------------------------------------------------------------
 def _student_client_record(*runs: ClientRun, server_texts: tuple[str, ...] = ()) -> RunRecord:
-    plan = build_plan(scenario_loader.load("udp-loss"), {}, students={"client": _program("UDPClient.py")})
+    plan = build_plan(catalog.load("udp-loss"), {}, students={"client": _program("UDPClient.py")})
     record = RunRecord(plan, "abc123")
     record.service_events["server"] = [{"event": "received", "text": t} for t in server_texts]
     record.clients.extend(runs)
@@ -232,7 +236,7 @@ def test_a_client_that_prints_nothing_useful_fails_the_replies_check():
 
 
 def test_points_come_from_the_scenario_file():
-    scenario = scenario_loader.parse("x", {
+    scenario = catalog.parse("x", {
         "lesson": "x", "hosts": [{"name": "server", "program": "udp-server"},
                                  {"name": "client", "program": "udp-client"}],
         "steps": [{"start": "server"}, {"run": "client"}],

@@ -1,5 +1,5 @@
 """What the lab trusts of a student's run, without Docker: the engine's exit status over the
-supervisor's word, and the hosts a student's program runs on (lab.supervision, lab.runner)."""
+supervisor's word, and the hosts a student's program runs on (lab.run.supervision, lab.run.runner)."""
 from __future__ import annotations
 
 import doctest
@@ -10,12 +10,16 @@ from pathlib import Path
 
 from tests.unit.fake_engine import FakeEngine
 
-from lab import scenario_loader, submission, supervision
+from lab import catalog
+
+from lab.grading import submission
+
+from lab.run import supervision
 from lab.common import CommandResult
 from lab.engines.base import APP_USER
-from lab.plan import build_plan
-from lab.runner import run_scenario
-from lab.student_checks import NO_CRASH_CHECK, ENDS_CHECK
+from lab.scenario.plan import build_plan
+from lab.scenario_run import run_scenario
+from lab.checks.student import NO_CRASH_CHECK, ENDS_CHECK
 
 SUPERVISOR = Path(__file__).resolve().parents[2] / "images/apps/programs/student_run.py"
 
@@ -58,7 +62,7 @@ def test_signal_numbers_are_linuxs_whatever_the_runners_platform():
 
 def _client_run(stdout: str, rc: int):
     program = submission.program_from_bytes(b"print('hi')\n", "UDPClient.py", "UDPClient.py")
-    plan = build_plan(scenario_loader.load("udp-echo"), {}, students={"client": program})
+    plan = build_plan(catalog.load("udp-echo"), {}, students={"client": program})
 
     def answer(host: str, argv: list[str]) -> CommandResult:
         if argv[1].endswith("student_run.py"):

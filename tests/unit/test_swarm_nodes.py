@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from lab import swarm_nodes
+from lab.engines import swarm_nodes
 from lab.errors import BadInput, NodeUnavailable
 
 

@@ -6,14 +6,16 @@ import xml.etree.ElementTree as ElementTree
 
 import pytest
 
-from lab import capture_checks, scenario_loader
-from lab.capture import CaptureFile, Captures
-from lab.capture_report import artifact_files, capture_fields
-from lab.pcap import ethernet_frame, ipv4_packet, pcap_header, pcap_record, read_pcap, tcp_segment, udp_datagram
-from lab.plan import build_plan
-from lab.record import ClientRun, RunRecord
-from lab.sequence_chart import build_chart, render_mermaid, render_svg
-from lab.timeline import analyse_connection, arrows, events_by_instance, tcp_connections, timeline_rows, udp_losses
+from lab.checks import capture as capture_checks
+
+from lab import catalog
+from lab.run.capture import CaptureFile, Captures
+from lab.report.capture import artifact_files, capture_fields
+from lab.observe.pcap import ethernet_frame, ipv4_packet, pcap_header, pcap_record, read_pcap, tcp_segment, udp_datagram
+from lab.scenario.plan import build_plan
+from lab.run.record import ClientRun, RunRecord
+from lab.report.sequence_chart import build_chart, render_mermaid, render_svg
+from lab.observe.timeline import analyse_connection, arrows, events_by_instance, tcp_connections, timeline_rows, udp_losses
 
 C, S = "10.0.0.3", "10.0.0.2"
 T0 = 1_700_000_000.0
@@ -60,7 +62,7 @@ def record_for(name: str, files: dict[tuple[str, str], list[tuple[float, bytes]]
                receiver_delay: float = 0.0002) -> RunRecord:
     """A RunRecord whose captures hold `files[(instance, view)]`; the server's wire capture is the
     client's packets shifted by `receiver_delay` unless given."""
-    plan = build_plan(scenario_loader.load(name), overrides or {}, capture=True)
+    plan = build_plan(catalog.load(name), overrides or {}, capture=True)
     record = RunRecord(plan=plan, run_id="test")
     captures = Captures(addresses={"client": {"eth0": C}, "server": {"eth0": S}}, kept_in=None)
     for (instance, view), rows in files.items():

@@ -1,6 +1,6 @@
 """The strace parser and the API-trace checks, on real strace output of the four programs.
 
-The files in tests/unit/strace/ are what `strace -f` (lab.trace.STRACE_ARGV) wrote for one run of
+The files in tests/unit/strace/ are what `strace -f` (lab.scenario.plan.STRACE_ARGV) wrote for one run of
 each program in containers (tcp-client 172.19.0.4 -> tcp-server 172.19.0.2, udp-client 172.19.0.4 ->
 udp-server 172.19.0.3), Python's startup included.
 """
@@ -8,10 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from lab import report, scenario_loader, trace
+from lab import report
+
+from lab import catalog
+
+from lab.observe import trace
 from lab.checks import REGISTRY, run_checks
-from lab.plan import build_plan
-from lab.record import ClientRun, RunRecord
+from lab.scenario.plan import STRACE_ARGV, build_plan
+from lab.run.record import ClientRun, RunRecord
 
 STRACE = Path(__file__).parent / "strace"
 PROGRAMS = ("tcp_server", "tcp_client", "udp_server", "udp_client")
@@ -89,7 +93,7 @@ def test_a_reused_descriptor_belongs_to_its_new_socket():
 
 # ----- the checks, over a record of the api-trace scenario --------------------------------
 def record_with(traces: dict[str, str]) -> RunRecord:
-    plan = build_plan(scenario_loader.load("api-trace"), {})
+    plan = build_plan(catalog.load("api-trace"), {})
     clients = [ClientRun("tcp-client", "tcp-client", 0, [], 0.0, 1.0),
                ClientRun("udp-client", "udp-client", 0, [], 0.0, 1.0)]
     return RunRecord(plan, "abc123", {}, clients, traces=traces)
@@ -148,7 +152,7 @@ def test_a_tracer_that_could_not_start_fails_and_says_why():
 
 
 def test_the_result_markdown_and_console_carry_the_four_column_table():
-    from lab.outcome import Outcome
+    from lab.checks.outcome import Outcome
 
     record = record_with(real_traces())
     document = report.result_document(Outcome(record, run_checks(record), "2026-11-26T00:00:00Z", 3.0))
@@ -162,16 +166,16 @@ def test_the_result_markdown_and_console_carry_the_four_column_table():
 
 
 def test_plan_starts_traced_programs_under_strace_and_others_not():
-    plan = build_plan(scenario_loader.load("api-trace"), {})
-    assert plan.instance("tcp-server").argv[:len(trace.STRACE_ARGV)] == trace.STRACE_ARGV
+    plan = build_plan(catalog.load("api-trace"), {})
+    assert plan.instance("tcp-server").argv[:len(STRACE_ARGV)] == STRACE_ARGV
     assert plan.instance("tcp-server").traced
-    echo = build_plan(scenario_loader.load("tcp-echo"), {})
+    echo = build_plan(catalog.load("tcp-echo"), {})
     assert echo.instance("server").argv[0] == "python3" and not echo.instance("server").traced
 
 
 def test_trace_must_be_a_boolean_and_needs_a_program():
     base = {"lesson": "x.", "steps": [{"start": "server"}]}
     with pytest.raises(Exception, match="trace: true or false"):
-        scenario_loader.parse("t", {**base, "hosts": [{"name": "server", "program": "tcp-server", "trace": "yes"}]})
+        catalog.parse("t", {**base, "hosts": [{"name": "server", "program": "tcp-server", "trace": "yes"}]})
     with pytest.raises(Exception, match="runs nothing to trace"):
-        scenario_loader.parse("t", {**base, "hosts": [{"name": "server", "program": "none", "trace": True}]})
+        catalog.parse("t", {**base, "hosts": [{"name": "server", "program": "none", "trace": True}]})

@@ -1,10 +1,10 @@
-"""Units as users type them (lab/units.py): tc's units, stricter where tc is ambiguous."""
+"""Units as users type them (lab/impairment/units.py): tc's units, stricter where tc is ambiguous."""
 from __future__ import annotations
 
 import pytest
 
 from lab.errors import BadInput, ImpairmentSpecError
-from lab.units import (
+from lab.impairment.units import (
     format_duration,
     format_percent,
     format_rate,

@@ -15,8 +15,12 @@ from xml.etree import ElementTree
 
 import pytest
 
-from lab import classroom, grading, submission
-from lab.submission import SubmissionError, read_program
+from lab.grading import classroom
+
+from lab.grading import grade as grading
+
+from lab.grading import submission
+from lab.grading.submission import SubmissionError, read_program
 
 SECRET = "TEACHERS-SECRET-7f3a"
 
@@ -43,7 +47,7 @@ def test_the_target_of_a_link_is_never_opened_as_strace_sees_it(tmp_path):
     (tmp_path / "TCPServer.py").symlink_to(secret)
     (tmp_path / "UDPServer.py").write_text("print('ok')\n")
     log = tmp_path / "strace.log"
-    code = ("import sys; from lab.submission import read_program\n"
+    code = ("import sys; from lab.grading.submission import read_program\n"
             "try: read_program(sys.argv[1])\nexcept Exception as e: print(e)\n"
             "print(read_program(sys.argv[2]).sha256)")
     done = subprocess.run(["strace", "-f", "-e", "trace=open,openat,openat2", "-o", str(log), sys.executable,

@@ -25,7 +25,7 @@ from lab.impairment.userspace import (
     queue_for,
     uses_kernel_loss,
 )
-from lab.stats import binomial_count_interval
+from lab.observe.stats import binomial_count_interval
 
 IMPAIRD_PATH = Path(__file__).resolve().parents[2] / "images" / "tools" / "impaird.py"
 
@@ -53,7 +53,7 @@ def drops(seed: int, n: int = 2000, **fields: object) -> list[int]:
 
 
 def binomial_bounds(n: int, p: float) -> tuple[int, int]:
-    """The exact 99.9% interval of a binomial count (lab.stats, the one the checks use)."""
+    """The exact 99.9% interval of a binomial count (lab.observe.stats, the one the checks use)."""
     return binomial_count_interval(n, p, 0.999)
 
 

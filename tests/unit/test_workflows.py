@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lab import scenario_loader
+from lab import catalog
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -90,7 +90,7 @@ def test_scenario_matrix_is_the_labs_own_list(tmp_path):
     key, _, value = output.read_text().strip().partition("=")
     assert key == "scenarios"
     matrix = json.loads(value)
-    assert [entry["name"] for entry in matrix] == sorted(scenario_loader.available())
+    assert [entry["name"] for entry in matrix] == sorted(catalog.available())
     assert all(entry["lesson"] for entry in matrix)
 
 

@@ -1,0 +1,88 @@
+"""What the docker and swarm engines do alike, written once: both speak the same Docker SDK.
+
+The docker engine runs containers on one engine; the swarm engine runs services whose tasks are
+containers on each node's engine. Per container they do the same things (read its logs until a
+line appears, remove it with its anonymous volumes, say an SDK error in one line), and they list
+their runs by the same labels. The engine-specific parts (which engine to ask, services or
+containers) stay in each engine.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import docker
+import requests
+
+from lab.common import LABEL_ROLE, LABEL_RUN, LABEL_SCENARIO, LABEL_SESSION
+from lab.engines.base import LiveRun
+from lab.errors import StepFailed
+
+log = logging.getLogger(__name__)
+
+# The engine went away (connection refused, reset, timed out), as opposed to an API error.
+CONNECTION_ERRORS = (requests.exceptions.ConnectionError, requests.exceptions.Timeout, ConnectionError)
+LOG_POLL_S = 0.02   # a poll is two short round trips; a run waits on each service's first event
+
+
+def short_error(error: BaseException) -> str:
+    """A one-line reason from an SDK error, without the HTTP noise."""
+    text = getattr(error, "explanation", None) or str(error)
+    if isinstance(text, bytes):
+        text = text.decode(errors="replace")
+    return " ".join(str(text).split())[:300]
+
+
+def label_selector(run_id: str | None, session: str | None, *extra: str) -> list[str]:
+    """Docker label filters for one run, one session's runs, or (both None) every socklab run."""
+    labels = [f"{LABEL_RUN}={run_id}" if run_id else LABEL_RUN, *extra]
+    if session:
+        labels.append(f"{LABEL_SESSION}={session}")
+    return labels
+
+
+def live_runs_of(objects: Iterable[tuple[str, Mapping[str, str]]]) -> list[LiveRun]:
+    """Runs from (name, labels) of their containers or services; helpers and strangers left out."""
+    hosts: dict[str, set[str]] = {}
+    scenarios: dict[str, str] = {}
+    for name, labels in objects:
+        run_id = labels.get(LABEL_RUN, "")
+        prefix = f"socklab-{run_id}-"
+        if labels.get(LABEL_ROLE) == "helper" or not name.startswith(prefix):
+            continue
+        hosts.setdefault(run_id, set()).add(name[len(prefix):])
+        scenarios[run_id] = labels.get(LABEL_SCENARIO, "?")
+    return [LiveRun(run_id, scenarios[run_id], tuple(sorted(names))) for run_id, names in sorted(hosts.items())]
+
+
+def wait_for_log(host: str, needle: str, timeout: float, logs: Callable[[], str],
+                 status: Callable[[], str], stderr: Callable[[], str]) -> None:
+    """Wait until a container printed `needle` (e.g. its ``listening`` event).
+
+    `status` reloads the container and returns its state (a StepFailed from it means the
+    container is gone); an exited container fails at once with the end of its stderr.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if needle in logs():
+            return
+        try:
+            state = status()
+        except StepFailed:
+            raise StepFailed(f"{host} was removed while starting") from None
+        if state == "exited":
+            raise StepFailed(f"{host} exited before it was ready: {stderr()[-500:]}")
+        time.sleep(LOG_POLL_S)
+    raise StepFailed(f"{host} was not ready within {timeout:.0f} s (waited for {needle!r})")
+
+
+def remove_container(container: Any) -> None:
+    """Remove a container with its anonymous volumes (a host's home); already gone is fine."""
+    try:
+        container.remove(force=True, v=True)
+    except docker.errors.NotFound:
+        pass
+    except docker.errors.APIError as error:  # already being removed, or gone meanwhile
+        log.warning("container %s not removed: %s", container.name, short_error(error))

@@ -1,0 +1,135 @@
+"""Testinfra looks at the lab's hosts while a scenario runs (the engine gives each host's URL).
+
+Testinfra reads the sockets with the container's own ``ss`` and decides with its socket module
+(its ss parser and ``host.socket(spec).is_listening``'s rules), the way a student would check by
+hand. Every look is an exec in a container, so a look is made cheap in four ways:
+
+- On the Docker engine a look goes over the lab's own API connection to a shell kept open in the
+  host (testinfra's ``docker-api://`` backend, lab.engines.docker_testinfra), opened while the run
+  waits for its services: no docker CLI, no runc exec per look.
+
+- The apps image is ours: Linux with iproute2's ``ss`` on PATH. Each testinfra host is told so up
+  front (the socket module testinfra itself picks for such a host), instead of five round trips of
+  detection per host (``uname -s``, os-release, ``uname -m``, ``command -v command``,
+  ``command -v ss``). tests/unit/test_probes.py checks that testinfra's own detection picks the same.
+- All probes of one moment on one host share one listing, ``ss --numeric --all --tcp --udp``:
+  testinfra's parser reads the listening sockets from it for listening/not-listening probes, and
+  "no TCP socket of any state" (no-tcp, which testinfra has no module for) reads its TCP rows.
+- Hosts are looked at concurrently.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from lab.engines.base import Lab
+from lab.scenario.model import Probe
+from lab.run.record import ProbeObservation
+
+# Docker's embedded DNS resolver listens on this address inside every container: not the lesson's.
+DOCKER_DNS = "127.0.0.11"
+SS = "ss"                                  # on PATH in the apps image (iproute2)
+EVERY_SOCKET = f"{SS} --numeric --all --tcp --udp"   # any state, with the Netid column
+LISTENING = ("listening", "not-listening")
+
+
+def _socket_module() -> type:
+    from testinfra.modules.socket import LinuxSocketSS
+
+    class AppsImageSocket(LinuxSocketSS):
+        """testinfra's ss-based socket module, as its detection picks it on the apps image."""
+
+        _command = SS
+
+        @classmethod
+        def get_module_class(cls, host: Any) -> type:
+            return cls
+
+    return AppsImageSocket
+
+
+def testinfra_host(url: str) -> Any:
+    """testinfra's host for a lab container, told what it would otherwise detect by exec."""
+    import testinfra
+
+    host = testinfra.get_host(url)
+    if "socket" not in vars(host):
+        vars(host)["has_command_v"] = True          # functools.cached_property's slot
+        host.socket = _socket_module().get_module(host)
+    return host
+
+
+@dataclass(frozen=True)
+class Listing:
+    """One host's sockets at one moment, from one ``ss`` run."""
+
+    listening: list[tuple[Any, ...]]   # as testinfra's parser yields them: (protocol, host, port)
+    tcp_rows: list[str]                # every TCP socket in any state, Docker's DNS left out
+
+
+def take_listing(host: Any) -> Listing:
+    """One exec: every TCP/UDP socket; testinfra's own parser picks the listening ones."""
+    result = host.run(EVERY_SOCKET)
+    if result.rc != 0:
+        raise RuntimeError(f"{EVERY_SOCKET} exited {result.rc}: {result.stderr.strip()[:200]}")
+
+    class Taken(host.socket):  # type: ignore[misc,name-defined]
+        """testinfra's socket module reading this listing instead of running ss again."""
+
+        @classmethod
+        def run(cls, *args: Any, **kwargs: Any) -> Any:
+            return result
+
+    listening = list(Taken(None)._iter_sockets(True))
+    rows = [line.split() for line in result.stdout.splitlines()[1:] if line.strip()]
+    tcp = [" ".join(row[1:]) for row in rows
+           if row[0] == "tcp" and not row[4].startswith(f"{DOCKER_DNS}:")]
+    return Listing(listening, tcp)
+
+
+def look_all(lab: Lab, probes: Sequence[Probe], after: str | None) -> list[ProbeObservation]:
+    """One observation of each probe, right now: one listing per host, hosts concurrently."""
+    by_host: dict[str, list[Probe]] = defaultdict(list)
+    for probe in probes:
+        by_host[probe.host].append(probe)
+    if not by_host:
+        return []
+    urls = {name: lab.testinfra_url(name) for name in by_host}
+    with ThreadPoolExecutor(max_workers=len(by_host)) as pool:
+        listings = {name: pool.submit(lambda url: take_listing(testinfra_host(url)), urls[name])
+                    for name in by_host}
+        seen = {probe.name: _observe(probe, after, listings[probe.host]) for probe in probes}
+    return [seen[probe.name] for probe in probes]
+
+
+def look(lab: Lab, probe: Probe, after: str | None) -> ProbeObservation:
+    """One observation of one probe, right now."""
+    return look_all(lab, [probe], after)[0]
+
+
+def _observe(probe: Probe, after: str | None, pending: Future[Listing]) -> ProbeObservation:
+    try:
+        listing = pending.result()
+        if probe.expect in LISTENING:
+            listening = _is_listening(probe.socket, listing.listening)
+            detail = f"{probe.socket} {'listening' if listening else 'not listening'}"
+            return ProbeObservation(probe.name, after, listening == (probe.expect == "listening"), detail)
+        # no-tcp: no TCP socket of any state on the host (no listener, no connection).
+        return ProbeObservation(probe.name, after, not listing.tcp_rows,
+                                f"TCP sockets of any state: {'; '.join(listing.tcp_rows) or 'none'}")
+    except Exception as error:  # a look that fails is a failed probe, never a crashed run
+        return ProbeObservation(probe.name, after, False, f"testinfra could not look: {error}")
+
+
+def _is_listening(spec: str, listed: list[tuple[Any, ...]]) -> bool:
+    """testinfra's own is_listening rules, over a listing already taken."""
+    from testinfra.modules.socket import Socket
+
+    class Listed(Socket):
+        def _iter_sockets(self, listening: bool) -> Any:
+            return iter(listed)
+
+    return bool(Listed(spec).is_listening)
