@@ -97,12 +97,18 @@ def plan_jobs(students: list[submission.StudentFolder], scenarios: dict[str, dic
 
 
 def grade(directory: str, scenarios: str | None = None, jobs: int = 1, report_dir: str = "grades",
-          engine_name: str | None = None) -> int:
-    """Grade a class; 0 when every student was graded, 3 when a run met an environment problem."""
+          engine_name: str | None = None, seed: int | str | None = None) -> int:
+    """Grade a class; 0 when every student was graded, 3 when a run met an environment problem.
+
+    ``seed`` (--seed N): the seed of every run's impairments; by default each scenario's own
+    (lab.plan.default_seed), so the same program always meets the same losses.
+    """
     from lab import images
+    from lab.parameters import parse_seed
 
     if not 1 <= jobs <= MAX_JOBS:
         raise BadInput(f"--jobs {jobs}: allowed 1..{MAX_JOBS} (each job is a whole lab of containers)")
+    seed = parse_seed(seed)
     students = submission.scan_class(directory)
     chosen, explicit = choose_scenarios(scenarios)
     planned, known_rows = plan_jobs(students, chosen, explicit)
@@ -130,7 +136,7 @@ def grade(directory: str, scenarios: str | None = None, jobs: int = 1, report_di
         with progress:
             for student, own in planned.items():
                 for job in own:
-                    future = pool.submit(_run_job, engine, job)
+                    future = pool.submit(_run_job, engine, job, seed)
 
                     def done(f: Future, job: Job = job) -> None:
                         row, environment = f.result()
@@ -173,7 +179,7 @@ def _in_order(rows: list[classroom.GradeRow], scenarios: list[str]) -> list[clas
     return sorted(rows, key=lambda r: (rank.get(r.scenario, -1), r.role != "server", r.role))
 
 
-def _run_job(engine: Engine, job: Job) -> tuple[classroom.GradeRow, str]:
+def _run_job(engine: Engine, job: Job, seed: int | None = None) -> tuple[classroom.GradeRow, str]:
     """One run; a bad file is the student's error row, an engine failure an error row reported as such."""
     try:
         program = submission.read_program(job.path)
@@ -181,7 +187,9 @@ def _run_job(engine: Engine, job: Job) -> tuple[classroom.GradeRow, str]:
         return classroom.GradeRow(job.student, job.scenario, job.role, "error", reason=str(error),
                                   program=job.path.name), ""
     try:
-        plan = build_plan(scenario_loader.load(job.scenario), {}, students={job.role: program})
+        scenario = scenario_loader.load(job.scenario)
+        impaired = any(h.impairments for h in scenario.hosts)   # --seed: only where there is a choice
+        plan = build_plan(scenario, {}, seed=seed if impaired else None, students={job.role: program})
         outcome = run_scenario(engine, plan, progress=lambda message: None)
         document = report.result_document(outcome)
     except LabError as error:

@@ -181,6 +181,8 @@ STOP_REASONS = {
     "cpu": ": it used up its CPU time (an endless loop?)",
     "memory": f": it used more than the {STUDENT_MEMORY_BYTES // 2**20} MiB of memory it may use",
     "output": ": it printed more than it may (64 KiB)",
+    "waits-forever": ": it waited in a call with no timeout",
+    "timeout-too-long": ": its timeout is longer than the lab accepts",
 }
 STUDENT_LIMITS = Limits(cpus=STUDENT_CPUS, memory_bytes=STUDENT_MEMORY_BYTES, pids=STUDENT_PIDS)
 
