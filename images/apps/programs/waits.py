@@ -19,7 +19,7 @@ machine alike, instead of racing a wall clock against the program's own timeout:
   did not see);
 * a wait with a timeout above ``max_wait_s``, blocked ``grace_s``: **timeout too long**;
 * anything else (a timeout up to ``max_wait_s``, a sleep, a running program): left to end by
-  itself, under the wall clock.
+  itself, under the wall clock (``--limit-s``, well above ``max_wait_s``).
 
 Pure functions (parse_wait, judge) take what was read, so the unit tests feed them kernel lines.
 """
@@ -37,21 +37,19 @@ O_NONBLOCK = 0o4000
 # Per architecture: syscall number -> (name, how its timeout is given, which argument).
 #   "ms": an int of milliseconds (negative: none)   "timespec"/"timeval": a pointer (NULL: none)
 #   "blocking": no timeout argument; the descriptor (argument 0) says whether it blocks
-#   "sleep": a timespec pointer to a duration (a sleep always ends)
+# A sleep (nanosleep, clock_nanosleep) is no wait for data: it always ends, under the wall clock.
 _X86_64 = {
     7: ("poll", "ms", 2), 271: ("ppoll", "timespec", 2), 23: ("select", "timeval", 4),
     270: ("pselect6", "timespec", 4), 232: ("epoll_wait", "ms", 3), 281: ("epoll_pwait", "ms", 3),
     441: ("epoll_pwait2", "timespec", 3),
     45: ("recvfrom", "blocking", 0), 47: ("recvmsg", "blocking", 0), 0: ("read", "blocking", 0),
     43: ("accept", "blocking", 0), 288: ("accept4", "blocking", 0), 42: ("connect", "blocking", 0),
-    35: ("nanosleep", "sleep", 0), 230: ("clock_nanosleep", "sleep", 2),
 }
 _AARCH64 = {
     73: ("ppoll", "timespec", 2), 72: ("pselect6", "timespec", 4), 22: ("epoll_pwait", "ms", 3),
     441: ("epoll_pwait2", "timespec", 3),
     207: ("recvfrom", "blocking", 0), 212: ("recvmsg", "blocking", 0), 63: ("read", "blocking", 0),
     202: ("accept", "blocking", 0), 242: ("accept4", "blocking", 0), 203: ("connect", "blocking", 0),
-    101: ("nanosleep", "sleep", 0), 115: ("clock_nanosleep", "sleep", 2),
 }
 WAIT_CALLS = {"x86_64": _X86_64, "aarch64": _AARCH64}
 
@@ -102,12 +100,8 @@ def parse_wait(line: str, machine: str, read_memory: Callable[[int, int], bytes 
         if ms < 0:
             return Wait(name, None, True, f"{name}(..., -1): no timeout")
         return Wait(name, ms / 1000, True, f"{name}(..., {ms} ms)")
-    if kind in ("timespec", "timeval", "sleep"):
-        if kind == "sleep" and name == "clock_nanosleep" and args[1] & 1:   # TIMER_ABSTIME
-            return Wait(name, 0.0, True, f"{name}(until a time)")
+    if kind in ("timespec", "timeval"):
         if arg == 0:
-            if kind == "sleep":
-                return None
             return Wait(name, None, True, f"{name}(..., NULL): no timeout")
         raw = read_memory(arg, 16) if read_memory else None
         if raw is None or len(raw) < 16:
