@@ -27,7 +27,7 @@ from typing import Any
 
 from lab.engines.base import Lab
 from lab.scenario.model import Probe
-from lab.run.record import ProbeObservation
+from lab.run.record import BoundSocket, ProbeObservation
 
 # Docker's embedded DNS resolver listens on this address inside every container: not the lesson's.
 DOCKER_DNS = "127.0.0.11"
@@ -90,6 +90,20 @@ def take_listing(host: Any) -> Listing:
     return Listing(listening, tcp)
 
 
+def bound_sockets(listing: Listing) -> tuple[BoundSocket, ...]:
+    """The listening TCP and bound UDP sockets of a listing, Docker's DNS left out, each once."""
+    seen: dict[tuple[str, str, int], None] = {}
+    for row in listing.listening:
+        if len(row) == 3 and row[0] in ("tcp", "udp") and row[1] != DOCKER_DNS:
+            seen[(str(row[0]), str(row[1]), int(row[2]))] = None
+    return tuple(BoundSocket(*key) for key in seen)
+
+
+def sockets_on(lab: Lab, instance: str) -> tuple[BoundSocket, ...]:
+    """What is bound on one container right now (one exec): e.g. a student's server on the wrong port."""
+    return bound_sockets(take_listing(testinfra_host(lab.testinfra_url(instance))))
+
+
 def look_all(lab: Lab, probes: Sequence[Probe], after: str | None) -> list[ProbeObservation]:
     """One observation of each probe, right now: one listing per host, hosts concurrently."""
     by_host: dict[str, list[Probe]] = defaultdict(list)
@@ -113,13 +127,17 @@ def look(lab: Lab, probe: Probe, after: str | None) -> ProbeObservation:
 def _observe(probe: Probe, after: str | None, pending: Future[Listing]) -> ProbeObservation:
     try:
         listing = pending.result()
+        sockets = bound_sockets(listing)
         if probe.expect in LISTENING:
             listening = _is_listening(probe.socket, listing.listening)
             detail = f"{probe.socket} {'listening' if listening else 'not listening'}"
-            return ProbeObservation(probe.name, after, listening == (probe.expect == "listening"), detail)
+            if not listening:
+                detail += f" (bound: {'; '.join(s.text() for s in sockets) or 'nothing'})"
+            return ProbeObservation(probe.name, after, listening == (probe.expect == "listening"), detail,
+                                    sockets)
         # no-tcp: no TCP socket of any state on the host (no listener, no connection).
         return ProbeObservation(probe.name, after, not listing.tcp_rows,
-                                f"TCP sockets of any state: {'; '.join(listing.tcp_rows) or 'none'}")
+                                f"TCP sockets of any state: {'; '.join(listing.tcp_rows) or 'none'}", sockets)
     except Exception as error:  # a look that fails is a failed probe, never a crashed run
         return ProbeObservation(probe.name, after, False, f"testinfra could not look: {error}")
 
