@@ -74,8 +74,8 @@ def test_a_server_that_closes_its_listening_socket_fails_with_the_hint(engine, b
     assert not outcome.passed
     replies = verdicts(document)["replies are the sentence in upper case"]
     assert not replies["passed"]
-    assert replies["hint"].startswith(
-        "the 2nd client was refused: the listening socket was closed after the 1st client")
+    assert replies["hint"].startswith(   # the program ended after the 1st client: that is what the lab saw
+        "the 2nd client was refused: your server ended (exit status 0) after serving 1 client")
     assert not verdicts(document)["testinfra: the listening socket stays open between clients"]["passed"]
 
 
