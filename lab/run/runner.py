@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from lab.run import looks
 from lab.run import routing
 from lab.common import APPS_IMAGE, CommandResult
-from lab.engines.base import Engine, HostSpec, Lab, LabRun, Limits
+from lab.engines.base import APP_USER, Engine, HelperSpec, HostSpec, Lab, LabRun, Limits
 from lab.run.pause import pause_point
 from lab.errors import RunTimedOut, StepFailed, StudentProgramFailed
 from lab.run.impairing import apply_all, still_in_force
@@ -254,12 +254,20 @@ def _wait_student_server(lab: Lab, instance: Instance, ready_s: float) -> float:
 
 
 def _sockets_of_student_server(lab: Lab, plan: Plan) -> tuple[BoundSocket, ...] | None:
-    """What a student's server that never listened on 12000 had bound (the hint names it), or None."""
+    """What a student's server that never listened on 12000 had bound (the hint names it), or None.
+
+    The look runs in a helper sharing the server's network namespace, not as an exec in the
+    server's container: a process the engine adds there joins its pids cgroup past its limit
+    (seen: a fork bomb's container at 70 of 64). The helper has no capability.
+    """
     if "server" not in plan.students:
         return None
     instance = plan.of_host(plan.slot("server").host)[0].name
+    helper = f"{instance}-sockets"
     try:
-        return probe_runner.sockets_on(lab, instance)
+        lab.attach_helper(HelperSpec(name=helper, target=instance, image=APPS_IMAGE, capabilities=(),
+                                     user=APP_USER))
+        return looks.sockets_on(lab, helper)
     except Exception as error:  # a look that fails leaves the hint without it, never the run
         log.warning("could not list the sockets of %s: %s", instance, error)
         return None
