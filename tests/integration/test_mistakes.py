@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from lab import report, scenario_loader, submission
-from lab.plan import build_plan
-from lab.runner import run_scenario
+from lab import catalog, report
+from lab.grading import submission
+from lab.scenario.plan import build_plan
+from lab.scenario_run import run_scenario
 
 SUBMISSIONS = Path(__file__).resolve().parents[1] / "submissions"
 CORPUS = sorted(p.parent.name for p in SUBMISSIONS.glob("*/expected.json"))
@@ -44,7 +45,7 @@ def test_each_mistake_gets_its_verdict_and_hint(engine, built_images, no_leftove
     students = {role: submission.read_program(SUBMISSIONS / folder / file)
                 for role, file in grade["programs"].items()}
     overrides = dict(grade.get("overrides", {}))
-    plan = build_plan(scenario_loader.load(grade["scenario"]), overrides, students=students,
+    plan = build_plan(catalog.load(grade["scenario"]), overrides, students=students,
                       seed=overrides.pop("seed", None))
     outcome = run_scenario(engine, plan, progress=lambda message: None)
     document = report.result_document(outcome)

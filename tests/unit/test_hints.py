@@ -6,11 +6,12 @@ import doctest
 
 import pytest
 
-from lab import hints, scenario_loader, submission
-from lab.checks import run_checks
-from lab.plan import build_plan
-from lab.record import BoundSocket, ClientRun, ProbeObservation, RunRecord
-from lab.hints import ServerSeen
+from lab import catalog
+from lab.checks import hints, run_checks
+from lab.checks.hints import ServerSeen
+from lab.grading import submission
+from lab.scenario.plan import build_plan
+from lab.run.record import BoundSocket, ClientRun, ProbeObservation, RunRecord
 
 LOOPBACK = (BoundSocket("tcp", "127.0.0.1", 12000),)
 
@@ -131,7 +132,7 @@ def test_python_messages_of_the_unit_get_their_advice(error, words):
 # ----- the checks of a student's server, from a record --------------------------------------
 def _server_record(scenario: str, name: str = "TCPServer.py") -> RunRecord:
     program = submission.program_from_bytes(b"pass\n", name, name)
-    return RunRecord(build_plan(scenario_loader.load(scenario), {}, students={"server": program}), "r")
+    return RunRecord(build_plan(catalog.load(scenario), {}, students={"server": program}), "r")
 
 
 def _checks(record: RunRecord) -> dict:
@@ -180,7 +181,7 @@ def test_testinfras_look_names_the_loopback_bind_in_the_probe_and_reply_checks()
 
 
 def test_a_listing_gives_the_bound_sockets_without_dockers_dns():
-    from lab.probes import Listing, bound_sockets
+    from lab.run.looks import Listing, bound_sockets
 
     listing = Listing([("tcp", "127.0.0.11", 41234), ("udp", "127.0.0.11", 53000), ("tcp", "127.0.0.1", 12000),
                        ("udp", "0.0.0.0", 12001), ("udp", "0.0.0.0", 12001)], [])
