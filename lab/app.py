@@ -18,7 +18,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lab import engines, report
+from lab import engines
+from lab.report.console import (cleaned, cleaned_stale, interrupted, kept, opening_shell, print_findings,
+                                print_scenarios, print_scenarios_json, print_summary, scenario_error,
+                                stale_notice, wrote_compose)
+from lab.report.document import result_document
+from lab.report.files import writable_directory, write_plots, write_reports
+from lab.report.progress import ConsoleProgress, batch_finished, batch_progress, batch_started
+from lab.report.result_console import print_outcome
 
 from lab.scenario import feasibility
 
@@ -52,18 +59,18 @@ def list_scenarios() -> list[tuple[str, str]]:
 def scenarios(as_json: bool = False, verbose: bool = False) -> int:
     """The scenario list; verbose adds each scenario's parameters as they are typed."""
     if as_json:
-        report.print_scenarios_json(list_scenarios())
+        print_scenarios_json(list_scenarios())
         return 0
     if not verbose:
-        report.print_scenarios(list_scenarios())
+        print_scenarios(list_scenarios())
         return 0
     for name, lesson in list_scenarios():
         try:
             parameters = list(catalog.load(name).parameters.values())
         except LabError as error:
-            report.print_scenarios([(name, f"(cannot load: {error})")])
+            print_scenarios([(name, f"(cannot load: {error})")])
             continue
-        report.print_scenarios([(name, lesson)], parameters)
+        print_scenarios([(name, lesson)], parameters)
     return 0
 
 
@@ -81,7 +88,7 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 def _report_directory(report_dir: str | None) -> Path | None:
     """The report directory, made now: a bad path is bad input, found before the run."""
-    return report.writable_directory(report_dir) if report_dir else None
+    return writable_directory(report_dir) if report_dir else None
 
 
 def scenarios_taking(role: str) -> list[str]:
@@ -122,7 +129,7 @@ def run(name: str, overrides: dict[str, Any], impair_backend: str = "auto", seed
     directory = _report_directory(report_dir)
     engine = engines.connect(engine_name)
     check_placement(engine, plan.placement, explicit=bool(place))
-    progress = report.ConsoleProgress(f"{name} — {scenario.lesson}")
+    progress = ConsoleProgress(f"{name} — {scenario.lesson}")
     stale = _look_for_stale(engine)   # alongside the run: listing every labelled object takes a while
     images.ready(engine, progress)
     progress("parameters: " + (", ".join(f"{k}={v}" for k, v in plan.parameters.items()) or "none"))
@@ -133,21 +140,21 @@ def run(name: str, overrides: dict[str, Any], impair_backend: str = "auto", seed
     with _sigterm_as_interrupt():
         try:
             result = run_scenario(engine, plan, progress, keep=keep, run_id=run_id, capture_dir=directory)
-            document = report.result_document(result)
-            report.print_outcome(document)
+            document = result_document(result)
+            print_outcome(document)
             if directory:
                 pause_point("report")
-                document["artifacts"] += report.write_plots(result.record, directory)
+                document["artifacts"] += write_plots(result.record, directory)
                 from lab.report.capture import artifact_files
 
-                for path in report.write_reports(document, directory, artifact_files(result.record)):
+                for path in write_reports(document, directory, artifact_files(result.record)):
                     progress(f"wrote {path}")
         except KeyboardInterrupt:
-            report.interrupted()
+            interrupted()
             return 130
     _mention_stale(stale)
     if keep:
-        report.kept(run_id, [i.name for i in plan.instances], engine.name)
+        kept(run_id, [i.name for i in plan.instances], engine.name)
     return 0 if result.passed else 1
 
 
@@ -188,7 +195,7 @@ def _mention_stale(pending: Future[Any]) -> None:
         log.debug("looking for stale runs: %s", error)
         return
     if stale:
-        report.stale_notice(stale)
+        stale_notice(stale)
 
 
 def run_all(report_dir: str | None = None, impair_backend: str = "auto", jobs: int = 1,
@@ -213,13 +220,13 @@ def run_all(report_dir: str | None = None, impair_backend: str = "auto", jobs: i
     if jobs > 1:
         from lab import batch
 
-        report.batch_started(len(names), jobs)
+        batch_started(len(names), jobs)
 
         def finished(end: batch.Finished) -> None:
             seconds[end.name] = end.seconds
-            report.batch_finished(end.name, end.code, end.seconds, end.output)
+            batch_finished(end.name, end.code, end.seconds, end.output)
 
-        codes = batch.run_parallel(names, jobs, report_dir, impair_backend, report.batch_progress, finished)
+        codes = batch.run_parallel(names, jobs, report_dir, impair_backend, batch_progress, finished)
     else:
         codes = {}
         for name in names:
@@ -228,12 +235,12 @@ def run_all(report_dir: str | None = None, impair_backend: str = "auto", jobs: i
                 codes[name] = run(name, {}, impair_backend=impair_backend, report_dir=report_dir,
                                   engine_name=engine_name)
             except LabError as error:
-                report.scenario_error(name, error)
+                scenario_error(name, error)
                 codes[name] = error.exit_code
             seconds[name] = time.monotonic() - mark
             if codes[name] == 130:
                 break
-    report.print_summary(codes, seconds)
+    print_summary(codes, seconds)
     return worst(codes.values())
 
 
@@ -252,7 +259,7 @@ def worst(codes: Iterable[int]) -> int:
 
 def build(force: bool = False, engine_name: str | None = None) -> int:
     engine = engines.connect(engine_name)
-    progress = report.ConsoleProgress("build images")
+    progress = ConsoleProgress("build images")
     images.ready(engine, progress, force=force, verbose=True)
     return 0
 
@@ -269,12 +276,12 @@ def clean(run_id: str | None = None, stale: bool = False, engine_name: str | Non
             raise BadInput(f"--run {run_id}: no such run on the engine; runs present: "
                            f"{', '.join(runs) or 'none'}")
         containers, networks = engine.remove_labelled(run_id)
-        report.cleaned(containers, networks, run_id)
+        cleaned(containers, networks, run_id)
         return 0
     # A test session cleans only its own runs' leftovers, never another session's.
     runs = ownership.stale_runs(engine.labelled(session=current_session()))
     removed = [engine.remove_labelled(run) for run in sorted(runs)]
-    report.cleaned_stale(sorted(runs), sum(c for c, _ in removed), sum(n for _, n in removed))
+    cleaned_stale(sorted(runs), sum(c for c, _ in removed), sum(n for _, n in removed))
     return 0
 
 
@@ -325,7 +332,7 @@ def doctor(engine_name: str | None = None) -> int:
         if not probe.netem:
             findings.append(("netem", platform_advice.netem_advice(
                 engine_kernel, platform.system(), platform.release(), host.os_release)))
-    report.print_findings(findings)
+    print_findings(findings)
     return 0
 
 
@@ -343,7 +350,7 @@ def _doctor_swarm(findings: list[tuple[str, str]]) -> int:
     node_findings, engine = swarm_engine.survey(manager, [APPS_IMAGE, TOOLS_IMAGE])
     findings += node_findings
     if engine is None:
-        report.print_findings(findings)
+        print_findings(findings)
         raise NodeUnavailable("a swarm node is not usable (NOT USABLE above); nothing was started")
     if engine.image_labels(TOOLS_IMAGE) is not None:
         for node in engine.nodes():
@@ -357,7 +364,7 @@ def _doctor_swarm(findings: list[tuple[str, str]]) -> int:
             findings += [(f"kernel {node}", line) for line in probe.describe()]
     else:
         findings.append(("kernel", "tools image not built yet — run `invoke build --engine swarm`"))
-    report.print_findings(findings)
+    print_findings(findings)
     return 0
 
 
@@ -368,7 +375,7 @@ def swarm_up(nodes: int = 1) -> int:
 
     if nodes < 1:
         raise BadInput(f"--nodes {nodes}: at least 1 node container beside this engine")
-    progress = report.ConsoleProgress("local swarm")
+    progress = ConsoleProgress("local swarm")
     swarm = swarm_local.up(DockerEngine.connect(timeout=60), nodes, progress)
     path = swarm_local.write_nodes_file(swarm)
     progress(f"wrote {path} (how socklab reaches the node engines)")
@@ -382,7 +389,7 @@ def swarm_down() -> int:
     from lab.engines import swarm_local
     from lab.engines.docker_engine import DockerEngine
 
-    progress = report.ConsoleProgress("local swarm")
+    progress = ConsoleProgress("local swarm")
     found = swarm_local.down(DockerEngine.connect(timeout=60))
     for path in swarm_local.remove_nodes_files():
         progress(f"removed {path}")
@@ -398,7 +405,7 @@ def compose(name: str, output_dir: str = "compose") -> int:
     path = Path(output_dir) / f"{name}.yml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(compose_file.render(plan))
-    report.wrote_compose(path)
+    wrote_compose(path)
     return 0
 
 
@@ -412,7 +419,7 @@ def shell(host: str, run_id: str | None = None) -> int:
     engine = engines.connect()
     run, host = pick(engine.live_runs(current_session()), host, run_id)
     argv = engine.shell_argv(run.run_id, host, interactive=sys.stdin.isatty())
-    report.opening_shell(run.run_id, run.scenario, host)
+    opening_shell(run.run_id, run.scenario, host)
     return subprocess.run(argv).returncode
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from lab import report
+from lab.report.document import result_document
 
 from lab.report import html as html_report
 
@@ -130,7 +130,7 @@ def test_program_and_user_text_is_escaped(tmp_path):
     record = udp_loss_record()
     hostile = "<script>alert(1)</script>"
     record.clients[0].events[0]["text"] = hostile  # what a program printed
-    document = report.result_document(Outcome(record, run_checks(record), "2026-11-26T00:00:00Z", 3.2))
+    document = result_document(Outcome(record, run_checks(record), "2026-11-26T00:00:00Z", 3.2))
     document["checks"].append({"name": "<b>name</b>", "passed": False, "detail": hostile})
     document["parameters"]["message"] = '"><img src=x onerror=alert(1)>'
     text = html_report.render(document, tmp_path)
@@ -140,6 +140,6 @@ def test_program_and_user_text_is_escaped(tmp_path):
 
 def test_a_file_that_is_no_svg_is_never_pasted_into_the_page(tmp_path):
     (tmp_path / "udp-loss.sequence.svg").write_text("<script>alert(1)</script>")
-    document = report.result_document(Outcome(udp_loss_record(), [], "", 1.0))
+    document = result_document(Outcome(udp_loss_record(), [], "", 1.0))
     document["artifacts"].append("udp-loss.sequence.svg")
     assert "<script>alert" not in html_report.render(document, tmp_path)

@@ -248,7 +248,7 @@ def test_mermaid_block_syntax():
 
 
 def test_result_fields_and_markdown_carry_the_chart():
-    from lab import report
+    from lab.report.markdown import markdown
 
     record = tcp_record()
     fields = capture_fields(record)
@@ -263,7 +263,7 @@ def test_result_fields_and_markdown_carry_the_chart():
     assert list(artifact_files(record)) == ["tcp-handshake.sequence.svg"]
     document = {"scenario": "tcp-handshake", "passed": True, "duration_s": 1.0, "impairment_backend": None,
                 "lesson": "x", "checks": [], **fields}
-    text = report.markdown(document)
+    text = markdown(document)
     assert "```mermaid\nsequenceDiagram" in text and "| 0.000 | client | SYN |" in text
 
 

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from lab import report
+from lab.report.document import result_document
+from lab.report.markdown import markdown
+from lab.report.result_console import print_outcome
 
 from lab import catalog
 
@@ -155,14 +157,14 @@ def test_the_result_markdown_and_console_carry_the_four_column_table():
     from lab.checks.outcome import Outcome
 
     record = record_with(real_traces())
-    document = report.result_document(Outcome(record, run_checks(record), "2026-11-26T00:00:00Z", 3.0))
+    document = result_document(Outcome(record, run_checks(record), "2026-11-26T00:00:00Z", 3.0))
     api = document["api_trace"]
     assert [c["title"] for c in api["columns"]] == ["TCP server", "TCP client", "UDP server", "UDP client"]
     assert api["columns"][0]["calls"][4]["ret"] == 4 and api["columns"][3]["name_lookup_calls_hidden"] == 12
-    markdown = report.markdown(document)
-    assert "| TCP server (tcp-server) | TCP client (tcp-client) | UDP server (udp-server) | UDP client (udp-client) |" in markdown
-    assert "| `socket(AF_INET, SOCK_STREAM) = 3` | `socket(AF_INET, SOCK_STREAM) = 3` | `socket(AF_INET, SOCK_DGRAM) = 3` |" in markdown
-    report.print_outcome(document)  # draws without error
+    text = markdown(document)
+    assert "| TCP server (tcp-server) | TCP client (tcp-client) | UDP server (udp-server) | UDP client (udp-client) |" in text
+    assert "| `socket(AF_INET, SOCK_STREAM) = 3` | `socket(AF_INET, SOCK_STREAM) = 3` | `socket(AF_INET, SOCK_DGRAM) = 3` |" in text
+    print_outcome(document)  # draws without error
 
 
 def test_plan_starts_traced_programs_under_strace_and_others_not():
