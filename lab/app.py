@@ -37,7 +37,6 @@ from lab.impairment import platform_advice
 
 from lab import catalog
 from lab.common import APPS_IMAGE, LABEL_RUN, TOOLS_IMAGE, current_session
-from lab.engines import docker_endpoint
 from lab.engines.base import HELPER_CAPABILITIES, Engine, HostSpec, LabRun
 from lab.errors import BadInput, LabError, NodeUnavailable
 from lab.run.pause import pause_point
@@ -154,7 +153,7 @@ def run(name: str, overrides: dict[str, Any], impair_backend: str = "auto", seed
             return 130
     _mention_stale(stale)
     if keep:
-        kept(run_id, [i.name for i in plan.instances], engine.name)
+        kept(run_id, [i.name for i in plan.instances], engine.name, engine.kept_advice(run_id))
     return 0 if result.passed else 1
 
 
@@ -305,15 +304,22 @@ def probe_engine_kernel(engine: Engine, node: str | None = None) -> tuple[Any, s
 
 
 def doctor(engine_name: str | None = None) -> int:
-    """What this machine can do, and what each finding means for the user."""
-    findings = [("host", f"{platform.system()} {platform.release()}, python {platform.python_version()}")]
-    if engines.chosen_name(engine_name) == "swarm":
-        return _doctor_swarm(findings)
+    """What this machine can do, and what each finding means for the user.
+
+    The engine surveys itself (lab.engines.survey: how it is reached, its nodes and their images);
+    a part that is not usable is named and the doctor exits 3 (NodeUnavailable) without starting
+    anything. Then where its base image comes from, and each node's kernel (one, for one engine).
+    """
     from lab.engines import base_image
 
+    findings = [("host", f"{platform.system()} {platform.release()}, python {platform.python_version()}")]
+    survey = engines.survey(engine_name, [APPS_IMAGE, TOOLS_IMAGE])
+    findings += survey.findings
+    engine = survey.engine
+    if engine is None:
+        print_findings(findings)
+        raise NodeUnavailable(survey.problem)
     host = base_image.HostFacts.of_this_machine()
-    engine = engines.connect(engine_name)
-    findings.append(("engine", f"{engine.name.capitalize()} {engine.version()} at {docker_endpoint.resolve().source} — ok"))
     reachable, reason = engine.registry_reachable(base_image.PULLED_BASE)
     if reachable:
         findings.append(("registry", f"{base_image.PULLED_BASE} can be pulled — images build on it"))
@@ -324,59 +330,42 @@ def doctor(engine_name: str | None = None) -> int:
     else:
         findings.append(("registry", base_image.no_base_advice(host, reason)))
     if engine.image_labels(TOOLS_IMAGE) is None:
-        findings.append(("kernel", "tools image not built yet — run `invoke build`, then `invoke doctor`"))
+        findings.append(("kernel", f"tools image not built yet — run `invoke build{engines.option(engine.name)}`, "
+                                   f"then `invoke doctor{engines.option(engine.name)}`"))
     else:
-        probe, engine_kernel = probe_engine_kernel(engine)
-        findings.append(("kernel", f"the engine's kernel is {engine_kernel}"))
-        findings += [("kernel", line) for line in probe.describe()]
-        if not probe.netem:
-            findings.append(("netem", platform_advice.netem_advice(
-                engine_kernel, platform.system(), platform.release(), host.os_release)))
+        for node in engine.nodes() or [None]:
+            findings += _kernel_findings(engine, node, host.os_release)
     print_findings(findings)
     return 0
 
 
-def _doctor_swarm(findings: list[tuple[str, str]]) -> int:
-    """The swarm's nodes: state, how each engine is reached, images, each node's impairment backend.
-
-    A node that is down, drained or unreachable is named and the doctor exits 3 (NodeUnavailable)
-    without starting anything.
-    """
-    from lab.engines import swarm_engine
-    from lab.engines.docker_engine import DockerEngine
-
-    manager = DockerEngine.connect()
-    findings.append(("manager", f"Docker {manager.version()} at {docker_endpoint.resolve().source} — ok"))
-    node_findings, engine = swarm_engine.survey(manager, [APPS_IMAGE, TOOLS_IMAGE])
-    findings += node_findings
-    if engine is None:
-        print_findings(findings)
-        raise NodeUnavailable("a swarm node is not usable (NOT USABLE above); nothing was started")
-    if engine.image_labels(TOOLS_IMAGE) is not None:
-        for node in engine.nodes():
-            try:
-                probe, kernel = probe_engine_kernel(engine, node)
-            except LabError as error:
-                findings.append((f"kernel {node}", f"could not probe: {error}"))
-                continue
-            backend = "netem" if probe.netem else "userspace" if probe.nfqueue else "none"
-            findings.append((f"kernel {node}", f"{kernel}; impairment backend here: {backend}"))
-            findings += [(f"kernel {node}", line) for line in probe.describe()]
-    else:
-        findings.append(("kernel", "tools image not built yet — run `invoke build --engine swarm`"))
-    print_findings(findings)
-    return 0
+def _kernel_findings(engine: Engine, node: str | None, os_release: str) -> list[tuple[str, str]]:
+    """The kernel of the engine (or of one node) and what it offers the impairment backends;
+    where netem is missing, the advice for the platform it runs on."""
+    topic = "kernel" if node is None else f"kernel {node}"
+    try:
+        probe, kernel = probe_engine_kernel(engine, node)
+    except LabError as error:
+        if node is None:
+            raise
+        return [(topic, f"could not probe: {error}")]
+    backend = "netem" if probe.netem else "userspace" if probe.nfqueue else "none"
+    found = [(topic, f"the engine's kernel is {kernel}; impairment backend here: {backend}")]
+    found += [(topic, line) for line in probe.describe()]
+    if not probe.netem:
+        found.append(("netem" if node is None else f"netem {node}", platform_advice.netem_advice(
+            kernel, platform.system(), platform.release(), os_release)))
+    return found
 
 
 def swarm_up(nodes: int = 1) -> int:
     """A local swarm to try the swarm engine: this engine as manager, `nodes` node containers."""
     from lab.engines import swarm_local
-    from lab.engines.docker_engine import DockerEngine
 
     if nodes < 1:
         raise BadInput(f"--nodes {nodes}: at least 1 node container beside this engine")
     progress = ConsoleProgress("local swarm")
-    swarm = swarm_local.up(DockerEngine.connect(timeout=60), nodes, progress)
+    swarm = swarm_local.up(swarm_local.this_engine(), nodes, progress)
     path = swarm_local.write_nodes_file(swarm)
     progress(f"wrote {path} (how socklab reaches the node engines)")
     progress("next: invoke build --engine swarm, then invoke scenario udp-echo --engine swarm; "
@@ -387,10 +376,9 @@ def swarm_up(nodes: int = 1) -> int:
 def swarm_down() -> int:
     """Take every local swarm apart and leave this engine as swarm-up found it."""
     from lab.engines import swarm_local
-    from lab.engines.docker_engine import DockerEngine
 
     progress = ConsoleProgress("local swarm")
-    found = swarm_local.down(DockerEngine.connect(timeout=60))
+    found = swarm_local.down(swarm_local.this_engine())
     for path in swarm_local.remove_nodes_files():
         progress(f"removed {path}")
     progress(f"{found} local swarm(s) taken down" if found else "no local swarm was running")

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from lab import engines
 from lab.escaping import terminal
 
 if TYPE_CHECKING:
@@ -86,18 +87,13 @@ def command_hint(run_id: str, hosts: list[str] | tuple[str, ...]) -> str:
 
 
 
-def kept(run_id: str, hosts: list[str], engine: str = "docker") -> None:
-    if engine == "swarm":
-        console().print(f"[yellow]kept run {run_id} running on the swarm (hosts: {escape(', '.join(hosts))}): "
-                      f"SOCKLAB_ENGINE=swarm {escape(command_hint(run_id, hosts))} opens a shell; "
-                      f"docker service ps --filter label=io.socklab.run={run_id} shows where each runs; "
-                      f"remove it with: invoke clean --engine swarm --run {run_id}[/yellow]")
-        return
+def kept(run_id: str, hosts: list[str], engine_name: str, engine_advice: str) -> None:
+    """What --keep leaves: the shell command, the engine's own look at the run (Engine.kept_advice)
+    and the clean command, each naming the engine where it is not the default one."""
+    shell = engines.environment(engine_name) + command_hint(run_id, hosts)
     console().print(f"[yellow]kept run {run_id} running (hosts: {escape(', '.join(hosts))}): "
-                  f"open a shell with: {escape(command_hint(run_id, hosts))}; "
-                  f"docker ps --filter label=io.socklab.run={run_id}; "
-                  f"remove it with: invoke clean --run {run_id}[/yellow]")
-
+                    f"open a shell with: {escape(shell)}; {escape(engine_advice)}; "
+                    f"remove it with: invoke clean{escape(engines.option(engine_name))} --run {run_id}[/yellow]")
 
 
 def opening_shell(run_id: str, scenario: str, host: str) -> None:
