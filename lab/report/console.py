@@ -155,8 +155,8 @@ def print_summary(codes: dict[str, int], seconds: dict[str, float] | None = None
 
 
 
-def print_gradebook(rows: list[Any], out: Path) -> None:
-    """The gradebook as a table, where the files are, and a one-line verdict."""
+def print_gradebook(rows: list[Any], out: Path, seeds: tuple[str, ...] | list[str] = ()) -> None:
+    """The gradebook as a table, each scenario's impairment seed, where the files are, and a one-line verdict."""
     marks = {"passed": "[green]passed[/green]", "failed": "[red]failed[/red]", "error": "[red]error[/red]",
              "not-applicable": "[dim]n/a[/dim]"}
     table = Table(title="Gradebook", title_justify="left")
@@ -166,6 +166,8 @@ def print_gradebook(rows: list[Any], out: Path) -> None:
         table.add_row(terminal.text(row.student), escape(row.scenario), escape(row.role), marks[row.outcome],
                       terminal.text("; ".join(row.failed_checks) or row.reason))
     console().print(table)
+    for line in seeds:
+        console().print(escape(line.replace("`", "")))
     students = {r.student for r in rows}
     clean = {s for s in students if all(r.outcome in ("passed", "not-applicable") for r in rows if r.student == s)}
     console().print(f"wrote {out / 'gradebook.csv'}, {out / 'gradebook.md'}, {out / 'result.json'}, "

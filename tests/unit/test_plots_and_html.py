@@ -81,7 +81,7 @@ def test_a_plot_without_data_is_left_out(tmp_path):
 
 def test_loading_scenarios_does_not_import_matplotlib():
     """`invoke scenario` starts fast: matplotlib only comes in when a plot is drawn."""
-    code = ("import sys; from lab import app, catalog, report; "
+    code = ("import sys; from lab import app, catalog; from lab.report import document, files, result_console; "
             "[catalog.load(n) for n in catalog.available()]; "
             "print('matplotlib' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
