@@ -146,7 +146,7 @@ def run(name: str, overrides: dict[str, Any], impair_backend: str = "auto", seed
                 document["artifacts"] += write_plots(result.record, directory)
                 from lab.report.capture import artifact_files
 
-                for path in write_reports(document, directory, artifact_files(result.record)):
+                for path in write_reports(document, directory, artifact_files(result.record, result.observation)):
                     progress(f"wrote {path}")
         except KeyboardInterrupt:
             interrupted()

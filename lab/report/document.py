@@ -1,7 +1,9 @@
 """The result document: what a run showed, as the contract result.schema.json defines it.
 
-Every report format (console, JSON, JUnit, Markdown, HTML) and the grading read this document,
-never the run itself, so that all of them tell the same story.
+Built from the outcome: its verdicts, its record's plain facts, and its observation (decoded once
+after the run by lab.observe: metrics, API trace, captures, timelines, chart); nothing is decoded
+here. Every report format (console, JSON, JUnit, Markdown, HTML) and the grading read this
+document, never the run itself, so that all of them tell the same story.
 """
 from __future__ import annotations
 
@@ -10,16 +12,14 @@ from typing import Any
 
 from lab.checks.outcome import Outcome
 from lab.escaping.text import clean_tree
-from lab.observe.metrics import metrics
-from lab.observe.trace import api_trace
-from lab.run.record import RunRecord
+from lab.report.capture import capture_fields
 
 TIMELINE_ROWS = 40  # a bulk transfer has thousands of segments: the console and Markdown show the start
 
 
 def result_document(outcome: Outcome) -> dict[str, Any]:
     """The result file, as tests/contracts/result.schema.json defines it (test_report checks it)."""
-    record = outcome.record
+    record, seen = outcome.record, outcome.observation
     return {
         "scenario": record.plan.scenario.name,
         "passed": outcome.passed,
@@ -34,7 +34,7 @@ def result_document(outcome: Outcome) -> dict[str, Any]:
         "impairment_backend": record.impairment_backend,
         "impairments": record.impairment_notes,
         "impairment_counters": record.impairment_counters,
-        "metrics": metrics(record),
+        "metrics": seen.metrics,
         "checks": [_check_item(c) for c in outcome.checks if c.applicable],
         "not_applicable": [{"name": c.name, "reason": c.detail} for c in outcome.checks if not c.applicable],
         "programs": programs(record.plan),
@@ -42,24 +42,9 @@ def result_document(outcome: Outcome) -> dict[str, Any]:
         "timings_s": {k: round(v, 3) for k, v in outcome.timings.items()},
         "lesson": record.plan.scenario.lesson,
         "artifacts": [],
-        **(_capture_fields(record) if record.captures is not None else {}),
-        **({"api_trace": api_trace_of(record)} if record.traces else {}),
+        **capture_fields(record, seen),
+        **({"api_trace": seen.api_trace} if seen.api_trace is not None else {}),
     }
-
-
-
-def _capture_fields(record: RunRecord) -> dict[str, Any]:
-    from lab.report.capture import capture_fields  # decoding and charts: only for captured runs
-
-    return capture_fields(record)
-
-
-
-def api_trace_of(record: Any) -> dict[str, Any]:
-    """The traced hosts' socket calls, one column per host in the scenario's order."""
-    traced = [(h.name, h.program, record.trace_of_host(h.name))
-              for h in record.plan.scenario.hosts if h.trace]
-    return api_trace([(name, program, text) for name, program, text in traced if text is not None])
 
 
 
