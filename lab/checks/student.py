@@ -14,7 +14,8 @@ from dataclasses import replace
 
 from lab.checks import hints
 from lab.checks.looks import probe_results
-from lab.checks.registry import REGISTRY, CheckResult, not_applicable, observed_hosts
+from lab.checks.registry import REGISTRY, CheckResult, call, not_applicable, observed_hosts
+from lab.observe.observation import Observation
 from lab.scenario.model import CheckSpec
 from lab.run.record import BoundSocket, ClientRun, RunRecord
 from lab.scenario.plan import STOP_REASONS
@@ -40,7 +41,7 @@ def check_title(check: str) -> str:
     return doc.rstrip(".")
 
 
-def run_student_checks(record: RunRecord) -> list[CheckResult]:
+def run_student_checks(record: RunRecord, seen: Observation) -> list[CheckResult]:
     plan = record.plan
     student_hosts = plan.student_hosts()
     results: list[CheckResult] = []
@@ -65,7 +66,7 @@ def run_student_checks(record: RunRecord) -> list[CheckResult]:
     if record.captures is not None:
         from lab.checks.capture import automatic_checks
         try:
-            results += automatic_checks(record)
+            results += automatic_checks(record, seen)
         except Exception as error:  # a capture that cannot be read fails its check, not the run
             results.append(CheckResult("capture complete", False, f"could not evaluate: {error!r}"))
     if "client" in plan.students:
@@ -91,7 +92,7 @@ def run_student_checks(record: RunRecord) -> list[CheckResult]:
                 result = CheckResult(check_title(spec.check), False, f"check could not evaluate: {error!r}")
         else:
             try:
-                result = REGISTRY[spec.check](record, **spec.args)
+                result = call(spec, record, seen)
             except Exception as error:
                 result = CheckResult(spec.check, False, f"check could not evaluate: {error!r}")
             if result is None:

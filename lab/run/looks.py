@@ -29,8 +29,6 @@ from lab.engines.base import Lab
 from lab.scenario.model import Probe
 from lab.run.record import BoundSocket, ProbeObservation
 
-# Docker's embedded DNS resolver listens on this address inside every container: not the lesson's.
-DOCKER_DNS = "127.0.0.11"
 SS = "ss"                                  # on PATH in the apps image (iproute2)
 EVERY_SOCKET = f"{SS} --numeric --all --tcp --udp"   # any state, with the Netid column
 LISTENING = ("listening", "not-listening")
@@ -67,11 +65,12 @@ class Listing:
     """One host's sockets at one moment, from one ``ss`` run."""
 
     listening: list[tuple[Any, ...]]   # as testinfra's parser yields them: (protocol, host, port)
-    tcp_rows: list[str]                # every TCP socket in any state, Docker's DNS left out
+    tcp_rows: list[str]                # every TCP socket in any state, the engine's own left out
 
 
-def take_listing(host: Any) -> Listing:
-    """One exec: every TCP/UDP socket; testinfra's own parser picks the listening ones."""
+def take_listing(host: Any, engine_addresses: Sequence[str] = ()) -> Listing:
+    """One exec: every TCP/UDP socket; testinfra's own parser picks the listening ones. TCP
+    sockets on `engine_addresses` (the engine's DNS resolver, Lab.engine_addresses) are left out."""
     result = host.run(EVERY_SOCKET)
     if result.rc != 0:
         raise RuntimeError(f"{EVERY_SOCKET} exited {result.rc}: {result.stderr.strip()[:200]}")
@@ -86,7 +85,7 @@ def take_listing(host: Any) -> Listing:
     listening = list(Taken(None)._iter_sockets(True))
     rows = [line.split() for line in result.stdout.splitlines()[1:] if line.strip()]
     tcp = [" ".join(row[1:]) for row in rows
-           if row[0] == "tcp" and not row[4].startswith(f"{DOCKER_DNS}:")]
+           if row[0] == "tcp" and row[4].rpartition(":")[0] not in engine_addresses]
     return Listing(listening, tcp)
 
 
@@ -113,7 +112,7 @@ def look_all(lab: Lab, probes: Sequence[Probe], after: str | None) -> list[Probe
         return []
     urls = {name: lab.testinfra_url(name) for name in by_host}
     with ThreadPoolExecutor(max_workers=len(by_host)) as pool:
-        listings = {name: pool.submit(lambda url: take_listing(testinfra_host(url)), urls[name])
+        listings = {name: pool.submit(lambda url: take_listing(testinfra_host(url), lab.engine_addresses), urls[name])
                     for name in by_host}
         seen = {probe.name: _observe(probe, after, listings[probe.host]) for probe in probes}
     return [seen[probe.name] for probe in probes]
