@@ -89,18 +89,20 @@ def take_listing(host: Any, engine_addresses: Sequence[str] = ()) -> Listing:
     return Listing(listening, tcp)
 
 
-def bound_sockets(listing: Listing) -> tuple[BoundSocket, ...]:
-    """The listening TCP and bound UDP sockets of a listing, Docker's DNS left out, each once."""
+def bound_sockets(listing: Listing, engine_addresses: Sequence[str] = ()) -> tuple[BoundSocket, ...]:
+    """The listening TCP and bound UDP sockets of a listing, each once; the engine's own (its DNS
+    resolver, Lab.engine_addresses) left out: a student never bound those."""
     seen: dict[tuple[str, str, int], None] = {}
     for row in listing.listening:
-        if len(row) == 3 and row[0] in ("tcp", "udp") and row[1] != DOCKER_DNS:
+        if len(row) == 3 and row[0] in ("tcp", "udp") and row[1] not in engine_addresses:
             seen[(str(row[0]), str(row[1]), int(row[2]))] = None
     return tuple(BoundSocket(*key) for key in seen)
 
 
 def sockets_on(lab: Lab, instance: str) -> tuple[BoundSocket, ...]:
     """What is bound on one container right now (one exec): e.g. a student's server on the wrong port."""
-    return bound_sockets(take_listing(testinfra_host(lab.testinfra_url(instance))))
+    listing = take_listing(testinfra_host(lab.testinfra_url(instance)), lab.engine_addresses)
+    return bound_sockets(listing, lab.engine_addresses)
 
 
 def look_all(lab: Lab, probes: Sequence[Probe], after: str | None) -> list[ProbeObservation]:
@@ -114,7 +116,7 @@ def look_all(lab: Lab, probes: Sequence[Probe], after: str | None) -> list[Probe
     with ThreadPoolExecutor(max_workers=len(by_host)) as pool:
         listings = {name: pool.submit(lambda url: take_listing(testinfra_host(url), lab.engine_addresses), urls[name])
                     for name in by_host}
-        seen = {probe.name: _observe(probe, after, listings[probe.host]) for probe in probes}
+        seen = {probe.name: _observe(probe, after, listings[probe.host], lab.engine_addresses) for probe in probes}
     return [seen[probe.name] for probe in probes]
 
 
@@ -123,10 +125,11 @@ def look(lab: Lab, probe: Probe, after: str | None) -> ProbeObservation:
     return look_all(lab, [probe], after)[0]
 
 
-def _observe(probe: Probe, after: str | None, pending: Future[Listing]) -> ProbeObservation:
+def _observe(probe: Probe, after: str | None, pending: Future[Listing],
+             engine_addresses: Sequence[str] = ()) -> ProbeObservation:
     try:
         listing = pending.result()
-        sockets = bound_sockets(listing)
+        sockets = bound_sockets(listing, engine_addresses)
         if probe.expect in LISTENING:
             listening = _is_listening(probe.socket, listing.listening)
             detail = f"{probe.socket} {'listening' if listening else 'not listening'}"

@@ -185,4 +185,4 @@ def test_a_listing_gives_the_bound_sockets_without_dockers_dns():
 
     listing = Listing([("tcp", "127.0.0.11", 41234), ("udp", "127.0.0.11", 53000), ("tcp", "127.0.0.1", 12000),
                        ("udp", "0.0.0.0", 12001), ("udp", "0.0.0.0", 12001)], [])
-    assert bound_sockets(listing) == (BoundSocket("tcp", "127.0.0.1", 12000), BoundSocket("udp", "0.0.0.0", 12001))
+    assert bound_sockets(listing, ("127.0.0.11",)) == (BoundSocket("tcp", "127.0.0.1", 12000), BoundSocket("udp", "0.0.0.0", 12001))
