@@ -15,7 +15,8 @@ Importing this package imports every family, so REGISTRY is complete; run_checks
 """
 from __future__ import annotations
 
-from lab.checks import api_trace, backlog, capture, echo, impaired_links, no_server, routed  # noqa: F401  (they register)
+# The lesson families: importing one registers its checks.
+from lab.checks import api_trace, backlog, capture, echo, impaired_links, no_server, routed  # noqa: F401
 from lab.checks.opening import judge, opening_checks
 from lab.checks.registry import REGISTRY, CheckResult, observed_hosts, validate_spec
 from lab.checks.student import run_student_checks

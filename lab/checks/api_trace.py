@@ -41,7 +41,8 @@ def trace_starts_at_socket(record: RunRecord, seen: Observation) -> CheckResult:
 
 
 @check("trace_listen_accept_server_only")
-def trace_listen_accept_server_only(record: RunRecord, seen: Observation, server: TracedHostName = "tcp-server") -> CheckResult:
+def trace_listen_accept_server_only(record: RunRecord, seen: Observation, server: TracedHostName = "tcp-server"
+                                    ) -> CheckResult:
     """listen() and accept() belong to the TCP server alone: no client and no UDP program calls them."""
     found = {host: [c for c in _traced_calls(seen, host) if c.name in {"listen"} | trace.ACCEPT_CALLS]
              for host in _traced_hosts(record)}
@@ -54,7 +55,8 @@ def trace_listen_accept_server_only(record: RunRecord, seen: Observation, server
 
 
 @check("trace_no_connect")
-def trace_no_connect(record: RunRecord, seen: Observation, client: TracedHostName = "udp-client") -> CheckResult:
+def trace_no_connect(record: RunRecord, seen: Observation, client: TracedHostName = "udp-client"
+                     ) -> CheckResult:
     """The UDP client never connects: each sendto() names the server's address instead."""
     calls = _traced_calls(seen, client)
     connects = [c for c in calls if c.name == "connect"]
@@ -65,7 +67,8 @@ def trace_no_connect(record: RunRecord, seen: Observation, client: TracedHostNam
 
 
 @check("trace_accept_new_descriptor")
-def trace_accept_new_descriptor(record: RunRecord, seen: Observation, server: TracedHostName = "tcp-server") -> CheckResult:
+def trace_accept_new_descriptor(record: RunRecord, seen: Observation, server: TracedHostName = "tcp-server"
+                                ) -> CheckResult:
     """accept() returns a NEW descriptor (the connection socket); the listening one stays open,
     and the conversation uses the new one."""
     calls = _traced_calls(seen, server)
@@ -80,7 +83,8 @@ def trace_accept_new_descriptor(record: RunRecord, seen: Observation, server: Tr
 
 
 @check("trace_reply_to_sender")
-def trace_reply_to_sender(record: RunRecord, seen: Observation, server: TracedHostName = "udp-server") -> CheckResult:
+def trace_reply_to_sender(record: RunRecord, seen: Observation, server: TracedHostName = "udp-server"
+                          ) -> CheckResult:
     """Each sendto() of the UDP server names the address its recvfrom() returned just before."""
     calls = _traced_calls(seen, server)
     pairs, bad, last = 0, [], None
