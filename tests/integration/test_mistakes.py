@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from lab import catalog
-from lab.grading import submission
 from lab.report.document import result_document
+from lab.grading import submission
 from lab.scenario.plan import build_plan
 from lab.scenario_run import run_scenario
 
