@@ -24,8 +24,8 @@ import docker.errors
 import docker.types
 from docker.models.containers import Container
 
-from lab.common import LABEL_ROLE, NO_HOST_ADDRESS, CommandResult
-from lab.engines import docker_endpoint
+from lab.common import LABEL_ROLE, NO_HOST_ADDRESS, CommandResult, current_session
+from lab.engines import docker_endpoint, ownership
 from lab.engines.base import (
     APP_UID,
     HelperSpec,
@@ -36,13 +36,14 @@ from lab.engines.base import (
     file_writing_command,
     in_background,
 )
+from lab.engines.docker_network_pool import Kind, NetworkPool, PoolNetwork
 from lab.engines.docker_shared import (
     CONNECTION_ERRORS,
     label_selector,
     live_runs_of,
     remove_container,
+    follow_until,
     short_error,
-    wait_for_log,
 )
 from lab.errors import EngineLost, EngineUnavailable, ImageBuildError, StepFailed
 
@@ -100,6 +101,7 @@ class DockerEngine:
 
     def __init__(self, client: docker.DockerClient) -> None:
         self.client = client
+        self._pool: NetworkPool | None = None
 
     @classmethod
     def connect(cls, timeout: float = 10) -> DockerEngine:
@@ -177,7 +179,33 @@ class DockerEngine:
         return []
 
     def lab(self, identity: RunIdentity) -> DockerLab:
-        return DockerLab(self.client, identity)
+        return DockerLab(self.client, identity, self._pool)
+
+    @contextmanager
+    def warm_networks(self) -> Iterator[None]:
+        """Runs inside lease their networks from one pool (lab.engines.docker_network_pool)."""
+        if self._pool is not None:   # already inside one: the outer pool serves
+            yield
+            return
+        pool = NetworkPool(self._create_pool_network, self._remove_pool_network)
+        self._pool = pool
+        try:
+            yield
+        finally:
+            self._pool = None
+            pool.drain()
+
+    def _create_pool_network(self, name: str, kind: Kind) -> str:
+        assert self._pool is not None
+        identity = RunIdentity(self._pool.run_id, "pool", current_session(), ownership.me().label())
+        return _create_bridge(self.client, name, kind[0], kind[1], identity.labels("network"))
+
+    def _remove_pool_network(self, network: PoolNetwork) -> None:
+        with _engine_call(f"removing network {network.name}"):
+            try:
+                self.client.networks.get(network.id).remove()
+            except docker.errors.NotFound:
+                pass
 
     # ----- objects by label ------------------------------------------------------------------
     def _containers(self, run_id: str | None, session: str | None) -> list[Container]:
@@ -209,6 +237,9 @@ class DockerEngine:
                     pass
                 except docker.errors.APIError as error:  # e.g. an endpoint still detaching: next round
                     log.warning("network %s not removed yet: %s", network.name, short_error(error))
+            pool = self._pool
+            if pool is not None and run_id:   # its leased networks: free again once no host is left on them
+                pool.give_back(run_id, hosts_gone=not self._containers(run_id, session))
         return len(containers), len(networks)
 
     def count_labelled(self, run_id: str | None = None, session: str | None = None) -> tuple[int, int]:
@@ -251,11 +282,13 @@ class DockerLab:
     creating the network.
     """
 
-    def __init__(self, client: docker.DockerClient, identity: RunIdentity) -> None:
+    def __init__(self, client: docker.DockerClient, identity: RunIdentity, pool: NetworkPool | None = None) -> None:
         self.client = client
         self.identity = identity
+        self._pool = pool
         self._containers: dict[str, Container] = {}
-        self._networks: dict[str, str] = {}
+        self._networks: dict[str, str] = {}         # logical name -> the engine's id
+        self._network_names: dict[str, str] = {}    # logical name -> the engine's name
         self._looked_at: set[str] = set()   # containers registered for testinfra (docker-api://)
 
     def docker_name(self, logical: str) -> str:
@@ -269,15 +302,17 @@ class DockerLab:
 
     def create_network(self, name: str, internal: bool = True, subnet: str | None = None) -> None:
         log.debug("network %s (internal=%s, subnet=%s)", name, internal, subnet)
-        ipam = None
-        if subnet:
-            ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=subnet)])
         with _engine_call(f"creating network {name}"):
-            network = self.client.networks.create(
-                self.docker_name(name), driver="bridge", internal=internal, ipam=ipam,
-                options=dict(NO_HOST_ADDRESS) if internal else None,
-                labels=self.identity.labels("network"), check_duplicate=True)
-        self._networks[name] = network.id
+            if self._pool is not None:   # a grade: a network of the pool, this run's alone until it ends
+                leased = self._pool.lease(self.identity.run_id, internal, subnet)
+                self._networks[name], self._network_names[name] = leased.id, leased.name
+                return
+            self._networks[name] = _create_bridge(self.client, self.docker_name(name), internal, subnet,
+                                                  self.identity.labels("network"))
+        self._network_names[name] = self.docker_name(name)
+
+    def _network_name(self, logical: str) -> str:
+        return self._network_names.get(logical) or self.docker_name(logical)
 
     def start(self, spec: HostSpec) -> None:
         """Create and start a container, least privileged, on its networks before it starts."""
@@ -314,9 +349,9 @@ class DockerLab:
         aliases = [spec.name, *spec.aliases]
         if spec.networks:
             primary = spec.networks[0]
-            kwargs["network"] = self.docker_name(primary)
+            kwargs["network"] = self._network_name(primary)
             kwargs["networking_config"] = {
-                self.docker_name(primary): self.client.api.create_endpoint_config(aliases=aliases)}
+                self._network_name(primary): self.client.api.create_endpoint_config(aliases=aliases)}
         else:
             kwargs["network_mode"] = "none"
         command = file_writing_command(spec.files, spec.command)
@@ -396,14 +431,25 @@ class DockerLab:
 
     def wait_for_log(self, host: str, needle: str, timeout: float) -> None:
         """Wait until a container printed `needle` (e.g. its ``listening`` event)."""
+        if self.wait_for_any_log(host, [needle], timeout) is not None:
+            return
         container = self._container(host)
-
-        def status() -> str:
+        try:
             with _engine_call(f"watching {host}"):
                 container.reload()
-            return str(container.status)
+        except StepFailed:
+            raise StepFailed(f"{host} was removed while starting") from None
+        if container.status == "exited":
+            raise StepFailed(f"{host} exited before it was ready: {self.stderr(host)[-500:]}")
+        raise StepFailed(f"{host} was not ready within {timeout:.0f} s (waited for {needle!r})")
 
-        wait_for_log(host, needle, timeout, lambda: self.logs(host), status, lambda: self.stderr(host))
+    def wait_for_any_log(self, host: str, needles: Sequence[str], timeout: float) -> str | None:
+        """Follow the container's stdout as the engine writes it (one streamed call, no polling)
+        until a needle shows; None when the container's command ends or the time runs out."""
+        container = self._container(host)
+        with _engine_call(f"watching {host}"):
+            stream = container.logs(stream=True, follow=True, stdout=True, stderr=False)
+        return follow_until(host, stream, needles, timeout)
 
     def stop(self, host: str, timeout: int = 3) -> None:
         container = self._container(host)
@@ -418,7 +464,7 @@ class DockerLab:
         with _engine_call(f"inspecting {host}"):
             container.reload()
         networks = container.attrs["NetworkSettings"]["Networks"]
-        return str(networks[self.docker_name(network)]["IPAddress"])
+        return str(networks[self._network_name(network)]["IPAddress"])
 
     def testinfra_url(self, host: str) -> str:
         """A URL testinfra reaches over this engine's API (lab.engines.docker_testinfra)."""
@@ -449,6 +495,18 @@ class DockerLab:
 
             for container_id in self._looked_at:
                 docker_testinfra.forget(container_id)
+
+
+def _create_bridge(client: docker.DockerClient, name: str, internal: bool, subnet: str | None,
+                   labels: dict[str, str]) -> str:
+    """A bridge network of the lab (internal ones with no address on the host); returns its id."""
+    ipam = None
+    if subnet:
+        ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=subnet)])
+    network = client.networks.create(name, driver="bridge", internal=internal, ipam=ipam,
+                                     options=dict(NO_HOST_ADDRESS) if internal else None,
+                                     labels=labels, check_duplicate=True)
+    return str(network.id)
 
 
 def _tmpfs_options(path: str) -> str:

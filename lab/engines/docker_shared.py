@@ -9,8 +9,9 @@ containers) stay in each engine.
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import docker
@@ -76,6 +77,50 @@ def wait_for_log(host: str, needle: str, timeout: float, logs: Callable[[], str]
             raise StepFailed(f"{host} exited before it was ready: {stderr()[-500:]}")
         time.sleep(LOG_POLL_S)
     raise StepFailed(f"{host} was not ready within {timeout:.0f} s (waited for {needle!r})")
+
+
+def follow_until(host: str, stream: Any, needles: Sequence[str], timeout: float) -> str | None:
+    """Read a followed log stream (``container.logs(stream=True, follow=True)``) until a needle
+    shows (returned); None when the stream ends (the container's command ended) or at the deadline,
+    where a timer closes the stream to unblock the read: an event awaited, not polled for."""
+    closer = threading.Timer(timeout, stream.close)
+    closer.daemon = True
+    closer.start()
+    keep = max(map(len, needles), default=0)
+    seen = ""
+    try:
+        for chunk in stream:
+            seen = seen[-keep:] + chunk.decode(errors="replace")
+            found = next((n for n in needles if n in seen), None)
+            if found is not None:
+                return found
+        return None
+    except Exception as error:  # noqa: BLE001 - closed at the deadline, or the engine went away:
+        log.debug("following %s ended: %s", host, error)   # the caller's next call says which
+        return None
+    finally:
+        closer.cancel()
+        stream.close()
+
+
+def wait_for_any_log(host: str, needles: Sequence[str], timeout: float, logs: Callable[[], str],
+                     status: Callable[[], str]) -> str | None:
+    """Poll until the host's stdout shows one of `needles` (returned), its command ends (None) or the
+    time runs out (None): for engines that cannot follow a log as a stream."""
+    deadline = time.monotonic() + timeout
+    while True:
+        text = logs()
+        found = next((n for n in needles if n in text), None)
+        if found is not None:
+            return found
+        try:
+            if status() == "exited":
+                return None
+        except StepFailed:
+            return None
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(LOG_POLL_S)
 
 
 def remove_container(container: Any) -> None:

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -52,6 +52,7 @@ from lab.engines.docker_shared import (
     live_runs_of,
     remove_container,
     short_error,
+    follow_until,
     wait_for_log,
 )
 from lab.engines.swarm_cluster import HEALTH_INTERVAL_S, Swarm, SwarmNode, distribute_images
@@ -157,6 +158,11 @@ class SwarmEngine:
 
     def lab(self, identity: RunIdentity) -> SwarmLab:
         return SwarmLab(self, identity)
+
+    def warm_networks(self) -> AbstractContextManager[None]:
+        """Overlay networks are still made per run here (their tasks leave them asynchronously:
+        handing one on needs the manager to say every task of the run is gone)."""
+        return nullcontext()
 
     # ----- objects by label --------------------------------------------------------------------------
     def _node_containers(self, node: SwarmNode, selector: list[str]) -> list[Container]:
@@ -545,6 +551,13 @@ class SwarmLab:
             return str(task.container.status)
 
         wait_for_log(host, needle, timeout, lambda: self.logs(host), status, lambda: self.stderr(host))
+
+    def wait_for_any_log(self, host: str, needles: Sequence[str], timeout: float) -> str | None:
+        """Follow the task's container's stdout on its node until a needle shows (no polling)."""
+        task = self._task(host)
+        with _node_call(task.node, f"watching {host}"):
+            stream = task.container.logs(stream=True, follow=True, stdout=True, stderr=False)
+        return follow_until(host, stream, needles, timeout)
 
     def stop(self, host: str, timeout: int = 3) -> None:
         """Stop the task's container (restart condition none: Swarm does not start another)."""
