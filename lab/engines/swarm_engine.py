@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -34,8 +34,8 @@ import docker.errors
 import docker.types
 from docker.models.containers import Container
 
-from lab.common import LABEL_ROLE, CommandResult
-from lab.engines import swarm_testinfra
+from lab.common import LABEL_ROLE, CommandResult, current_session
+from lab.engines import ownership, swarm_testinfra
 from lab.engines.base import (
     HelperSpec,
     HostSpec,
@@ -46,6 +46,7 @@ from lab.engines.base import (
     in_background,
 )
 from lab.engines.docker_engine import DockerEngine
+from lab.engines.docker_network_pool import Kind, NetworkPool, PoolNetwork
 from lab.engines.docker_shared import (
     CONNECTION_ERRORS,
     label_selector,
@@ -118,6 +119,7 @@ class SwarmEngine:
         self.manager = manager
         self.swarm = swarm
         self.client = manager.client
+        self._pool: NetworkPool | None = None
 
     @classmethod
     def connect(cls, timeout: float = 10) -> SwarmEngine:
@@ -159,10 +161,38 @@ class SwarmEngine:
     def lab(self, identity: RunIdentity) -> SwarmLab:
         return SwarmLab(self, identity)
 
-    def warm_networks(self) -> AbstractContextManager[None]:
-        """Overlay networks are still made per run here (their tasks leave them asynchronously:
-        handing one on needs the manager to say every task of the run is gone)."""
-        return nullcontext()
+    @contextmanager
+    def warm_networks(self) -> Iterator[None]:
+        """Runs inside lease their overlay networks from one pool (lab.engines.docker_network_pool);
+        a run's networks are handed on once teardown saw every task container of the run gone."""
+        if self._pool is not None:
+            yield
+            return
+        pool = NetworkPool(self._create_pool_network, self._remove_pool_network)
+        self._pool = pool
+        try:
+            yield
+        finally:
+            self._pool = None
+            pool.drain()
+
+    def _create_pool_network(self, name: str, kind: Kind) -> str:
+        assert self._pool is not None
+        identity = RunIdentity(self._pool.run_id, "pool", current_session(), ownership.me().label())
+        ipam = None
+        if kind[1]:
+            ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=kind[1])])
+        with _manager_call(f"creating network {name}"):
+            return str(self.client.networks.create(
+                name, driver="overlay", attachable=True, internal=kind[0], ipam=ipam,
+                labels=_labels(identity, "network"), check_duplicate=True, scope="swarm").id)
+
+    def _remove_pool_network(self, network: PoolNetwork) -> None:
+        with _manager_call(f"removing network {network.name}"):
+            try:
+                self.client.networks.get(network.id).remove()
+            except docker.errors.NotFound:
+                pass
 
     # ----- objects by label --------------------------------------------------------------------------
     def _node_containers(self, node: SwarmNode, selector: list[str]) -> list[Container]:
@@ -249,6 +279,9 @@ class SwarmEngine:
         log.debug("teardown: services removed at %.2f s", time.monotonic() - mark)
         self._wait_tasks_gone(selector, unreachable)
         log.debug("teardown: task containers gone at %.2f s", time.monotonic() - mark)
+        pool = self._pool
+        if pool is not None and run_id:   # its leased networks: free again once every task is gone
+            pool.give_back(run_id, hosts_gone=not unreachable)
         with _manager_call("removing the lab's networks"):
             networks = self.client.networks.list(filters={"label": selector})
         self._remove_networks(networks, patient=not unreachable)
@@ -339,6 +372,7 @@ class SwarmLab:
         self.client = engine.client
         self.identity = identity
         self._networks: dict[str, str] = {}
+        self._network_names: dict[str, str] = {}   # logical name -> the engine's name
         self._services: dict[str, str] = {}
         self._tasks: dict[str, Task] = {}
         self._image_ids: dict[str, str] = {}
@@ -355,6 +389,12 @@ class SwarmLab:
 
     # ----- topology ----------------------------------------------------------------------------------
     def create_network(self, name: str, internal: bool = True, subnet: str | None = None) -> None:
+        pool = self.engine._pool
+        if pool is not None:   # a grade: an overlay network of the pool, this run's alone until it ends
+            with _manager_call(f"creating network {name}"):
+                leased = pool.lease(self.identity.run_id, internal, subnet)
+            self._networks[name], self._network_names[name] = leased.id, leased.name
+            return
         ipam = None
         if subnet:
             ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=subnet)])
@@ -363,6 +403,7 @@ class SwarmLab:
                 self.docker_name(name), driver="overlay", attachable=True, internal=internal, ipam=ipam,
                 labels=_labels(self.identity, "network"), check_duplicate=True, scope="swarm")
         self._networks[name] = network.id
+        self._network_names[name] = self.docker_name(name)
 
     def _image_id(self, tag: str) -> str:
         """The image's ID on the manager: services name it so, and nodes never ask a registry."""
@@ -573,7 +614,7 @@ class SwarmLab:
         with _node_call(task.node, f"inspecting {host}"):
             task.container.reload()
         networks = task.container.attrs["NetworkSettings"]["Networks"]
-        return str(networks[self.docker_name(network)]["IPAddress"])
+        return str(networks[self._network_names.get(network) or self.docker_name(network)]["IPAddress"])
 
     def testinfra_url(self, host: str) -> str:
         return swarm_testinfra.url(self._task(host).container.id)
