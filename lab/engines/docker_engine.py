@@ -39,10 +39,10 @@ from lab.engines.base import (
 from lab.engines.docker_network_pool import Kind, NetworkPool, PoolNetwork
 from lab.engines.docker_shared import (
     CONNECTION_ERRORS,
+    follow_until,
     label_selector,
     live_runs_of,
     remove_container,
-    follow_until,
     short_error,
 )
 from lab.errors import EngineLost, EngineUnavailable, ImageBuildError, StepFailed

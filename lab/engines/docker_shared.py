@@ -81,26 +81,37 @@ def wait_for_log(host: str, needle: str, timeout: float, logs: Callable[[], str]
 
 def follow_until(host: str, stream: Any, needles: Sequence[str], timeout: float) -> str | None:
     """Read a followed log stream (``container.logs(stream=True, follow=True)``) until a needle
-    shows (returned); None when the stream ends (the container's command ended) or at the deadline,
-    where a timer closes the stream to unblock the read: an event awaited, not polled for."""
-    closer = threading.Timer(timeout, stream.close)
-    closer.daemon = True
-    closer.start()
-    keep = max(map(len, needles), default=0)
-    seen = ""
+    shows (returned); None when the stream ends (the container's command ended) or at the deadline:
+    an event awaited, not polled for.
+
+    The stream is read in a daemon thread and awaited with the deadline, then closed: a transport
+    whose streams cannot be cancelled (ssh://) leaves that thread to end with the container.
+    """
+    found: list[str] = []
+    ended = threading.Event()
+
+    def read() -> None:
+        keep = max(map(len, needles), default=0)
+        seen = ""
+        try:
+            for chunk in stream:
+                seen = seen[-keep:] + chunk.decode(errors="replace")
+                hit = next((n for n in needles if n in seen), None)
+                if hit is not None:
+                    found.append(hit)
+                    return
+        except Exception as error:  # noqa: BLE001 - the engine went away: the caller's next call says so
+            log.debug("following %s ended: %s", host, error)
+        finally:
+            ended.set()
+
+    threading.Thread(target=read, daemon=True, name=f"follow-{host}").start()
+    ended.wait(timeout)
     try:
-        for chunk in stream:
-            seen = seen[-keep:] + chunk.decode(errors="replace")
-            found = next((n for n in needles if n in seen), None)
-            if found is not None:
-                return found
-        return None
-    except Exception as error:  # noqa: BLE001 - closed at the deadline, or the engine went away:
-        log.debug("following %s ended: %s", host, error)   # the caller's next call says which
-        return None
-    finally:
-        closer.cancel()
         stream.close()
+    except Exception as error:  # noqa: BLE001 - e.g. ssh:// cannot cancel a stream
+        log.debug("closing the log stream of %s: %s", host, error)
+    return found[0] if found else None
 
 
 def wait_for_any_log(host: str, needles: Sequence[str], timeout: float, logs: Callable[[], str],

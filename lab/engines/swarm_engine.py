@@ -49,11 +49,11 @@ from lab.engines.docker_engine import DockerEngine
 from lab.engines.docker_network_pool import Kind, NetworkPool, PoolNetwork
 from lab.engines.docker_shared import (
     CONNECTION_ERRORS,
+    follow_until,
     label_selector,
     live_runs_of,
     remove_container,
     short_error,
-    follow_until,
     wait_for_log,
 )
 from lab.engines.swarm_cluster import HEALTH_INTERVAL_S, Swarm, SwarmNode, distribute_images
