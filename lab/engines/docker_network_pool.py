@@ -41,6 +41,7 @@ class NetworkPool:
         self._create, self._remove = create, remove
         self._free: dict[Kind, list[PoolNetwork]] = {}
         self._leased: dict[str, list[PoolNetwork]] = {}
+        self._retired: list[PoolNetwork] = []   # a host of its run was still on it: never handed on
         self._lock = threading.Lock()
         self._made = 0
 
@@ -59,15 +60,15 @@ class NetworkPool:
         return network
 
     def give_back(self, run_id: str, hosts_gone: bool) -> None:
-        """The run is over: its networks are free again when its hosts are all gone, else dropped."""
+        """The run is over: its networks are free again when its hosts are all gone; otherwise they
+        are retired, removed at the end (by then the run's teardown has removed its stragglers)."""
         with self._lock:
             networks = self._leased.pop(run_id, [])
-            if hosts_gone:
-                for network in networks:
-                    self._free.setdefault(network.kind, []).append(network)
-        if not hosts_gone:
             for network in networks:
-                self._remove_quietly(network)
+                if hosts_gone:
+                    self._free.setdefault(network.kind, []).append(network)
+                else:
+                    self._retired.append(network)
 
     def free_count(self) -> int:
         with self._lock:
@@ -80,9 +81,10 @@ class NetworkPool:
         """Remove every network of the pool (leased ones too: their runs are over by now)."""
         with self._lock:
             networks = [n for group in self._free.values() for n in group]
-            networks += [n for group in self._leased.values() for n in group]
+            networks += [n for group in self._leased.values() for n in group] + self._retired
             self._free.clear()
             self._leased.clear()
+            self._retired.clear()
         for network in networks:
             self._remove_quietly(network)
 
