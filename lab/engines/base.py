@@ -22,6 +22,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -193,6 +194,11 @@ class Lab(Protocol):
     def wait_for_log(self, host: str, needle: str, timeout: float) -> None:
         """Return once the host printed `needle`; StepFailed if it exits or the time runs out."""
 
+    def wait_for_any_log(self, host: str, needles: Sequence[str], timeout: float) -> str | None:
+        """The first of `needles` the host's stdout shows, awaited (an engine that can follows the
+        log as it is written); None when the host's command ends first or the time runs out. The
+        caller reads the logs again to decide: this only says when to look."""
+
     def stop(self, host: str, timeout: int = 3) -> None:
         """Stop a host's command (SIGTERM, then SIGKILL after `timeout`)."""
 
@@ -278,6 +284,11 @@ class Engine(Protocol):
 
     def shell_argv(self, run_id: str, host: str, interactive: bool) -> list[str]:
         """The command that opens a shell on one host of a run, as its own user (`invoke shell`)."""
+
+    def warm_networks(self) -> AbstractContextManager[None]:
+        """While inside: a run's networks outlive it and the next run of this process takes them
+        (one run at a time on each, handed on only once the run's hosts are all removed), so a
+        grade pays for its networks once instead of once per student. All removed on exit."""
 
 
 class LabRun:

@@ -24,8 +24,8 @@ import docker.errors
 import docker.types
 from docker.models.containers import Container
 
-from lab.common import LABEL_ROLE, LABEL_RUN, NO_HOST_ADDRESS
-from lab.engines import docker_endpoint
+from lab.common import LABEL_ROLE, LABEL_RUN, NO_HOST_ADDRESS, current_session
+from lab.engines import docker_endpoint, ownership
 from lab.engines.base import (
     APP_UID,
     HelperSpec,
@@ -36,6 +36,7 @@ from lab.engines.base import (
     Survey,
     file_writing_command,
 )
+from lab.engines.docker_network_pool import Kind, NetworkPool, PoolNetwork
 from lab.engines.docker_shared import (
     CONNECTION_ERRORS,
     ContainerLab,
@@ -101,6 +102,7 @@ class DockerEngine:
 
     def __init__(self, client: docker.DockerClient) -> None:
         self.client = client
+        self._pool: NetworkPool | None = None
 
     @classmethod
     def connect(cls, timeout: float = 10) -> DockerEngine:
@@ -189,7 +191,35 @@ class DockerEngine:
         return []
 
     def lab(self, identity: RunIdentity) -> DockerLab:
-        return DockerLab(self.client, identity)
+        return DockerLab(self.client, identity, self._pool)
+
+    @contextmanager
+    def warm_networks(self) -> Iterator[None]:
+        """Runs inside lease their networks from one pool (lab.engines.docker_network_pool)."""
+        if self._pool is not None:   # already inside one: the outer pool serves
+            yield
+            return
+        pool = NetworkPool(self._create_pool_network, self._remove_pool_network)
+        self._pool = pool
+        try:
+            yield
+        finally:
+            self._pool = None
+            pool.drain()
+
+    def _create_pool_network(self, name: str, kind: Kind) -> str:
+        assert self._pool is not None
+        identity = RunIdentity(self._pool.run_id, "pool", current_session(), ownership.me().label())
+        internal, subnet = kind
+        return create_network(self.client, name, identity.labels("network"), subnet, driver="bridge",
+                              internal=internal, options=dict(NO_HOST_ADDRESS) if internal else None)
+
+    def _remove_pool_network(self, network: PoolNetwork) -> None:
+        with _engine_call(f"removing network {network.name}"):
+            try:
+                self.client.networks.get(network.id).remove()
+            except docker.errors.NotFound:
+                pass
 
     # ----- objects by label ------------------------------------------------------------------
     def _containers(self, run_id: str | None, session: str | None) -> list[Container]:
@@ -221,6 +251,9 @@ class DockerEngine:
                     pass
                 except docker.errors.APIError as error:  # e.g. an endpoint still detaching: next round
                     log.warning("network %s not removed yet: %s", network.name, short_error(error))
+            pool = self._pool
+            if pool is not None and run_id:   # its leased networks: free again once no host is left on them
+                pool.give_back(run_id, hosts_gone=not self._containers(run_id, session))
         return len(containers), len(networks)
 
     def count_labelled(self, run_id: str | None = None, session: str | None = None) -> tuple[int, int]:
@@ -263,11 +296,13 @@ class DockerLab(ContainerLab):
     creating the network.
     """
 
-    def __init__(self, client: docker.DockerClient, identity: RunIdentity) -> None:
+    def __init__(self, client: docker.DockerClient, identity: RunIdentity, pool: NetworkPool | None = None) -> None:
         self.client = client
         self.identity = identity
+        self._pool = pool
         self._containers: dict[str, Container] = {}
-        self._networks: dict[str, str] = {}
+        self._networks: dict[str, str] = {}         # logical name -> the engine's id
+        self._network_names: dict[str, str] = {}    # logical name -> the engine's name
         self._looked_at: set[str] = set()   # containers registered for testinfra (docker-api://)
 
     def _container(self, host: str) -> Container:
@@ -288,6 +323,10 @@ class DockerLab(ContainerLab):
     def create_network(self, name: str, internal: bool = True, subnet: str | None = None) -> None:
         log.debug("network %s (internal=%s, subnet=%s)", name, internal, subnet)
         with _engine_call(f"creating network {name}"):
+            if self._pool is not None:   # a grade: a network of the pool, this run's alone until it ends
+                leased = self._pool.lease(self.identity.run_id, internal, subnet)
+                self._networks[name], self._network_names[name] = leased.id, leased.name
+                return
             self._networks[name] = create_network(
                 self.client, self.docker_name(name), self._labels("network"), subnet, driver="bridge",
                 internal=internal, options=dict(NO_HOST_ADDRESS) if internal else None)
@@ -327,9 +366,9 @@ class DockerLab(ContainerLab):
         aliases = [spec.name, *spec.aliases]
         if spec.networks:
             primary = spec.networks[0]
-            kwargs["network"] = self.docker_name(primary)
+            kwargs["network"] = self._network_name(primary)
             kwargs["networking_config"] = {
-                self.docker_name(primary): self.client.api.create_endpoint_config(aliases=aliases)}
+                self._network_name(primary): self.client.api.create_endpoint_config(aliases=aliases)}
         else:
             kwargs["network_mode"] = "none"
         command = file_writing_command(spec.files, spec.command)

@@ -10,7 +10,7 @@ containers, how an SDK error reads) stay in each engine.
 from __future__ import annotations
 
 import logging
-import time
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future
 from contextlib import AbstractContextManager
@@ -29,7 +29,6 @@ log = logging.getLogger(__name__)
 
 # The engine went away (connection refused, reset, timed out), as opposed to an API error.
 CONNECTION_ERRORS = (requests.exceptions.ConnectionError, requests.exceptions.Timeout, ConnectionError)
-LOG_POLL_S = 0.02   # a poll is two short round trips; a run waits on each service's first event
 #: Docker's embedded DNS resolver listens here inside every container, bridge or overlay alike
 EMBEDDED_DNS = "127.0.0.11"
 
@@ -64,25 +63,39 @@ def live_runs_of(objects: Iterable[tuple[str, Mapping[str, str]]]) -> list[LiveR
     return [LiveRun(run_id, scenarios[run_id], tuple(sorted(names))) for run_id, names in sorted(hosts.items())]
 
 
-def wait_for_log(host: str, needle: str, timeout: float, logs: Callable[[], str],
-                 status: Callable[[], str], stderr: Callable[[], str]) -> None:
-    """Wait until a container printed `needle` (e.g. its ``listening`` event).
+def follow_until(host: str, stream: Any, needles: Sequence[str], timeout: float) -> str | None:
+    """Read a followed log stream (``container.logs(stream=True, follow=True)``) until a needle
+    shows (returned); None when the stream ends (the container's command ended) or at the deadline:
+    an event awaited, not polled for.
 
-    `status` reloads the container and returns its state (a StepFailed from it means the
-    container is gone); an exited container fails at once with the end of its stderr.
+    The stream is read in a daemon thread and awaited with the deadline, then closed: a transport
+    whose streams cannot be cancelled (ssh://) leaves that thread to end with the container.
     """
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if needle in logs():
-            return
+    found: list[str] = []
+    ended = threading.Event()
+
+    def read() -> None:
+        keep = max(map(len, needles), default=0)
+        seen = ""
         try:
-            state = status()
-        except StepFailed:
-            raise StepFailed(f"{host} was removed while starting") from None
-        if state == "exited":
-            raise StepFailed(f"{host} exited before it was ready: {stderr()[-500:]}")
-        time.sleep(LOG_POLL_S)
-    raise StepFailed(f"{host} was not ready within {timeout:.0f} s (waited for {needle!r})")
+            for chunk in stream:
+                seen = seen[-keep:] + chunk.decode(errors="replace")
+                hit = next((n for n in needles if n in seen), None)
+                if hit is not None:
+                    found.append(hit)
+                    return
+        except Exception as error:  # noqa: BLE001 - the engine went away: the caller's next call says so
+            log.debug("following %s ended: %s", host, error)
+        finally:
+            ended.set()
+
+    threading.Thread(target=read, daemon=True, name=f"follow-{host}").start()
+    ended.wait(timeout)
+    try:
+        stream.close()
+    except Exception as error:  # noqa: BLE001 - e.g. ssh:// cannot cancel a stream
+        log.debug("closing the log stream of %s: %s", host, error)
+    return found[0] if found else None
 
 
 def remove_container(container: Any) -> None:
@@ -114,6 +127,7 @@ class ContainerLab:
     """
 
     identity: RunIdentity
+    _network_names: dict[str, str]   # logical name -> the engine's name (set by each engine's lab)
     #: where the engine itself listens in every host (its DNS resolver): no lesson's socket
     engine_addresses: tuple[str, ...] = (EMBEDDED_DNS,)
 
@@ -190,15 +204,27 @@ class ContainerLab:
         return str(raw.decode(errors="replace"))
 
     def wait_for_log(self, host: str, needle: str, timeout: float) -> None:
-        """Wait until a container printed `needle` (e.g. its ``listening`` event)."""
+        """Wait until a container printed `needle` (e.g. its ``listening`` event), awaited on its
+        followed log; an exited container fails with the end of its stderr."""
+        if self.wait_for_any_log(host, [needle], timeout) is not None:
+            return
         container = self._container(host)
-
-        def status() -> str:
+        try:
             with self._call(host, f"watching {host}"):
                 container.reload()
-            return str(container.status)
+        except StepFailed:
+            raise StepFailed(f"{host} was removed while starting") from None
+        if container.status == "exited":
+            raise StepFailed(f"{host} exited before it was ready: {self.stderr(host)[-500:]}")
+        raise StepFailed(f"{host} was not ready within {timeout:.0f} s (waited for {needle!r})")
 
-        wait_for_log(host, needle, timeout, lambda: self.logs(host), status, lambda: self.stderr(host))
+    def wait_for_any_log(self, host: str, needles: Sequence[str], timeout: float) -> str | None:
+        """Follow the container's stdout as the engine writes it (one streamed call, no polling)
+        until a needle shows; None when its command ends or the time runs out."""
+        container = self._container(host)
+        with self._call(host, f"watching {host}"):
+            stream = container.logs(stream=True, follow=True, stdout=True, stderr=False)
+        return follow_until(host, stream, needles, timeout)
 
     def stop(self, host: str, timeout: int = 3) -> None:
         """Stop a host's command (a swarm task's restart condition is none: no other starts)."""
@@ -214,7 +240,11 @@ class ContainerLab:
         with self._call(host, f"inspecting {host}"):
             container.reload()
         networks = container.attrs["NetworkSettings"]["Networks"]
-        return str(networks[self.docker_name(network)]["IPAddress"])
+        return str(networks[self._network_name(network)]["IPAddress"])
+
+    def _network_name(self, logical: str) -> str:
+        """The engine's name of a network of this run: its own, or one leased from a grade's pool."""
+        return self._network_names.get(logical) or self.docker_name(logical)
 
 
 def command_result(rc: int | None, out: bytes | None, err: bytes | None) -> CommandResult:

@@ -34,9 +34,9 @@ import docker.errors
 import docker.types
 from docker.models.containers import Container
 
-from lab.common import LABEL_ROLE, LABEL_RUN, CommandResult
+from lab.common import LABEL_ROLE, LABEL_RUN, CommandResult, current_session
 from lab.engines import docker_endpoint
-from lab.engines import swarm_testinfra
+from lab.engines import ownership, swarm_testinfra
 from lab.engines.base import (
     HelperSpec,
     HostSpec,
@@ -48,6 +48,7 @@ from lab.engines.base import (
     in_background,
 )
 from lab.engines.docker_engine import DockerEngine
+from lab.engines.docker_network_pool import Kind, NetworkPool, PoolNetwork
 from lab.engines.docker_shared import (
     CONNECTION_ERRORS,
     ContainerLab,
@@ -121,6 +122,7 @@ class SwarmEngine:
         self.manager = manager
         self.swarm = swarm
         self.client = manager.client
+        self._pool: NetworkPool | None = None
 
     @classmethod
     def connect(cls, timeout: float = 10) -> SwarmEngine:
@@ -174,6 +176,36 @@ class SwarmEngine:
 
     def lab(self, identity: RunIdentity) -> SwarmLab:
         return SwarmLab(self, identity)
+
+    @contextmanager
+    def warm_networks(self) -> Iterator[None]:
+        """Runs inside lease their overlay networks from one pool (lab.engines.docker_network_pool);
+        a run's networks are handed on once teardown saw every task container of the run gone."""
+        if self._pool is not None:
+            yield
+            return
+        pool = NetworkPool(self._create_pool_network, self._remove_pool_network)
+        self._pool = pool
+        try:
+            yield
+        finally:
+            self._pool = None
+            pool.drain()
+
+    def _create_pool_network(self, name: str, kind: Kind) -> str:
+        assert self._pool is not None
+        identity = RunIdentity(self._pool.run_id, "pool", current_session(), ownership.me().label())
+        internal, subnet = kind
+        with _manager_call(f"creating network {name}"):
+            return create_network(self.client, name, _labels(identity, "network"), subnet, driver="overlay",
+                                  attachable=True, internal=internal, scope="swarm")
+
+    def _remove_pool_network(self, network: PoolNetwork) -> None:
+        with _manager_call(f"removing network {network.name}"):
+            try:
+                self.client.networks.get(network.id).remove()
+            except docker.errors.NotFound:
+                pass
 
     # ----- objects by label --------------------------------------------------------------------------
     def _node_containers(self, node: SwarmNode, selector: list[str]) -> list[Container]:
@@ -260,6 +292,9 @@ class SwarmEngine:
         log.debug("teardown: services removed at %.2f s", time.monotonic() - mark)
         self._wait_tasks_gone(selector, unreachable)
         log.debug("teardown: task containers gone at %.2f s", time.monotonic() - mark)
+        pool = self._pool
+        if pool is not None and run_id:   # its leased networks: free again once every task is gone
+            pool.give_back(run_id, hosts_gone=not unreachable)
         with _manager_call("removing the lab's networks"):
             networks = self.client.networks.list(filters={"label": selector})
         self._remove_networks(networks, patient=not unreachable)
@@ -350,6 +385,7 @@ class SwarmLab(ContainerLab):
         self.client = engine.client
         self.identity = identity
         self._networks: dict[str, str] = {}
+        self._network_names: dict[str, str] = {}   # logical name -> the engine's name
         self._services: dict[str, str] = {}
         self._tasks: dict[str, Task] = {}
         self._image_ids: dict[str, str] = {}
@@ -382,6 +418,11 @@ class SwarmLab(ContainerLab):
 
     # ----- topology ----------------------------------------------------------------------------------
     def create_network(self, name: str, internal: bool = True, subnet: str | None = None) -> None:
+        pool = self.engine._pool
+        if pool is not None:   # a grade: an overlay network of the pool, this run's alone until it ends
+            leased = pool.lease(self.identity.run_id, internal, subnet)
+            self._networks[name], self._network_names[name] = leased.id, leased.name
+            return
         with _manager_call(f"creating network {name}"):
             self._networks[name] = create_network(
                 self.client, self.docker_name(name), self._labels("network"), subnet, driver="overlay",

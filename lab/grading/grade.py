@@ -145,7 +145,9 @@ def grade(directory: str, scenarios: str | None = None, jobs: int = 1, report_di
     pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="grade")
     futures: list[Future] = []
     try:
-        with progress:
+        # What is the same for every student is paid once per grade: the runs lease their networks
+        # from one pool (one run at a time on each, handed on once its hosts are all removed).
+        with progress, engine.warm_networks():
             for student, own in planned.items():
                 for job in own:
                     future = pool.submit(_run_job, engine, job, seed)

@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 SERVICE_READY_TIMEOUT_S = 30
 START_MARGIN_S = 1.0             # {start_at} of a parallel step: this far ahead of the launch,
 START_MARGIN_PER_CLIENT_S = 0.3   # plus this per client (each starts Python in its container)
+SUPERVISOR_EVENT = '"event": "{}"'   # how an event's name reads in the supervisor's JSON lines
 
 
 def _at(argv: tuple[str, ...], start_at: str) -> tuple[str, ...]:
@@ -237,19 +238,20 @@ def _wait_student_server(lab: Lab, instance: Instance, ready_s: float) -> float:
     """
     assert instance.student is not None
     started = time.monotonic()
-    events: list[dict] = []
-    while time.monotonic() - started < ready_s:
-        events = parse_events(lab.logs(instance.name))
-        if any(e.get("event") == "listening" for e in events):
-            return time.monotonic() - started
-        ended = next((e for e in events if e.get("event") == "exited"), None)
-        if ended:
-            stderr = "".join(e["text"] for e in events if e.get("event") == "output" and e.get("stream") == "stderr")
-            how = f"exit status {ended['rc']}" if ended.get("rc") is not None else f"killed by {ended.get('signal')}"
-            how += STOP_REASONS.get(str(ended.get("reason")), "")
-            raise StudentProgramFailed(f"{instance.student.name} ended ({how}) before it listened on port 12000"
-                                       + (f": {stderr.strip()}" if stderr.strip() else ""))
-        time.sleep(0.05)
+    # Awaited, not polled: the engine follows the log; what it saw is then read as a whole, so
+    # the verdict comes from the parsed events only (a student's text cannot forge a JSON key).
+    lab.wait_for_any_log(instance.name, (SUPERVISOR_EVENT.format("listening"), SUPERVISOR_EVENT.format("exited")),
+                         ready_s)
+    events = parse_events(lab.logs(instance.name))
+    if any(e.get("event") == "listening" for e in events):
+        return time.monotonic() - started
+    ended = next((e for e in events if e.get("event") == "exited"), None)
+    if ended:
+        stderr = "".join(e["text"] for e in events if e.get("event") == "output" and e.get("stream") == "stderr")
+        how = f"exit status {ended['rc']}" if ended.get("rc") is not None else f"killed by {ended.get('signal')}"
+        how += STOP_REASONS.get(str(ended.get("reason")), "")
+        raise StudentProgramFailed(f"{instance.student.name} ended ({how}) before it listened on port 12000"
+                                   + (f": {stderr.strip()}" if stderr.strip() else ""))
     raise StudentProgramFailed(f"{instance.student.name} did not bind port 12000 within {ready_s:g} s")
 
 

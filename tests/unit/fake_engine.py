@@ -12,6 +12,8 @@ forever (a future that never completes), for time-limit tests; an exception is r
 """
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
+
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from pathlib import Path
@@ -110,6 +112,9 @@ class FakeEngine:
                 run_id = item.labels[LABEL_RUN]
                 runs.setdefault(run_id, set()).add(item.name.removeprefix(f"socklab-{run_id}-"))
         return [LiveRun(run_id, "fake", tuple(sorted(hosts))) for run_id, hosts in sorted(runs.items())]
+
+    def warm_networks(self) -> AbstractContextManager[None]:
+        return nullcontext()
 
     def shell_argv(self, run_id: str, host: str, interactive: bool) -> list[str]:
         return ["true", run_id, host]
@@ -217,6 +222,10 @@ class FakeLab:
     def wait_for_log(self, host: str, needle: str, timeout: float) -> None:
         if needle not in self.logs(host):
             raise StepFailed(f"{host} was not ready within {timeout:.0f} s (waited for {needle!r})")
+
+    def wait_for_any_log(self, host: str, needles: Sequence[str], timeout: float) -> str | None:
+        text = self.logs(host)
+        return next((n for n in needles if n in text), None)
 
     def stop(self, host: str, timeout: int = 3) -> None:
         self.engine.calls.append(("stop", host))

@@ -1,0 +1,113 @@
+"""A grade's warm networks keep students apart, on the real engine (issue 17).
+
+Inside Engine.warm_networks a run leases its networks from a pool instead of making its own. Two
+things must hold exactly as with a network per run: two runs at once never meet (each on its own
+network: one's host can neither reach nor name the other's), and the next run on a handed-on
+network meets nothing of the previous one (its container, files, processes, sockets all gone).
+"""
+from __future__ import annotations
+
+import textwrap
+import time
+
+import pytest
+
+from lab.common import APPS_IMAGE
+from lab.engines.base import HostSpec, LabRun
+from lab.run.runner import new_run_id
+
+pytestmark = pytest.mark.integration
+
+# What a student's server might leave behind: a file, a process that outlives it, a bound socket.
+LEAVE_TRACES = textwrap.dedent("""
+    import os, socket, subprocess, time
+    open('/tmp/left-behind', 'w').write('x')
+    subprocess.Popen(['sleep', '1000'], start_new_session=True)
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('', 12000))
+    while True:
+        data, peer = s.recvfrom(2048); s.sendto(data.upper(), peer)
+""")
+# Sends to an address and waits for an answer: prints REPLY or NOTHING.
+ASK = textwrap.dedent("""
+    import socket, sys
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(1.5)
+    try:
+        s.sendto(b'hello', (sys.argv[1], 12000)); print('REPLY', s.recvfrom(2048)[0])
+    except OSError as error:
+        print('NOTHING', error)
+""")
+
+
+def host(name: str, program: str, *args: str) -> HostSpec:
+    return HostSpec(name=name, image=APPS_IMAGE, command=("python3", "-u", "-c", program, *args),
+                    role="service", networks=("lan",))
+
+
+def idle(name: str) -> HostSpec:
+    return HostSpec(name=name, image=APPS_IMAGE, command=("sleep", "infinity"), role="client", networks=("lan",))
+
+
+def wait_bound(lab, name: str) -> None:
+    for _ in range(100):
+        if ":12000" in lab.exec(name, ["ss", "-lnu"]).stdout:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{name} never bound udp/12000")
+
+
+def network_ids(engine, lab) -> set[str]:
+    networks = engine.client.containers.get(lab.docker_name("server")).attrs["NetworkSettings"]["Networks"]
+    return {n["NetworkID"] for n in networks.values()}
+
+
+def test_the_next_run_on_a_handed_on_network_meets_nothing_of_the_previous_one(engine):
+    if engine.name != "docker":
+        pytest.skip("the pool is the Docker engine's")
+    with engine.warm_networks():
+        first = LabRun(engine, new_run_id(), "pool-test")
+        with first as lab:
+            lab.create_network("lan")
+            lab.start(host("server", LEAVE_TRACES))
+            wait_bound(lab, "server")
+            old_address = lab.address("server", "lan")
+            old_network = network_ids(engine, lab)
+            old_container = lab.docker_name("server")
+            assert "left-behind" in lab.exec("server", ["ls", "/tmp"]).stdout
+        second = LabRun(engine, new_run_id(), "pool-test")
+        with second as lab:
+            lab.create_network("lan")
+            lab.start_all([host("server", "import time; time.sleep(600)"), idle("client")])
+            assert network_ids(engine, lab) == old_network, "the pool handed the network on"
+            members = engine.client.networks.get(next(iter(old_network))).attrs["Containers"] or {}
+            assert sorted(m["Name"] for m in members.values()) == sorted(
+                [lab.docker_name("server"), lab.docker_name("client")]), "only this run's hosts on it"
+            assert not engine.client.containers.list(all=True, filters={"name": old_container})
+            assert "left-behind" not in lab.exec("server", ["ls", "/tmp"]).stdout
+            processes = lab.exec("server", ["ps", "-eo", "args"]).stdout
+            assert "sleep 1000" not in processes
+            assert ":12000" not in lab.exec("server", ["ss", "-lnu"]).stdout
+            asked = lab.exec("client", ["python3", "-c", ASK, old_address]).stdout
+            assert asked.startswith("NOTHING"), asked   # the old server's address: nobody answers
+    assert engine.count_labelled(first.run_id) == (0, 0) and engine.count_labelled(second.run_id) == (0, 0)
+    assert not any(engine.client.networks.list(filters={"id": i}) for i in old_network), "the pool removed it"
+
+
+def test_two_runs_at_once_on_the_pool_cannot_reach_or_name_each_other(engine):
+    if engine.name != "docker":
+        pytest.skip("the pool is the Docker engine's")
+    with engine.warm_networks():
+        with LabRun(engine, new_run_id(), "pool-test") as one, LabRun(engine, new_run_id(), "pool-test") as other:
+            for lab in (one, other):
+                lab.create_network("lan")
+                lab.start_all([host("server", LEAVE_TRACES), idle("client")])
+            for lab in (one, other):
+                wait_bound(lab, "server")
+            assert network_ids(engine, one) != network_ids(engine, other)
+            own = other.exec("client", ["python3", "-c", ASK, other.address("server", "lan")]).stdout
+            assert own.startswith("REPLY"), own   # the probe works: its own lab answers
+            foreign = other.exec("client", ["python3", "-c", ASK, one.address("server", "lan")]).stdout
+            assert foreign.startswith("NOTHING"), foreign
+            named = other.exec("client", ["getent", "hosts", one.docker_name("server")])
+            assert named.rc != 0 and not named.stdout.strip(), named
+            # The alias `server` names its own lab's server only.
+            assert other.exec("client", ["getent", "hosts", "server"]).stdout.split()[0] == other.address("server", "lan")
