@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from lab.checks import hints
+from lab.checks import hints, trace_diff
 from lab.checks.looks import probe_results
 from lab.checks.registry import REGISTRY, CheckResult, not_applicable, observed_hosts
 from lab.scenario.model import CheckSpec
@@ -49,7 +49,7 @@ def run_student_checks(record: RunRecord) -> list[CheckResult]:
     if record.student_failure:
         reason = f"not run: {record.student_failure}"
         results += [not_applicable(check_title(spec.check), reason) for spec in plan.scenario.checks]
-        return results
+        return trace_diff.with_trace_hints(record, results)
     for probe_check in probe_results(record):
         hint = ""
         if not probe_check.passed and "server" in plan.students:
@@ -101,7 +101,7 @@ def run_student_checks(record: RunRecord) -> list[CheckResult]:
         if result.applicable:
             result = replace(result, points=spec.points)
         results.append(result)
-    return results
+    return trace_diff.with_trace_hints(record, results)
 
 
 # ----- a student's server ------------------------------------------------------------------

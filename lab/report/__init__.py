@@ -66,12 +66,19 @@ def result_document(outcome: Outcome) -> dict[str, Any]:
         "not_applicable": [{"name": c.name, "reason": c.detail} for c in outcome.checks if not c.applicable],
         "programs": programs(record.plan),
         **({"student_output": student_output(record)} if record.plan.students else {}),
+        **({"student_trace": _student_trace(record)} if record.plan.students else {}),
         "timings_s": {k: round(v, 3) for k, v in outcome.timings.items()},
         "lesson": record.plan.scenario.lesson,
         "artifacts": [],
         **(_capture_fields(record) if record.captures is not None else {}),
         **({"api_trace": api_trace_of(record)} if record.traces else {}),
     }
+
+
+def _student_trace(record: RunRecord) -> dict[str, Any]:
+    from lab.checks.trace_diff import side_by_side
+
+    return side_by_side(record)
 
 
 def _capture_fields(record: RunRecord) -> dict[str, Any]:
@@ -178,6 +185,7 @@ def print_outcome(document: dict[str, Any]) -> None:
         console.print(f"[dim]{document['impairment_backend']} on {escape(where)}: {escape(shown or 'nothing counted')}[/dim]")
     if document.get("api_trace"):
         print_api_trace(document["api_trace"])
+    _print_side_by_side(document)
     _print_captures(document)
     table = Table(title="Checks", title_justify="left")
     table.add_column("", width=2)
@@ -215,6 +223,21 @@ def print_api_trace(api: dict[str, Any]) -> None:
     if hidden:
         console.print(f"[dim]calls of the C library's name lookup (gethostbyname) not shown: {escape(', '.join(hidden))}[/dim]")
     console.print(f"[dim]{escape(api['notes'])}[/dim]")
+
+
+def _print_side_by_side(document: dict[str, Any]) -> None:
+    """A student's socket calls beside the reference's (lab.report.side_by_side), and what differs."""
+    from lab.report import side_by_side
+
+    for role, shown in (document.get("student_trace") or {}).items():
+        table = Table(title=f"{side_by_side.TITLE} (your {role})", title_justify="left")
+        for column in (f"your {role}", f"the reference {role}", ""):
+            table.add_column(escape(column), overflow="fold")
+        for row in side_by_side.terminal_rows(shown):
+            table.add_row(*(terminal.text(cell) for cell in row))
+        console.print(table)
+        for difference in shown.get("differences", []):
+            console.print(f"[yellow]≠ {terminal.text(difference)}[/yellow]")
 
 
 TIMELINE_ROWS = 40  # a bulk transfer has thousands of segments: the console and Markdown show the start
@@ -434,6 +457,9 @@ def markdown(document: dict[str, Any]) -> str:
     if students:
         lines += ["", "Student programs — " + ", ".join(students)]
     lines += _student_output_markdown(document)
+    from lab.report import side_by_side
+
+    lines += side_by_side.markdown_lines(document)
     if document.get("api_trace"):
         titles, rows = _trace_rows(document["api_trace"])
         lines += ["", f"Socket calls seen by `{document['api_trace']['tracer']}`, in order:", "",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import re
 from lab.escaping.html_text import escape
+from lab.report import side_by_side
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +56,7 @@ def render(document: dict[str, Any], directory: Path) -> str:
     artifacts = [str(a) for a in document.get("artifacts", [])]
     # The overview first (plots), then the detail a long run makes long (the chart).
     parts = [_header(document), _checks(document), _metrics(document), _plots(document, artifacts, directory),
-             _api_trace(document), _chart(document, artifacts, directory), _connections(document),
+             side_by_side.html(document), _api_trace(document), _chart(document, artifacts, directory), _connections(document),
              _impairments(document), _parameters(document), _files(document, artifacts)]
     title = f"socklab {document['scenario']}: {'PASSED' if document['passed'] else 'FAILED'}"
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"

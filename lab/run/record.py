@@ -93,6 +93,10 @@ class RunRecord:
     traces: dict[str, str] = field(default_factory=dict)  # instance -> strace output (lab.observe.trace)
     routing: RoutingObservation | None = None  # routed lessons: what each host's routes were
     student_failure: str | None = None  # a student's server that never listened: why
+    # A student's run: role -> the reference program's strace output in that role (lab.run.reference),
+    # and why there is none for a role (the reference run failed).
+    reference_traces: dict[str, str] = field(default_factory=dict)
+    reference_problems: dict[str, str] = field(default_factory=dict)
 
     def clients_of(self, host: str) -> list[ClientRun]:
         return [c for c in self.clients if c.host == host]
