@@ -156,6 +156,8 @@ def side_by_side(record: Any) -> dict[str, dict[str, Any]]:
         yours = student_trace.unit_calls(text)
         reference_text = record.reference_traces.get(role)
         reference = student_trace.fold_loops(student_trace.unit_calls(reference_text)) if reference_text else []
+        if role == "server":
+            yours, reference = student_trace.server_waiting_trimmed(yours), student_trace.server_waiting_trimmed(reference)
         stopped = next((e for e in events if e.get("event") == "limit"), None)
         shown[role] = {
             "tracer": student_trace.TRACER,

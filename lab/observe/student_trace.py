@@ -93,8 +93,8 @@ def unit_call(call: SocketCall) -> UnitCall:
                 + (f" from {addr}" if addr and call.ok else ""))
     else:
         text = call.text()
-    if call.ret is None:
-        text += " (still waiting)"
+    if call.ret is None:   # the arguments strace had not printed yet are not shown
+        text = f"{name}({fd}) … still waiting" if name != "socket" else text
     return UnitCall(name, call.fd, call.ret, text, asked, kind or "",
                     call.address[1] if call.address else None)
 
@@ -104,6 +104,14 @@ def unit_calls(text: str | None) -> list[UnitCall]:
     if not text:
         return []
     return [unit_call(c) for c in socket_calls(normalise(text))[0]]
+
+
+def server_waiting_trimmed(calls: list[UnitCall]) -> list[UnitCall]:
+    """A server's calls without the accept()/recv() it was waiting in when the lab stopped it:
+    waiting for the next client is what a server does, not a difference worth a row."""
+    if calls and calls[-1].ret is None and calls[-1].name in ("accept", "recv", "recvfrom"):
+        return calls[:-1]
+    return calls
 
 
 def fold_loops(calls: list[UnitCall], longest: int = 4, at_least: int = 3) -> list[UnitCall]:
@@ -163,3 +171,59 @@ def align(yours: list[UnitCall], reference: list[UnitCall]) -> list[Row]:
             mark = "differs" if a and b else ("only-yours" if a else "only-reference")
             rows.append(Row(_shown(a) if a else "", _shown(b) if b else "", mark))
     return rows[:MAX_ROWS]
+
+
+# Which of a student's calls can put a packet of this kind on the wire (the chart's arrow labels).
+_CAUSES = {"syn": ("connect",), "data": ("send", "sendto", "sendmsg"), "fin": ("close", "shutdown"),
+           "datagram": ("send", "sendto", "sendmsg")}
+
+
+def _cause(packet: Any) -> str | None:
+    if packet.proto == "udp":
+        return "datagram"
+    if packet.proto != "tcp" or packet.has("RST"):
+        return None
+    if packet.has("SYN") and not packet.has("ACK"):
+        return "syn"
+    if packet.has("FIN"):
+        return "fin"
+    return "data" if packet.payload_len else None
+
+
+def short_text(call: SocketCall) -> str:
+    """An arrow's label: the call with its descriptor (and size), e.g. ``close(4)``, ``sendto(3, 23 B)``."""
+    name = unit_name(call)
+    parts = [p.strip() for p in _split_args(call.args)]
+    fd = "?" if call.fd is None else str(call.fd)
+    if name in ("send", "sendto") and len(parts) > 2:
+        return f"{name}({fd}, {parts[2]} B)"
+    return f"{name}({fd})"
+
+
+def labelled_by_calls(arrows: list[Any], instance: str, text: str | None, slack_s: float = 0.002) -> list[Any]:
+    """The arrows a student's host sent, labelled with the student's own call that caused each:
+    the last call of the matching kind made before the packet left (strace's and the capture's
+    clocks are the same kernel clock). The SYN/ACK is the kernel's answer to the student's listen().
+    """
+    from dataclasses import replace
+
+    if not text:
+        return arrows
+    calls = [c for c in socket_calls(normalise(text))[0] if c.t is not None]
+    listened = next((c for c in calls if c.name == "listen" and c.ok), None)
+    out = []
+    for arrow in arrows:
+        if arrow.sender != instance:
+            out.append(arrow)
+            continue
+        packet = arrow.packet
+        if packet.proto == "tcp" and packet.has("SYN", "ACK"):
+            label = f"kernel, for {short_text(listened)}" if listened else "kernel"
+            out.append(replace(arrow, call=label))
+            continue
+        cause = "syn" if arrow.call == "connect()" else _cause(packet)   # the handshake's ACK: still connect()
+        names = _CAUSES.get(cause or "", ())
+        before = [c for c in calls if unit_name(c) in names or c.name in names]
+        before = [c for c in before if c.t is not None and c.t <= arrow.sent + slack_s]
+        out.append(replace(arrow, call=short_text(before[-1])) if before else arrow)
+    return out

@@ -12,6 +12,23 @@ from lab.report.sequence_chart import build_chart, chart_summary, render_mermaid
 from lab.observe.timeline import analyse_connection, arrows, events_by_instance, tcp_connections, timeline_rows, udp_losses
 
 
+def student_arrows(record: RunRecord) -> list[Any]:
+    """The run's arrows; those a student's program sent labelled with its own calls (its trace)."""
+    from lab.observe.student_trace import labelled_by_calls, trace_text
+
+    assert record.captures is not None
+    found = arrows(record.captures, record)
+    for host, role in record.plan.student_hosts().items():
+        for instance in record.plan.of_host(host):
+            if role == "server":
+                text = trace_text(record.service_events.get(instance.name, []))
+                found = labelled_by_calls(found, instance.name, text)
+            else:   # each run of a student's client is its own process: its traces one after another
+                found = labelled_by_calls(found, instance.name, "".join(
+                    trace_text(run.events) or "" for run in record.clients_of(host)))
+    return found
+
+
 def chart_file(record: RunRecord) -> str:
     return f"{record.plan.scenario.name}.sequence.svg"
 
@@ -26,7 +43,7 @@ def capture_fields(record: RunRecord) -> dict[str, Any]:
     if captures is None:
         return {}
     kept = captures.kept_in is not None
-    all_arrows = arrows(captures, record) if captures.files else []
+    all_arrows = student_arrows(record) if captures.files else []
     chart = build_chart(all_arrows, record)
     fields: dict[str, Any] = {
         "artifacts": ([f.file for f in captures.files] + ([chart_file(record)] if chart.drawn else []))
@@ -59,7 +76,7 @@ def artifact_files(record: RunRecord, title: str = "") -> dict[str, str]:
     captures = record.captures
     if captures is None or captures.kept_in is None or not captures.files:
         return {}
-    chart = build_chart(arrows(captures, record), record)
+    chart = build_chart(student_arrows(record), record)
     if not chart.drawn:
         return {}
     return {chart_file(record): render_svg(chart, title or f"{record.plan.scenario.name} — run {record.run_id}")}
