@@ -13,6 +13,7 @@ from lab.checks import run_checks
 from lab.checks.outcome import Outcome
 from lab.engines.base import Engine
 from lab.errors import LabError
+from lab.observe.trace import SEND_CALLS, socket_calls
 from lab.run.record import RunRecord
 from lab.run.reference import reference_trace
 from lab.run.runner import run_lab
@@ -36,7 +37,13 @@ def with_reference_traces(engine: Engine, plan: Plan, record: RunRecord, progres
     student's run counts all the same."""
     for role in plan.students:
         try:
-            record.reference_traces[role] = reference_trace(engine, plan, role)
+            record.reference_traces[role] = reference_trace(engine, plan, role, _unusable)
         except LabError as error:
             record.reference_problems[role] = str(error)
             progress(f"no reference trace for the {role}: {error}")
+
+
+def _unusable(text: str) -> str:
+    """Why a reference trace cannot be shown ('' when it can): it must show the program sending."""
+    calls = socket_calls(text)[0]
+    return "" if any(c.name in SEND_CALLS for c in calls) else "its trace shows nothing sent"

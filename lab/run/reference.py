@@ -15,6 +15,7 @@ import logging
 import os
 import threading
 from dataclasses import replace
+from collections.abc import Callable
 from pathlib import Path
 
 from lab.common import APPS_IMAGE, LABEL_CONTEXT
@@ -49,7 +50,7 @@ def reference_plan(plan: Plan, role: str) -> Plan:
     host = plan.slot(role).host
     instances = tuple(replace(i, traced=True, argv=(*STRACE_ARGV, *i.argv)) if i.host == host and not i.traced else i
                       for i in reference.instances)
-    return replace(reference, instances=instances, capture_hosts=())
+    return replace(reference, instances=instances, capture_hosts=(), host_table=True)
 
 
 def cache_key(plan: Plan, role: str, image_context: str) -> str:
@@ -59,8 +60,11 @@ def cache_key(plan: Plan, role: str, image_context: str) -> str:
     return f"{plan.scenario.name}.{role}.{hashlib.sha256(wanted.encode()).hexdigest()[:16]}.strace"
 
 
-def reference_trace(engine: Engine, plan: Plan, role: str) -> str:
+def reference_trace(engine: Engine, plan: Plan, role: str, problem_of: Callable[[str], str]) -> str:
     """The reference program's strace output in ``role`` of the plan's scenario (cached).
+
+    ``problem_of(text)``: what is wrong with a trace ('' when it is usable, e.g. it shows the
+    program's own socket calls); an unusable trace is never cached.
 
     LabError when the reference run cannot be made (the caller reports it beside the student's
     calls, and the student's run still counts).
@@ -76,10 +80,10 @@ def reference_trace(engine: Engine, plan: Plan, role: str) -> str:
             return path.read_text(encoding="utf-8")
         traced = reference_plan(plan, role)
         finished = run_lab(engine, traced, progress=lambda message: None)
-        text = finished.record.trace_of_host(plan.slot(role).host)
-        if not text or "socket(" not in text:
-            raise LabError(f"the reference {role} of {plan.scenario.name} was not traced "
-                           f"({finished.record.timed_out or finished.record.student_failure or 'no socket call seen'})")
+        text = finished.record.trace_of_host(plan.slot(role).host) or ""
+        problem = finished.record.timed_out or problem_of(text)
+        if problem:   # never cached: the next run tries again
+            raise LabError(f"the reference {role} of {plan.scenario.name} could not be traced: {problem}")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             partial = path.with_suffix(f".{os.getpid()}.tmp")

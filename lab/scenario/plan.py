@@ -57,6 +57,7 @@ class Plan:
     capture_hosts: tuple[str, ...] = ()   # hosts captured with tcpdump (empty: no capture)
     students: dict[str, StudentProgram] = field(default_factory=dict)   # role → program
     seed_source: str = ""   # "--seed", "default" (a student's run: derived from the scenario), "" unseeded
+    host_table: bool = False   # clients find the services in their host table, as in a student's run
 
     @property
     def placement(self) -> dict[str, str]:
