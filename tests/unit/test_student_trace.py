@@ -115,3 +115,35 @@ def test_a_students_arrows_are_labelled_with_its_own_calls():
     arrows.append(Arrow("server", "client", reply, 1.015, 1.016, False, "data 5 B", "send()"))
     labelled = student_trace.labelled_by_calls(arrows, "client", trace)
     assert [a.call for a in labelled] == ["connect(3)", "send(3, 5 B)", "close(3)", "send()"]
+
+
+def test_a_student_runs_result_carries_the_side_by_side_as_the_schema_says():
+    import json
+    from pathlib import Path
+
+    import jsonschema
+
+    from lab import catalog, report
+    from lab.checks import run_checks
+    from lab.checks.outcome import Outcome
+    from lab.run.record import ClientRun, RunRecord
+    from lab.scenario.model import StudentProgram
+    from lab.scenario.plan import build_plan
+
+    schema = json.loads((Path(__file__).resolve().parents[1] / "contracts/student_trace.schema.json").read_text())
+    program = StudentProgram("UDPClient.py", "UDPClient.py", "pass\n", "0" * 64)
+    plan = build_plan(catalog.load("udp-echo"), {}, students={"client": program})
+    events = [{"event": "started", "t": 1.0}, {"event": "trace", "text": NO_TIMEOUT},
+              {"event": "limit", "what": "waits-forever", "blocked_in": "recvfrom", "limit": 10},
+              {"event": "exited", "rc": None, "signal": "SIGKILL", "reason": "waits-forever"}]
+    record = RunRecord(plan, "r", {"server": [{"event": "listening"}]},
+                       [ClientRun("client run 1", "client", 137, events, 0.0, 1.0, "", "hello")])
+    record.reference_traces["client"] = REFERENCE_CLIENT
+    document = report.result_document(Outcome(record, run_checks(record), "now", 1.0, {}))
+    jsonschema.validate(document["student_trace"], schema)
+    shown = document["student_trace"]["client"]
+    assert shown["run"] == 1 and shown["differences"] == [
+        "your client called recvfrom() with no timeout and was still blocked there when the lab stopped it"]
+    assert any("your calls: your client called recvfrom() with no timeout" in c.get("hint", "")
+               for c in document["checks"] if not c["passed"])
+    assert "Your program's socket calls, beside the reference's" in report.markdown(document)
