@@ -39,7 +39,7 @@ td.error a, td.error { color: #8a5a00; background: #fff8e6; } td.na { color: #99
 td.cell a { text-decoration: none; display: block; }
 button { font: inherit; margin-right: 0.5em; padding: 0.2em 0.8em; }
 .students { color: #444; font-size: 0.9em; }
-svg text { font: 12px system-ui, sans-serif; fill: #333; }
+svg text { font-family: system-ui, sans-serif; font-size: 12px; fill: #333; }
 """
 
 # Reorders the existing rows by a number or a name kept in data-* attributes: no text is parsed.
@@ -147,7 +147,8 @@ def histogram_svg(counts: Sequence[int]) -> str:
         if count:
             parts.append(f'<text x="{x + bar / 2:.1f}" y="{y - 3:.1f}" text-anchor="middle">{count}</text>')
         low, high = index * 100 // len(counts), (index + 1) * 100 // len(counts)
-        parts.append(f'<text x="{x + bar / 2:.1f}" y="{height - bottom + 15}" text-anchor="middle">{low}–{high}%</text>')
+        parts.append(f'<text x="{x + bar / 2:.1f}" y="{height - bottom + 15}" text-anchor="middle" '
+                     f'style="font-size:10px">{low}–{high}%</text>')
     parts.append(f'<text x="{left + (width - left) / 2:.0f}" y="{height - 4}" text-anchor="middle">'
                  'students by score (share of the points)</text></svg>')
     return "".join(parts)
