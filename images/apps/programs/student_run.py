@@ -41,7 +41,10 @@ clears every capability it had (all three uids are non-root), and this process c
 Under --trace the tracer runs as `student` too (the kernel refuses to let a tracer of another
 real uid attach), so the program could reach strace's output: the lab reads the trace as the
 student's own account of its calls, shown beside the reference's and used for hints, never for a
-check's verdict. The supervisor's events stay out of the program's reach as above.
+check's verdict. The supervisor's events stay out of the program's reach as above, and so does its
+supervision: the program may kill strace, but the supervisor is a child subreaper, so the program
+becomes its child then; the limits go on, and its own exit status is the one reported. (With its
+tracer gone, the program's own socket calls fail with ENOSYS: strace's --seccomp-bpf filter stays.)
 
 The supervisor exits with the program's exit status (128 + N when signal N ended it), so the
 engine's exit code of this process says the same as the `exited` event. The standard input gets
@@ -83,6 +86,7 @@ SOURCE_ENV = "SOCKLAB_STUDENT_SOURCE"
 SUPERVISOR_USER = "supervisor"   # images/apps/Dockerfile
 STUDENT_USER = "student"
 PR_GET_DUMPABLE, PR_SET_DUMPABLE = 3, 4
+PR_SET_CHILD_SUBREAPER = 36
 NOT_STARTED_AS_ROOT = 125         # exit status: the lab started this supervisor wrongly
 TRACE_FD_ENV = "SOCKLAB_TRACE_FD"
 TRACE_BYTES = 256 * 1024          # strace's lines kept per run: a program's first thousands of calls
@@ -261,7 +265,8 @@ def main() -> int:
     oom_before = oom_kills()
     argv = [sys.executable, "-u", "-c", BOOT, args.name]
     trace_read, passed = None, ()
-    if args.trace:
+    if args.trace:   # a program that kills its tracer is then this process's child (see the docstring)
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
         trace_read, trace_write = os.pipe()
         argv = [*STRACE_ARGV, "-o", f"/dev/fd/{trace_write}", *argv]
         env[TRACE_FD_ENV], passed = str(trace_write), (trace_write,)
@@ -291,6 +296,7 @@ def main() -> int:
     stopped_at: float | None = None
     watch: waits.WaitWatch | None = None
     while selector.get_map():
+        program.pid()   # found while strace lives: its tracee is its child until then
         if watch is None and args.max_wait_s > 0 and program.pid():
             watch = waits.WaitWatch(program.pid(), args.max_wait_s, args.grace_s)
         if reason != "exited" and stopped_at is None:
@@ -334,6 +340,8 @@ def main() -> int:
                 announced = True
                 emit("listening", proto=proto, port=args.port)
     rc = child.wait()
+    if program.traced:
+        rc = _program_status(program, rc)
     _kill_student()
     if rc < 0 and -rc == signal.SIGXCPU and reason == "exited":
         reason = "cpu"
@@ -356,6 +364,27 @@ class Program:
         if self._pid is None:
             self._pid = child_of(self.child.pid)
         return self._pid
+
+
+def _program_status(program: Program, tracer_rc: int) -> int:
+    """The program's own status: strace's (it exits with its tracee's), unless the program
+    outlived a killed tracer and became this subreaper's child; then it is waited for here (it
+    has ended or closed its output: after a second it is killed)."""
+    pid = program.pid()
+    if pid is None or pid == program.child.pid:
+        return tracer_rc
+    for attempt in range(2):
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:
+            try:
+                done, status = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:   # strace reaped it: strace's status is the program's
+                return tracer_rc
+            if done:
+                return os.waitstatus_to_exitcode(status)
+            time.sleep(0.02)
+        _kill_student()
+    return tracer_rc
 
 
 def child_of(parent: int) -> int | None:
