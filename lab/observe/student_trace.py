@@ -227,3 +227,15 @@ def labelled_by_calls(arrows: list[Any], instance: str, text: str | None, slack_
         before = [c for c in before if c.t is not None and c.t <= arrow.sent + slack_s]
         out.append(replace(arrow, call=short_text(before[-1])) if before else arrow)
     return out
+
+
+def student_arrows(found: list[Any], record: Any) -> list[Any]:
+    """The run's arrows; those a student's program sent labelled with its own calls (its trace)."""
+    for host, role in record.plan.student_hosts().items():
+        for instance in record.plan.of_host(host):
+            if role == "server":
+                found = labelled_by_calls(found, instance.name, trace_text(record.service_events.get(instance.name, [])))
+            else:   # each run of a student's client is its own process: its traces one after another
+                found = labelled_by_calls(found, instance.name, "".join(
+                    trace_text(run.events) or "" for run in record.clients_of(host)))
+    return found

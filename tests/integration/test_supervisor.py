@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from lab import report
+from lab.report.document import result_document
 
 from lab import catalog
 
@@ -33,7 +33,7 @@ def run(engine, name: str, keep: bool = False, **paths: Path):
     students = {role: submission.read_program(path) for role, path in paths.items()}
     plan = build_plan(catalog.load(name), {}, students=students)
     outcome = run_scenario(engine, plan, progress=lambda message: None, keep=keep)
-    return outcome, report.result_document(outcome)
+    return outcome, result_document(outcome)
 
 
 def verdicts(document) -> dict[str, dict]:
