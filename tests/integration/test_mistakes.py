@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from lab import catalog, report
+from lab import catalog
+from lab.report.document import result_document
 from lab.grading import submission
 from lab.scenario.plan import build_plan
 from lab.scenario_run import run_scenario
@@ -48,7 +49,7 @@ def test_each_mistake_gets_its_verdict_and_hint(engine, built_images, no_leftove
     plan = build_plan(catalog.load(grade["scenario"]), overrides, students=students,
                       seed=overrides.pop("seed", None))
     outcome = run_scenario(engine, plan, progress=lambda message: None)
-    document = report.result_document(outcome)
+    document = result_document(outcome)
     checks = {c["name"]: c for c in document["checks"]}
     failed = {name: c.get("hint", "") for name, c in checks.items() if not c["passed"]}
     if grade["outcome"] == "passed":
