@@ -70,9 +70,9 @@ def _print_side_by_side(document: dict[str, Any]) -> None:
             table.add_column(escape(column), overflow="fold")
         for row in side_by_side.terminal_rows(shown):
             table.add_row(*(terminal.text(cell) for cell in row))
-        console.print(table)
+        console().print(table)
         for difference in shown.get("differences", []):
-            console.print(f"[yellow]≠ {terminal.text(difference)}[/yellow]")
+            console().print(f"[yellow]≠ {terminal.text(difference)}[/yellow]")
 
 
 def print_api_trace(api: dict[str, Any]) -> None:

@@ -123,7 +123,9 @@ def test_a_student_runs_result_carries_the_side_by_side_as_the_schema_says():
 
     import jsonschema
 
-    from lab import catalog, report
+    from lab import catalog
+    from lab.report.document import result_document
+    from lab.report.markdown import markdown
     from lab.checks import run_checks
     from lab.checks.outcome import Outcome
     from lab.run.record import ClientRun, RunRecord
@@ -139,11 +141,14 @@ def test_a_student_runs_result_carries_the_side_by_side_as_the_schema_says():
     record = RunRecord(plan, "r", {"server": [{"event": "listening"}]},
                        [ClientRun("client run 1", "client", 137, events, 0.0, 1.0, "", "hello")])
     record.reference_traces["client"] = REFERENCE_CLIENT
-    document = report.result_document(Outcome(record, run_checks(record), "now", 1.0, {}))
+    document = result_document(Outcome(record, run_checks(record), "now", 1.0, {}))
     jsonschema.validate(document["student_trace"], schema)
     shown = document["student_trace"]["client"]
     assert shown["run"] == 1 and shown["differences"] == [
         "your client called recvfrom() with no timeout and was still blocked there when the lab stopped it"]
     assert any("your calls: your client called recvfrom() with no timeout" in c.get("hint", "")
                for c in document["checks"] if not c["passed"])
-    assert "Your program's socket calls, beside the reference's" in report.markdown(document)
+    assert "Your program's socket calls, beside the reference's" in markdown(document)
+    from lab.report.result_console import print_outcome
+
+    print_outcome(document)   # the terminal draws it too
