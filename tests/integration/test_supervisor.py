@@ -76,7 +76,7 @@ def test_a_program_cannot_kill_its_supervisor_and_the_wall_clock_still_stops_it(
             limit = catalog.load("udp-echo").students["client"].limit_s   # the wall clock (30 s)
             assert limit <= printed["ended"]["seconds"] < limit + 2
         assert [c.rc for c in outcome.record.clients if " run " in c.instance] == [137, 137]
-        assert time.monotonic() - started < 60
+        assert time.monotonic() - started < 2 * limit + 30   # its two runs, each to the wall clock
         # Nothing of the student's is left running in its host after the runs; the supervisor held
         # no capability while the program ran, the program none at all.
         client = engine.client.containers.get(f"socklab-{outcome.record.run_id}-client")
