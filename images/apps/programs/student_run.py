@@ -297,7 +297,7 @@ def main() -> int:
     watch: waits.WaitWatch | None = None
     while selector.get_map():
         program.pid()   # found while strace lives: its tracee is its child until then
-        if watch is None and args.max_wait_s > 0 and program.pid():
+        if args.max_wait_s > 0 and program.pid() and (watch is None or watch.pid != program.pid()):
             watch = waits.WaitWatch(program.pid(), args.max_wait_s, args.grace_s)
         if reason != "exited" and stopped_at is None:
             stopped_at = time.monotonic()
@@ -361,8 +361,13 @@ class Program:
         self.child, self.traced, self._pid = child, traced, None if traced else child.pid
 
     def pid(self) -> int | None:
+        """The program's pid. Traced, strace's child that has exec'd the program: strace forks
+        short-lived children of its own first (it tests ptrace and seccomp in them), so a child
+        still named strace is not the program, and a remembered pid that is gone is looked up again."""
+        if self.traced and self._pid is not None and not os.path.exists(f"/proc/{self._pid}"):
+            self._pid = None
         if self._pid is None:
-            self._pid = child_of(self.child.pid)
+            self._pid = child_of(self.child.pid, not_named="strace")
         return self._pid
 
 
@@ -387,14 +392,17 @@ def _program_status(program: Program, tracer_rc: int) -> int:
     return tracer_rc
 
 
-def child_of(parent: int) -> int | None:
-    """The first process whose parent is ``parent`` (strace's tracee), None before it exists."""
+def child_of(parent: int, not_named: str = "") -> int | None:
+    """The first process whose parent is ``parent`` (strace's tracee) and whose name is not
+    ``not_named`` (a child that has not exec'd yet), None before it exists."""
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
                 with open(f"/proc/{entry}/stat") as handle:
-                    if handle.read().rsplit(")", 1)[1].split()[1] == str(parent):
-                        return int(entry)
+                    stat = handle.read()
+                name, rest = stat.split("(", 1)[1].rsplit(")", 1)
+                if rest.split()[1] == str(parent) and name != not_named:
+                    return int(entry)
             except (OSError, IndexError):
                 continue
     return None
