@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from lab.checks import hints
+from lab.checks import hints, trace_diff
 from lab.checks.opening import StudentVoice, judge, opening_checks
 from lab.checks.registry import REGISTRY, CheckResult, not_applicable, observed_hosts
 from lab.observe.observation import Observation
@@ -50,7 +50,7 @@ def run_student_checks(record: RunRecord, seen: Observation) -> list[CheckResult
     if record.student_failure:
         reason = f"not run: {record.student_failure}"
         results += [not_applicable(check_title(spec.check), reason) for spec in plan.scenario.checks]
-        return results
+        return trace_diff.with_trace_hints(record, results)
     results += opening_checks(record, seen, StudentVoice(probe_hint=lambda result: _probe_hint(record, result)))
     if "client" in plan.students:
         endings = client_endings(record)
@@ -82,7 +82,7 @@ def run_student_checks(record: RunRecord, seen: Observation) -> list[CheckResult
             if not result.passed and "server" in plan.students:
                 result = replace(result, hint=_server_hint(record, _lab_clients(record, spec)))
         results.append(result)
-    return results
+    return trace_diff.with_trace_hints(record, results)
 
 
 # ----- a student's server ------------------------------------------------------------------

@@ -13,6 +13,7 @@ import os
 import re
 import secrets
 import threading
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,8 @@ from lab.report.junit import junit_xml
 from lab.report.markdown import markdown
 from lab.report.progress import GradeProgress
 from lab.grading import classroom, git_commit, submission
+from lab.report import class_page
+from lab.report import html as html_report
 from lab.common import SESSION_ENV
 from lab.engines.base import Engine
 from lab.errors import BadInput, LabError
@@ -278,6 +281,7 @@ def write_grades(rows: list[classroom.GradeRow], out: Path, environ: dict[str, s
             put(folder / f"{stem}.json", json_text(row.document))
             put(folder / f"{stem}.junit.xml", junit_xml(row.document) + "\n")
             put(folder / f"{stem}.md", markdown(row.document))
+            put(folder / f"{stem}.html", html_report.render(row.document, folder))
         tests = classroom.classroom_tests(own)
         put(folder / "autograding-result.txt", classroom.autograding_output(tests) + "\n")
         put(folder / "result.json", _json(classroom.classroom50_result(tests, environ, commit_dates.get(student))))
@@ -286,7 +290,22 @@ def write_grades(rows: list[classroom.GradeRow], out: Path, environ: dict[str, s
     # One student (a push, a Classroom 50 submission): the class's result.json is that student's.
     alone = commit_dates.get(next(iter(grouped))) if len(grouped) == 1 else None
     put(out / "result.json", _json(classroom.classroom50_result(everyone, environ, alone)))
+    put(out / "index.html", class_index(rows, grouped))
     return written
+
+
+def class_index(rows: list[classroom.GradeRow], grouped: dict[str, list[classroom.GradeRow]]) -> str:
+    """The class page (lab.report.class_page): each cell linked to the run's page written beside it."""
+    runs = [class_page.ClassRun(row.student, row.scenario, row.role, row.outcome, tuple(row.failed_checks),
+                                row.reason, class_page.page_link(safe_name(row.student), f"{row.scenario}.{row.role}.html")
+                                if row.document is not None else None)
+            for row in rows]
+    scores = {}
+    for student, own in grouped.items():
+        tests = classroom.classroom_tests(own)
+        scores[student] = (sum(t.score for t in tests), sum(t.max_score for t in tests))
+    generated = time.strftime("graded %Y-%m-%d %H:%M UTC", time.gmtime())
+    return class_page.render(runs, scores, "socklab grades", generated)
 
 
 def _json(data: Any) -> str:

@@ -25,6 +25,7 @@ from lab.observe.timeline import (
     timeline_rows,
     udp_losses,
 )
+from lab.observe.student_trace import student_arrows
 from lab.observe.trace import SocketCall, api_trace_columns, socket_calls
 from lab.run.record import RunRecord
 
@@ -91,7 +92,7 @@ def observe(record: RunRecord) -> Observation:
     if captures is not None:
         seen["captured"] = bool(captures.files)
         try:
-            all_arrows = arrows(captures, record) if captures.files else []
+            all_arrows = student_arrows(arrows(captures, record), record) if captures.files else []
         except Exception as error:  # a capture that cannot be read fails its checks, not the run
             seen["capture_problem"] = repr(error)
             all_arrows = []

@@ -170,8 +170,8 @@ def print_gradebook(rows: list[Any], out: Path, seeds: tuple[str, ...] | list[st
         console().print(escape(line.replace("`", "")))
     students = {r.student for r in rows}
     clean = {s for s in students if all(r.outcome in ("passed", "not-applicable") for r in rows if r.student == s)}
-    console().print(f"wrote {out / 'gradebook.csv'}, {out / 'gradebook.md'}, {out / 'result.json'}, "
-                  f"{out / 'autograding-result.txt'} and one folder per student")
+    console().print(f"wrote {out / 'index.html'} (the class page), {out / 'gradebook.csv'}, {out / 'gradebook.md'}, "
+                    f"{out / 'result.json'}, {out / 'autograding-result.txt'} and one folder per student")
     colour = "green" if clean == students else "yellow"
     console().print(f"[bold {colour}]graded {len(students)} student(s): {len(clean)} passed every run, "
                   f"{len(students) - len(clean)} did not[/bold {colour}]")

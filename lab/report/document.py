@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from lab.checks.outcome import Outcome
+from lab.checks.trace_diff import side_by_side
 from lab.escaping.text import clean_tree
 from lab.report.capture import capture_fields
 
@@ -39,6 +40,7 @@ def result_document(outcome: Outcome) -> dict[str, Any]:
         "not_applicable": [{"name": c.name, "reason": c.detail} for c in outcome.checks if not c.applicable],
         "programs": programs(record.plan),
         **({"student_output": student_output(record)} if record.plan.students else {}),
+        **({"student_trace": side_by_side(record)} if record.plan.students else {}),
         "timings_s": {k: round(v, 3) for k, v in outcome.timings.items()},
         "lesson": record.plan.scenario.lesson,
         "artifacts": [],

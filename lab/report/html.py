@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import re
 from lab.escaping.html_text import escape
+from lab.report import side_by_side
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ figure { margin: 0.8em 0 1.4em; } figcaption { color: #555; font-size: 0.9em; }
 figure img { max-width: 100%; border: 1px solid #eee; }
 .chart { overflow-x: auto; border: 1px solid #eee; padding: 0.4em; }
 .chart svg { max-width: 100%; height: auto; }
+.hint { color: #8a5a00; }
 code { background: #f3f3f3; padding: 0 0.25em; border-radius: 3px; }
 """
 
@@ -55,7 +57,7 @@ def render(document: dict[str, Any], directory: Path) -> str:
     artifacts = [str(a) for a in document.get("artifacts", [])]
     # The overview first (plots), then the detail a long run makes long (the chart).
     parts = [_header(document), _checks(document), _metrics(document), _plots(document, artifacts, directory),
-             _api_trace(document), _chart(document, artifacts, directory), _connections(document),
+             side_by_side.html(document), _api_trace(document), _chart(document, artifacts, directory), _connections(document),
              _impairments(document), _parameters(document), _files(document, artifacts)]
     title = f"socklab {document['scenario']}: {'PASSED' if document['passed'] else 'FAILED'}"
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -89,7 +91,9 @@ def _header(document: dict[str, Any]) -> str:
 def _checks(document: dict[str, Any]) -> str:
     rows = "".join(
         f"<tr class=\"{'ok' if c['passed'] else 'bad'}\"><td class=\"mark\">{'✔' if c['passed'] else '✘'}</td>"
-        f"<td>{escape(str(c['name']))}</td><td>{escape(str(c.get('detail', '')))}</td></tr>\n"
+        f"<td>{escape(str(c['name']))}</td><td>{escape(str(c.get('detail', '')))}"
+        + (f"<br><span class=\"hint\">hint: {escape(str(c['hint']))}</span>" if c.get("hint") and not c["passed"] else "")
+        + "</td></tr>\n"
         for c in document["checks"])
     return ("<h2>Checks</h2>\n<table id=\"checks\"><tr><th></th><th>check</th>"
             f"<th>what was expected and what was seen</th></tr>\n{rows}</table>")

@@ -6,6 +6,7 @@ from typing import Any
 
 from lab.escaping import markdown as md
 from lab.escaping.text import readable
+from lab.report import side_by_side
 from lab.report.document import TIMELINE_ROWS, trace_rows, verdict_line
 
 
@@ -23,6 +24,7 @@ def markdown(document: dict[str, Any]) -> str:
     if students:
         lines += ["", "Student programs — " + ", ".join(students)]
     lines += _student_output_markdown(document)
+    lines += side_by_side.markdown_lines(document)
     if document.get("api_trace"):
         titles, rows = trace_rows(document["api_trace"])
         lines += ["", f"Socket calls seen by `{document['api_trace']['tracer']}`, in order:", "",

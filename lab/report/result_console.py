@@ -37,6 +37,7 @@ def print_outcome(document: dict[str, Any]) -> None:
         console().print(f"[dim]{document['impairment_backend']} on {escape(where)}: {escape(shown or 'nothing counted')}[/dim]")
     if document.get("api_trace"):
         print_api_trace(document["api_trace"])
+    _print_side_by_side(document)
     _print_captures(document)
     table = Table(title="Checks", title_justify="left")
     table.add_column("", width=2)
@@ -57,6 +58,21 @@ def print_outcome(document: dict[str, Any]) -> None:
     colour = "green" if document["passed"] else "red"
     console().print(f"[bold {colour}]{escape(verdict_line(document))}[/bold {colour}]")
 
+
+
+def _print_side_by_side(document: dict[str, Any]) -> None:
+    """A student's socket calls beside the reference's (lab.report.side_by_side), and what differs."""
+    from lab.report import side_by_side
+
+    for role, shown in (document.get("student_trace") or {}).items():
+        table = Table(title=f"{side_by_side.TITLE} (your {role})", title_justify="left")
+        for column in (f"your {role}", f"the reference {role}", ""):
+            table.add_column(escape(column), overflow="fold")
+        for row in side_by_side.terminal_rows(shown):
+            table.add_row(*(terminal.text(cell) for cell in row))
+        console().print(table)
+        for difference in shown.get("differences", []):
+            console().print(f"[yellow]≠ {terminal.text(difference)}[/yellow]")
 
 
 def print_api_trace(api: dict[str, Any]) -> None:

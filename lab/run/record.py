@@ -124,6 +124,10 @@ class RunRecord:
     student_failure: str | None = None  # a student's server that never listened: why
     # What testinfra saw bound on that server's host when it failed to listen (None: not looked).
     server_sockets: tuple[BoundSocket, ...] | None = None
+    # A student's run: role -> the reference program's strace output in that role (lab.run.reference),
+    # and why there is none for a role (the reference run failed).
+    reference_traces: dict[str, str] = field(default_factory=dict)
+    reference_problems: dict[str, str] = field(default_factory=dict)
 
     def clients_of(self, host: str) -> list[ClientRun]:
         return [c for c in self.clients if c.host == host]

@@ -149,7 +149,7 @@ def _run_steps(lab: Lab, plan: Plan, record: RunRecord, timings: dict[str, float
     routed = bool(scenario.subnets)
     # With a student's program in the run, clients start once the services of the first step are
     # up, with those services' names in their host table (see _service_names).
-    later = [i for i in plan.instances if i.role == "client"] if plan.students else []
+    later = [i for i in plan.instances if i.role == "client"] if plan.students or plan.host_table else []
     lab.start_all([_container(i, ("sleep", "infinity"), routed)
                    for i in plan.instances if (i.role == "client" or i.program == "none") and i not in later]
                   + [_container(i, i.argv, routed)

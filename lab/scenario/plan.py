@@ -57,6 +57,7 @@ class Plan:
     capture_hosts: tuple[str, ...] = ()   # hosts captured with tcpdump (empty: no capture)
     students: dict[str, StudentProgram] = field(default_factory=dict)   # role → program
     seed_source: str = ""   # "--seed", "default" (a student's run: derived from the scenario), "" unseeded
+    host_table: bool = False   # clients find the services in their host table, as in a student's run
 
     @property
     def placement(self) -> dict[str, str]:
@@ -203,13 +204,16 @@ def student_argv(program: StudentProgram, role: str, limit_s: float,
     """The supervisor that runs a student's program with its limits (images/apps/programs/student_run.py).
 
     A server's host stays up after the program ends, so that later clients meet a closed port. A
-    client's waits are judged from the kernel (--max-wait-s, --grace-s).
+    client's waits are judged from the kernel (--max-wait-s, --grace-s). Every student's program
+    runs under strace (--trace: the same tracer as api-trace's, strace as the program's parent, no
+    capability), so the report can set its socket calls beside the reference program's.
     """
     waits = ("--max-wait-s", f"{STUDENT_MAX_WAIT_S:g}", "--grace-s", f"{grace_s:g}") if role == "client" else ()
     return ("python3", f"{PROGRAM_DIR}/student_run.py", "--name", program.name,
             "--source-b64", base64.b64encode(program.source.encode()).decode(),
             "--limit-s", f"{limit_s:g}", "--cpu-s", str(STUDENT_CPU_SECONDS),
-            "--output-bytes", str(STUDENT_OUTPUT_BYTES), *waits, *(("--stay",) if role == "server" else ()))
+            "--output-bytes", str(STUDENT_OUTPUT_BYTES), "--trace", *waits,
+            *(("--stay",) if role == "server" else ()))
 
 
 def _kind(program: str) -> str:

@@ -308,6 +308,8 @@ def test_grade_a_class_in_parallel_with_an_abuser_and_a_bad_file(engine, built_i
     assert document["programs"]["server"]["file"] == "udpserver.py"
     legacy = json.loads(base64.b64decode((out / "autograding-result.txt").read_text()))
     assert legacy["version"] == 1 and legacy["status"] == "error"   # the binary file could not run
+    index = (out / "index.html").read_text()   # the class page links each run's own page
+    assert 'href="alice/udp-echo.server.html"' in index and (out / "alice/udp-echo.server.html").is_file()
     alice = json.loads((out / "alice/result.json").read_text())
     assert alice["schema"] == "classroom50/result/v1" and alice["score"] == alice["max-score"] > 0
 

@@ -13,6 +13,10 @@ with limits that end it rather than the machine:
   --cpu-s S          CPU seconds (RLIMIT_CPU): a busy loop is killed by the kernel
   --output-bytes N   at most N bytes of stdout+stderr are kept; a program printing more is
                      stopped (an output flood must not fill the engine's logs)
+  --trace            run the program under `strace -f` (the tracer lab.observe.trace reads), as
+                     the student's user: strace is the program's parent, so it needs no
+                     capability (a tracer of another real uid than the program's would be
+                     refused by the kernel); what it writes comes back as `trace` events
   --max-wait-s S     (a client) judge its waits from the kernel (waits.py): a wait with no end is
   --grace-s G        stopped after G s blocked (a blocking receive: after S s), a timeout above S
                      after G s blocked; a timeout up to S is left to fire
@@ -34,6 +38,14 @@ clears every capability it had (all three uids are non-root), and this process c
   own; the supervisor is also non-dumpable);
 * the container's other processes (its init, an idle `sleep`) belong to root.
 
+Under --trace the tracer runs as `student` too (the kernel refuses to let a tracer of another
+real uid attach), so the program could reach strace's output: the lab reads the trace as the
+student's own account of its calls, shown beside the reference's and used for hints, never for a
+check's verdict. The supervisor's events stay out of the program's reach as above, and so does its
+supervision: the program may kill strace, but the supervisor is a child subreaper, so the program
+becomes its child then; the limits go on, and its own exit status is the one reported. (With its
+tracer gone, the program's own socket calls fail with ENOSYS: strace's --seccomp-bpf filter stays.)
+
 The supervisor exits with the program's exit status (128 + N when signal N ended it), so the
 engine's exit code of this process says the same as the `exited` event. The standard input gets
 --input and a newline (the textbook client reads its sentence with input()), then end of file.
@@ -44,6 +56,7 @@ program printed before being stopped is never lost:
     started   {name, pid}
     listening {proto, port}            a socket of the container is bound/listening on --port
     output    {stream, text}           what the program printed (stdout or stderr), as it came
+    trace     {text}                   (--trace) strace's lines as they came, at most TRACE_BYTES
     limit     {what, limit, blocked_in, state, [wait_timeout_s, waited_s, seen]}
                                        what: wall-clock | output | stopped | waits-forever |
                                        timeout-too-long (limit: the accepted longest timeout)
@@ -73,12 +86,22 @@ SOURCE_ENV = "SOCKLAB_STUDENT_SOURCE"
 SUPERVISOR_USER = "supervisor"   # images/apps/Dockerfile
 STUDENT_USER = "student"
 PR_GET_DUMPABLE, PR_SET_DUMPABLE = 3, 4
+PR_SET_CHILD_SUBREAPER = 36
 NOT_STARTED_AS_ROOT = 125         # exit status: the lab started this supervisor wrongly
+TRACE_FD_ENV = "SOCKLAB_TRACE_FD"
+TRACE_BYTES = 256 * 1024          # strace's lines kept per run: a program's first thousands of calls
+# As lab.scenario.plan.STRACE_ARGV (api-trace's reference programs), plus --seccomp-bpf: only the
+# traced calls stop the program, so tracing costs little. -o: strace's lines apart from the program's.
+STRACE_ARGV = ("strace", "--seccomp-bpf", "-f", "-qq", "-ttt", "-s", "64", "-e", "signal=none",
+               "-e", "trace=%network,close")
 # The child decodes and runs the program itself: compile() with the program's own file name, and
 # linecache primed with its text, so that a traceback reads as if the file were on disk.
 BOOT = (
     "import base64, linecache, os, sys, traceback\n"
     "name = sys.argv[1]\n"
+    # Traced: the tracer's output descriptor is strace's, not the program's.
+    "if os.environ.get('" + "SOCKLAB_TRACE_FD" + "'):\n"
+    "    os.close(int(os.environ.pop('" + "SOCKLAB_TRACE_FD" + "')))\n"
     "source = base64.b64decode(os.environ.pop('" + SOURCE_ENV + "')).decode('utf-8')\n"
     "linecache.cache[name] = (len(source), None, source.splitlines(True), name)\n"
     "sys.argv = [name]\n"
@@ -217,6 +240,7 @@ def main() -> int:
                         help="judge the program's waits (a client): the longest timeout accepted; 0: do not")
     parser.add_argument("--grace-s", type=float, default=2.0,
                         help="how long a wait with no end is watched before it is judged")
+    parser.add_argument("--trace", action="store_true", help="run the program under strace -f")
     parser.add_argument("--port", type=int, default=12000, help="report when a socket is bound on it")
     parser.add_argument("--stay", action="store_true",
                         help="after the program ends, stay until stopped: a server's host stays up, so "
@@ -239,10 +263,19 @@ def main() -> int:
            "HOME": student.pw_dir, "USER": student.pw_name, "LOGNAME": student.pw_name}
     started = time.monotonic()
     oom_before = oom_kills()
+    argv = [sys.executable, "-u", "-c", BOOT, args.name]
+    trace_read, passed = None, ()
+    if args.trace:   # a program that kills its tracer is then this process's child (see the docstring)
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+        trace_read, trace_write = os.pipe()
+        argv = [*STRACE_ARGV, "-o", f"/dev/fd/{trace_write}", *argv]
+        env[TRACE_FD_ENV], passed = str(trace_write), (trace_write,)
     child = subprocess.Popen(
-        [sys.executable, "-u", "-c", BOOT, args.name],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+        argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, pass_fds=passed,
         start_new_session=True, preexec_fn=lambda: as_student(student, args.cpu_s), cwd=student.pw_dir)
+    for descriptor in passed:
+        os.close(descriptor)
+    program = Program(child, traced=args.trace)
     emit("started", name=args.name, pid=child.pid)
     assert child.stdin is not None and child.stdout is not None and child.stderr is not None
     try:
@@ -255,32 +288,44 @@ def main() -> int:
     selector = selectors.DefaultSelector()
     selector.register(child.stdout, selectors.EVENT_READ, "stdout")
     selector.register(child.stderr, selectors.EVENT_READ, "stderr")
-    printed = 0
+    if trace_read is not None:
+        selector.register(trace_read, selectors.EVENT_READ, "trace")
+    printed = traced = 0
     reason = "exited"
     announced = False
     stopped_at: float | None = None
-    watch = waits.WaitWatch(child.pid, args.max_wait_s, args.grace_s) if args.max_wait_s > 0 else None
+    watch: waits.WaitWatch | None = None
     while selector.get_map():
+        program.pid()   # found while strace lives: its tracee is its child until then
+        if args.max_wait_s > 0 and program.pid() and (watch is None or watch.pid != program.pid()):
+            watch = waits.WaitWatch(program.pid(), args.max_wait_s, args.grace_s)
         if reason != "exited" and stopped_at is None:
             stopped_at = time.monotonic()
         if stopped_at is not None and time.monotonic() - stopped_at > 1.0:
             break   # something that escaped the process group still holds the pipes: stop reading
         if stopping["by"] and reason == "exited":
             reason = "stopped"
-            _stop(child, "stopped", args.limit_s)
+            _stop(program, "stopped", args.limit_s)
         elapsed = time.monotonic() - started
         if elapsed > args.limit_s and reason == "exited":
             reason = "wall-clock"
-            _stop(child, "wall-clock", args.limit_s, watch)
+            _stop(program, "wall-clock", args.limit_s, watch)
         if watch is not None and reason == "exited":
             judged = watch.verdict(time.monotonic())
             if judged:
                 reason = judged
-                _stop(child, judged, args.max_wait_s, watch)
+                _stop(program, judged, args.max_wait_s, watch)
         for key, _ in selector.select(timeout=0.05):
-            chunk = os.read(key.fileobj.fileno(), 4096)  # type: ignore[union-attr]
+            descriptor = key.fileobj if isinstance(key.fileobj, int) else key.fileobj.fileno()  # type: ignore[union-attr]
+            chunk = os.read(descriptor, 4096)
             if not chunk:
                 selector.unregister(key.fileobj)
+                continue
+            if key.data == "trace":   # drained always (strace must never block), kept up to TRACE_BYTES
+                kept = chunk[:max(0, TRACE_BYTES - traced)]
+                traced += len(chunk)
+                if kept:
+                    emit("trace", text=kept.decode("utf-8", errors="replace"))
                 continue
             kept = chunk[:max(0, args.output_bytes - printed)]
             printed += len(chunk)
@@ -288,13 +333,15 @@ def main() -> int:
                 emit("output", stream=key.data, text=kept.decode("utf-8", errors="replace"))
             if printed > args.output_bytes and reason == "exited":
                 reason = "output"
-                _stop(child, "output", args.output_bytes)
+                _stop(program, "output", args.output_bytes)
         if not announced:
             proto = bound_port(args.port)
             if proto:
                 announced = True
                 emit("listening", proto=proto, port=args.port)
     rc = child.wait()
+    if program.traced:
+        rc = _program_status(program, rc)
     _kill_student()
     if rc < 0 and -rc == signal.SIGXCPU and reason == "exited":
         reason = "cpu"
@@ -307,14 +354,79 @@ def main() -> int:
     return exit_status(rc)
 
 
-def _stop(child: subprocess.Popen, what: str, limit: float, watch: waits.WaitWatch | None = None) -> None:
-    """Note where the program was (and the wait the kernel showed), then end it and all it started."""
-    blocked_in, state = where_blocked(child.pid)
+class Program:
+    """The student's process: the child itself, or under --trace the child of strace (found in /proc)."""
+
+    def __init__(self, child: subprocess.Popen, traced: bool) -> None:
+        self.child, self.traced, self._pid = child, traced, None if traced else child.pid
+
+    def pid(self) -> int | None:
+        """The program's pid. Traced, strace's child that has exec'd the program: strace forks
+        short-lived children of its own first (it tests ptrace and seccomp in them), so a child
+        still named strace is not the program, and a remembered pid that is gone is looked up again."""
+        if self.traced and self._pid is not None and not os.path.exists(f"/proc/{self._pid}"):
+            self._pid = None
+        if self._pid is None:
+            self._pid = child_of(self.child.pid, not_named="strace")
+        return self._pid
+
+
+def _program_status(program: Program, tracer_rc: int) -> int:
+    """The program's own status: strace's (it exits with its tracee's), unless the program
+    outlived a killed tracer and became this subreaper's child; then it is waited for here (it
+    has ended or closed its output: after a second it is killed)."""
+    pid = program.pid()
+    if pid is None or pid == program.child.pid:
+        return tracer_rc
+    for attempt in range(2):
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:
+            try:
+                done, status = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:   # strace reaped it: strace's status is the program's
+                return tracer_rc
+            if done:
+                return os.waitstatus_to_exitcode(status)
+            time.sleep(0.02)
+        _kill_student()
+    return tracer_rc
+
+
+def child_of(parent: int, not_named: str = "") -> int | None:
+    """The first process whose parent is ``parent`` (strace's tracee) and whose name is not
+    ``not_named`` (a child that has not exec'd yet), None before it exists."""
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as handle:
+                    stat = handle.read()
+                name, rest = stat.split("(", 1)[1].rsplit(")", 1)
+                if rest.split()[1] == str(parent) and name != not_named:
+                    return int(entry)
+            except (OSError, IndexError):
+                continue
+    return None
+
+
+def _stop(program: Program, what: str, limit: float, watch: waits.WaitWatch | None = None) -> None:
+    """Note where the program was (and the wait the kernel showed), then end it and all it started.
+
+    Traced, the program goes first, so that strace writes the call it was stopped in
+    (``recvfrom(3, <unfinished ...>) = ?``) before everything of the student's user is killed.
+    """
+    pid = program.pid() or program.child.pid
+    blocked_in, state = where_blocked(pid)
     wait = {}
     if watch is not None and watch.wait is not None:
         wait = {"wait_timeout_s": watch.wait.timeout_s, "waited_s": round(watch.blocked_s, 2),
                 "seen": watch.wait.seen}
     emit("limit", what=what, limit=limit, blocked_in=blocked_in, state=state, **wait)
+    if program.traced and program.pid():
+        try:
+            os.kill(pid, signal.SIGKILL)
+            program.child.wait(timeout=1.0)
+        except (ProcessLookupError, PermissionError, subprocess.TimeoutExpired):
+            pass
     _kill_student()
 
 
