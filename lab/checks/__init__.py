@@ -26,6 +26,7 @@ from lab.checks.registry import (  # noqa: F401  (re-exported: lab.checks is the
     validate_spec,
 )
 from lab.checks.student import run_student_checks
+from lab.common import sentence, sentence_bytes
 from lab.impairment import units
 from lab.observe import stats, trace
 from lab.observe.metrics import host_figures
@@ -121,7 +122,10 @@ def replies_uppercase(record: RunRecord, clients: HostName = "client") -> CheckR
         for reply in received:
             asked = sent.get(reply.get("seq"), {"text": "", "bytes": 0})
             # Texts in events are cut at 200 characters: the byte counts prove the whole sentence.
-            if reply["text"] != asked["text"].upper() or reply.get("bytes") != asked.get("bytes"):
+            # A line end is not part of the sentence (a line-based server, the lab's TCP client).
+            if (sentence(reply["text"]) != sentence(asked["text"]).upper()
+                    or sentence_bytes(reply["text"], reply.get("bytes") or 0)
+                    != sentence_bytes(asked["text"], asked.get("bytes") or 0)):
                 bad.append(f"{run.instance} sent {asked['bytes']} bytes {asked['text']!r}, "
                            f"got {reply.get('bytes')} bytes {reply['text']!r}")
     example = runs[0].first("received")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lab.common import sentence
 from lab.run.record import ClientRun
 
 
@@ -119,6 +120,7 @@ def reply_hint(sent: str, reply: str) -> str:
     >>> reply_hint("hello from client", "HELLO")
     "reply is not the whole sentence in upper case: sent 'hello from client', got 'HELLO'"
     """
+    sent, reply = sentence(sent), sentence(reply)   # a line end is no part of the sentence
     if reply == sent.upper():
         return ""
     if reply == sent:

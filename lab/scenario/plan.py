@@ -6,6 +6,7 @@ happen here, so every bad value is reported before the engine creates anything.
 from __future__ import annotations
 
 import base64
+import json
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from lab.scenario import parameters as params
 from lab.errors import LabError, ParameterError, ScenarioFileError
 from lab.impairment import CHOICES, get_backend
 from lab.impairment.spec import Impairment, parse_impairment
+from lab.scenario.languages import LANGUAGES, fill
 from lab.scenario.model import PROGRAMS, Host, Scenario, StudentProgram, StudentSlot
 
 PROGRAM_DIR = "/opt/socklab/programs"
@@ -164,9 +166,17 @@ def student_argv(program: StudentProgram, role: str, limit_s: float) -> tuple[st
     """The supervisor that runs a student's program with its limits (images/apps/programs/student_run.py).
 
     A server's host stays up after the program ends, so that later clients meet a closed port.
+    A compiled language's program runs built (lab.run.build put its artifact into ``program``),
+    started by the language's run command, with its runtime's start added to the wall clock.
     """
-    return ("python3", f"{PROGRAM_DIR}/student_run.py", "--name", program.name,
-            "--source-b64", base64.b64encode(program.source.encode()).decode(),
+    language = LANGUAGES[program.language]
+    if language.compiled:   # not built yet (lab.run.build): planned to check the input, never run
+        what: tuple[str, ...] = ("--artifact-b64", program.artifact,
+                                 "--run-json", json.dumps(fill(language.run, dir="{dir}", main=program.entry)))
+        limit_s += language.start_allowance_s
+    else:
+        what = ("--source-b64", base64.b64encode(program.source.encode()).decode())
+    return ("python3", f"{PROGRAM_DIR}/student_run.py", "--name", program.name, *what,
             "--limit-s", f"{limit_s:g}", "--cpu-s", str(STUDENT_CPU_SECONDS),
             "--output-bytes", str(STUDENT_OUTPUT_BYTES), *(("--stay",) if role == "server" else ()))
 
