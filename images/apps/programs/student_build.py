@@ -78,7 +78,9 @@ def main() -> int:
         handle.write(base64.b64decode(args.source_b64))
     argv = [part.replace("{source}", args.name).replace("{out}", out) for part in json.loads(args.command_json)]
     started = time.monotonic()
-    child = subprocess.Popen(argv, cwd=work, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+    # LC_ALL=C: the compiler's messages in plain ASCII quotes ('struct', not a typographic pair).
+    env = {**os.environ, "LC_ALL": "C", "LANG": "C"}
+    child = subprocess.Popen(argv, cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, start_new_session=True,
                              preexec_fn=lambda: limits(args.cpu_s))
     assert child.stdout is not None

@@ -20,7 +20,7 @@ int main(void) {
     printf("The server is ready to receive\n");
     for (;;) {
         int connection_socket = accept(server_socket, NULL, NULL);  /* a new socket per client */
-        if (connection_socket < 0) { perror("accept"); continue; }
+        if (connection_socket < 0) { perror("accept"); return 1; }
         char sentence[1024];
         ssize_t n = recv(connection_socket, sentence, sizeof sentence, 0);
         for (ssize_t i = 0; i < n; i++) sentence[i] = toupper((unsigned char)sentence[i]);
