@@ -125,14 +125,15 @@ scenario = task(
     "report-dir": "where the gradebook, the classroom files and each student's reports go (default grades/)",
     "engine": "docker or swarm: swarm spreads the runs over its nodes (default: $SOCKLAB_ENGINE, else docker)",
     "strict": "exit 1 when any run failed or errored (CI grading a push: the exit code is the verdict)",
+    "seed": "the seed of the impairments' random choices (default: each scenario's own, the same every time)",
     "verbose": "show debug logging",
 })
 def grade(c: Context, directory: str, scenarios: str | None = None, jobs: int = 1, report_dir: str = "grades",
-          engine: str | None = None, strict: bool = False, verbose: bool = False) -> None:
+          engine: str | None = None, strict: bool = False, seed: str | None = None, verbose: bool = False) -> None:
     """Grade a class: each student's programs through the scenarios, a gradebook and classroom results."""
     _logging(verbose)
     _call("grade", directory, scenarios=scenarios, jobs=jobs, report_dir=report_dir, engine_name=engine,
-          strict=strict)
+          strict=strict, seed=seed)
 
 
 @task(name="all", help={"report-dir": "write each scenario's JSON, JUnit and Markdown here",

@@ -81,7 +81,7 @@ PROBE_QUEUE = 65123
 DISTRIBUTIONS = (None, "uniform", "normal")
 SPEC_KEYS = {
     "interface", "direction", "delay_ms", "jitter_ms", "distribution", "loss_pct",
-    "duplicate_pct", "reorder_pct", "corrupt_pct", "rate_bit", "seed",
+    "duplicate_pct", "reorder_pct", "corrupt_pct", "rate_bit", "seed", "loss_within",
 }
 
 # --- netlink / nfnetlink_queue constants (linux/netlink.h, linux/netfilter/nfnetlink_queue.h)
@@ -133,6 +133,7 @@ class Spec:
     corrupt_pct: float = 0.0
     rate_bit: int | None = None
     seed: int | None = None
+    loss_within: int | None = None  # at least one of the first N packets is lost (with loss_pct > 0)
 
     @classmethod
     def from_json(cls, text: str) -> Spec:
@@ -161,6 +162,8 @@ class Spec:
             raise ValueError("delay and jitter must be >= 0")
         if self.rate_bit is not None and self.rate_bit <= 0:
             raise ValueError("rate_bit must be positive")
+        if self.loss_within is not None and self.loss_within < 1:
+            raise ValueError("loss_within must be at least 1 packet")
 
     @property
     def kernel_loss(self) -> bool:
@@ -193,6 +196,10 @@ class Decider:
 
     Each kind of choice has its own RNG stream, drawn exactly once per packet whatever happens,
     so the drop list for a seed does not change when, say, a delay is added.
+
+    ``loss_within`` N (with some loss): when none of the first N-1 packets was lost, the N-th is,
+    whatever its draw said, so that a program sending a few datagrams surely meets a loss; the
+    draws go on as before, so every later choice is the seed's own.
     """
 
     def __init__(self, spec: Spec, seed: int | None = None) -> None:
@@ -206,6 +213,8 @@ class Decider:
         self._corrupt, self._reorder = stream("corrupt"), stream("reorder")
         self._delay = stream("delay")
         self._link_free = 0.0  # when the emulated link finishes sending what it has (rate)
+        self._packets = 0      # packets decided so far
+        self._lost = 0         # of them, lost (loss_within)
 
     def decide(self, now: float, length: int, header_len: int = 20, full: bool = False) -> Decision:
         """Decide for a packet of ``length`` bytes (``header_len`` of them the IP header).
@@ -216,6 +225,10 @@ class Decider:
         spec = self.spec
         lost = self._loss.random() * 100 < spec.loss_pct
         duplicated = self._dup.random() * 100 < spec.duplicate_pct
+        self._packets += 1
+        if spec.loss_within and spec.loss_pct and not self._lost and self._packets == spec.loss_within:
+            lost, duplicated = True, False   # the promised loss (see the class docstring)
+        self._lost += lost and not duplicated
         corrupt_draw = self._corrupt.random()
         reorder_draw = self._reorder.random()
         delay_s = self._sample_delay()

@@ -130,9 +130,23 @@ def reply_hint(sent: str, reply: str) -> str:
     return f"reply is not the whole sentence in upper case: sent {sent!r}, got {reply!r}"
 
 
+def wait_hint(limit: dict[str, Any], role: str) -> str:
+    """A wait the kernel showed had no end, or one longer than the lab accepts (see waits.py)."""
+    call, seen = limit.get("blocked_in") or "a call", limit.get("seen") or ""
+    accepted = float(limit.get("limit") or 0)
+    if limit.get("what") == "timeout-too-long":
+        return (f"your {role}'s timeout of {float(limit.get('wait_timeout_s') or 0):g} s is longer than the "
+                f"{accepted:g} s the lab accepts ({seen}): use a shorter settimeout()")
+    return (f"your {role} would wait forever in {call}() — the kernel showed {seen or 'no timeout'}, "
+            f"blocked {float(limit.get('waited_s') or 0):g} s: a lost datagram needs a timeout — "
+            "client_socket.settimeout(1.0), and catch socket.timeout to report the loss")
+
+
 def limit_hint(limit: dict[str, Any], role: str, limit_s: float) -> str:
     """Why the lab had to stop a student's program, and what to change."""
     what = limit.get("what")
+    if what in ("waits-forever", "timeout-too-long"):
+        return wait_hint(limit, role)
     if what == "cpu":
         return f"your {role} used up its CPU time and was stopped (an endless loop?)"
     if what == "memory":

@@ -219,8 +219,37 @@ def _lab_server_texts(record: RunRecord) -> set[str]:
     return texts
 
 
+def lost_runs(record: RunRecord) -> list[int] | None:
+    """The student client's runs (1-based) whose sentence never reached the lab's server: the runs
+    that met a loss. None when the server is a student's too (it prints no events to tell)."""
+    if "server" in record.plan.students:
+        return None
+    arrived = _lab_server_texts(record)
+    return [n for n, run in enumerate(_student_runs(record), start=1) if run.sentence not in arrived]
+
+
+def _losses_seen(record: RunRecord) -> str:
+    lost = lost_runs(record)
+    if lost is None or not any(spec.loss_pct for i in record.plan.of_host(record.plan.slot("client").host)
+                               for spec in i.impairments):
+        return ""
+    seed = f", seed {record.plan.seed}" if record.plan.seed is not None else ""
+    if not lost:
+        return f"; no datagram of its runs was lost{seed}"
+    return f"; lost on the way: the datagram of run{'s' if len(lost) > 1 else ''} " \
+           f"{', '.join(map(str, lost))}{seed}"
+
+
+def limits_text(limit_s: float) -> str:
+    """Every limit a student's client can meet, as numbers (also in the README)."""
+    from lab.scenario.plan import STUDENT_MAX_WAIT_S, STUDENT_WAIT_GRACE_S
+    return (f"a timeout up to {STUDENT_MAX_WAIT_S:g} s is accepted; a wait with no timeout is stopped after "
+            f"{STUDENT_WAIT_GRACE_S:g} s blocked ({STUDENT_MAX_WAIT_S:g} s in a blocking recvfrom()); "
+            f"wall clock {limit_s:g} s a run")
+
+
 def client_endings(record: RunRecord) -> list[CheckResult]:
-    """The student's client ends by itself within its wall clock, and without a Python error."""
+    """The student's client ends by itself (its waits judged from the kernel), and without a Python error."""
     slot = record.plan.slot("client")
     runs = _student_runs(record)
     stopped, crashed = [], []
@@ -233,20 +262,23 @@ def client_endings(record: RunRecord) -> list[CheckResult]:
         elif ended.get("rc") != 0:
             crashed.append((position, run))
     results = []
+    losses = _losses_seen(record)
     if stopped:
         position, run, limit = stopped[0]
         seen = f"run {position} was stopped ({limit.get('what')}"
         seen += f", blocked in {limit['blocked_in']}()" if limit.get("blocked_in") else ""
+        seen += f": the kernel showed {limit['seen']}" if limit.get("seen") else ""
+        seen += f", blocked {limit['waited_s']:g} s" if isinstance(limit.get("waited_s"), (int, float)) else ""
         seen += f"); printed: {run.printed().strip()[-200:]!r}" if run.printed().strip() else ")"
         results.append(CheckResult(ENDS_CHECK, False,
-                                   f"expected every run to end within {slot.limit_s:g} s; "
-                                   f"{len(stopped)}/{len(runs)} did not — {seen}",
+                                   f"expected every run to end by itself ({limits_text(slot.limit_s)}); "
+                                   f"{len(stopped)}/{len(runs)} did not — {seen}{losses}",
                                    hint=hints.limit_hint(limit, "client", slot.limit_s)))
     else:
         longest = max((_ended(r).get("seconds", 0.0) for r in runs), default=0.0)
         results.append(CheckResult(ENDS_CHECK, bool(runs),
-                                   f"{len(runs)}/{len(runs)} runs ended by themselves (longest {longest:.2f} s, "
-                                   f"limit {slot.limit_s:g} s)"))
+                                   f"{len(runs)}/{len(runs)} runs ended by themselves (longest {longest:.2f} s; "
+                                   f"{limits_text(slot.limit_s)}){losses}"))
     if crashed:
         position, run = crashed[0]
         message = hints.python_message(run.printed("stderr"))

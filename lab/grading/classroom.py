@@ -34,7 +34,7 @@ from typing import Any
 from lab.escaping import markdown, spreadsheet
 
 OUTCOMES = ("passed", "failed", "error", "not-applicable")
-GRADEBOOK_COLUMNS = ("student", "scenario", "role", "outcome", "failed_checks")
+GRADEBOOK_COLUMNS = ("student", "scenario", "role", "outcome", "failed_checks", "seed")
 CLASSROOM50_SCHEMA = "classroom50/result/v1"
 # The assignment's context, as a Classroom 50 runner sets it in the environment.
 CLASSROOM50_CONTEXT = {"classroom": "CLASSROOM", "assignment": "ASSIGNMENT", "submission": "SUBMISSION_TAG",
@@ -58,12 +58,19 @@ class GradeRow:
     reason: str = ""              # error / not-applicable: why
     program: str = ""             # the student's file that ran
 
+    @property
+    def seed(self) -> str:
+        """The seed of the run's impairments ('' for a run without): --seed N reproduces the grade."""
+        value = (self.document or {}).get("seed")
+        return "" if value is None else str(value)
+
     def as_csv(self) -> dict[str, str]:
         """The CSV row; the columns that carry a student's text never read as a spreadsheet formula
-        (scenario, role and outcome are the lab's own words)."""
+        (scenario, role, outcome and seed are the lab's own words)."""
         return {"student": spreadsheet.cell(self.student), "scenario": self.scenario, "role": self.role,
                 "outcome": self.outcome,
-                "failed_checks": spreadsheet.cell("; ".join(self.failed_checks) or self.reason)}
+                "failed_checks": spreadsheet.cell("; ".join(self.failed_checks) or self.reason),
+                "seed": self.seed}
 
 
 def row_from_document(student: str, role: str, document: dict[str, Any]) -> GradeRow:
@@ -78,8 +85,8 @@ def gradebook_csv(rows: Iterable[GradeRow]) -> str:
     """The gradebook as CSV, header first.
 
     >>> print(gradebook_csv([GradeRow("ada", "udp-echo", "server", "failed", ["replies, upper case"])]), end="")
-    student,scenario,role,outcome,failed_checks
-    ada,udp-echo,server,failed,"replies, upper case"
+    student,scenario,role,outcome,failed_checks,seed
+    ada,udp-echo,server,failed,"replies, upper case",
     """
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=GRADEBOOK_COLUMNS, lineterminator="\n")
@@ -105,7 +112,23 @@ def gradebook_markdown(rows: list[GradeRow]) -> str:
         graded = sum(r.outcome in ("passed", "failed", "error") for r in own)
         lines.append(f"| {markdown.cell(student)} | {sum(t.score for t in tests)} | {sum(t.max_score for t in tests)} | "
                      f"{passed}/{graded} |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + seeds_lines(rows)) + "\n"
+
+
+def seeds_lines(rows: Iterable[GradeRow]) -> list[str]:
+    """The seed each scenario's impairments ran with: `--seed N` on `invoke grade` reproduces them.
+
+    >>> seeds_lines([GradeRow("ada", "udp-loss", "client", "passed", document={"seed": 7})])
+    ['', 'Impairment seeds (`invoke grade --seed N` reproduces them): udp-loss 7']
+    """
+    seeds: dict[str, set[str]] = {}
+    for row in rows:
+        if row.seed:
+            seeds.setdefault(row.scenario, set()).add(row.seed)
+    if not seeds:
+        return []
+    shown = ", ".join(f"{name} {', '.join(sorted(values))}" for name, values in seeds.items())
+    return ["", f"Impairment seeds (`invoke grade --seed N` reproduces them): {shown}"]
 
 
 def by_student(rows: Iterable[GradeRow]) -> dict[str, list[GradeRow]]:

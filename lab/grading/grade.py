@@ -109,16 +109,20 @@ def plan_jobs(students: list[submission.StudentFolder], scenarios: dict[str, dic
 
 
 def grade(directory: str, scenarios: str | None = None, jobs: int = 1, report_dir: str = "grades",
-          engine_name: str | None = None, strict: bool = False) -> int:
+          engine_name: str | None = None, strict: bool = False, seed: int | str | None = None) -> int:
     """Grade a class; 0 when every student was graded, 3 when a run met an environment problem.
 
     ``strict`` (CI grading one push): 1 when any run failed or errored, so the grader's own exit
     code is the verdict and nothing has to read the gradebook back.
+    ``seed`` (--seed N): the seed of every run's impairments; by default each scenario's own
+    (lab.scenario.plan.default_seed), so the same program always meets the same losses.
     """
     from lab.engines import images
+    from lab.scenario.parameters import parse_seed
 
     if not 1 <= jobs <= MAX_JOBS:
         raise BadInput(f"--jobs {jobs}: allowed 1..{MAX_JOBS} (each job is a whole lab of containers)")
+    seed = parse_seed(seed)
     students = submission.scan_class(directory)
     chosen, explicit = choose_scenarios(scenarios)
     planned, known_rows = plan_jobs(students, chosen, explicit)
@@ -146,7 +150,7 @@ def grade(directory: str, scenarios: str | None = None, jobs: int = 1, report_di
         with progress:
             for student, own in planned.items():
                 for job in own:
-                    future = pool.submit(_run_job, engine, job)
+                    future = pool.submit(_run_job, engine, job, seed)
 
                     def done(f: Future, job: Job = job) -> None:
                         row, environment = f.result()
@@ -177,7 +181,7 @@ def grade(directory: str, scenarios: str | None = None, jobs: int = 1, report_di
     ordered = [r for s in students for r in _in_order(rows[s.student], list(chosen))]
     for path in write_grades(ordered, out, commit_dates=commit_dates(students)):
         log.debug("wrote %s", path)
-    report.print_gradebook(ordered, out)
+    report.print_gradebook(ordered, out, [line for line in classroom.seeds_lines(ordered) if line])
     if environment_errors:
         report.grade_environment_errors(environment_errors)
         return 3
@@ -212,7 +216,7 @@ def _in_order(rows: list[classroom.GradeRow], scenarios: list[str]) -> list[clas
     return sorted(rows, key=lambda r: (rank.get(r.scenario, -1), r.role != "server", r.role))
 
 
-def _run_job(engine: Engine, job: Job) -> tuple[classroom.GradeRow, str]:
+def _run_job(engine: Engine, job: Job, seed: int | None = None) -> tuple[classroom.GradeRow, str]:
     """One run; a bad file is the student's error row, an engine failure an error row reported as such."""
     file_name = submission.student_name(job.path.name)
     try:   # named by its file name only: the teacher's paths stay out of the student's reports
@@ -230,7 +234,9 @@ def _run_job(engine: Engine, job: Job) -> tuple[classroom.GradeRow, str]:
         return classroom.GradeRow(job.student, job.scenario, job.role, "error", reason=str(error),
                                   program=program.name), str(error)
     try:
-        plan = build_plan(catalog.load(job.scenario), {}, students={job.role: program})
+        scenario = catalog.load(job.scenario)
+        impaired = any(h.impairments for h in scenario.hosts)   # --seed: only where there is a choice
+        plan = build_plan(scenario, {}, seed=seed if impaired else None, students={job.role: program})
         outcome = run_scenario(engine, plan, progress=lambda message: None)
         document = report.result_document(outcome)
     except LabError as error:

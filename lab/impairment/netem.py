@@ -74,7 +74,11 @@ class NetemBackend:
     name = "netem"
 
     def check(self, spec: Impairment) -> None:
-        """Raise if netem cannot express ``spec``; netem can express every field."""
+        """Raise if netem cannot express ``spec``: a table distribution it lacks, or a promised loss."""
+        if spec.loss_within is not None and spec.loss_pct:
+            raise ImpairmentSpecError(
+                f"netem cannot promise that one of the first {spec.loss_within} packets is lost "
+                "(its random choices are its own); use --impair-backend userspace (auto does)")
         if spec.distribution not in (None, "uniform", *_TABLE_DISTRIBUTIONS):
             raise ImpairmentSpecError(f"netem has no distribution {spec.distribution!r}")
 

@@ -70,6 +70,10 @@ class Impairment:
     corrupt_pct: float = 0.0
     rate_bit: int | None = None
     seed: int | None = None
+    # At least one of the first N packets is lost (None: no promise). Set for a student's program
+    # under loss, so that the run whose lesson is loss always meets one; the userspace daemon
+    # keeps the promise (netem cannot, so a spec with it goes to the userspace backend).
+    loss_within: int | None = None
 
     def __post_init__(self) -> None:
         _check(self)
@@ -121,6 +125,8 @@ class Impairment:
             parts.append(f"rate {format_rate(self.rate_bit)}")
         if self.seed is not None:
             parts.append(f"seed {self.seed}")
+        if self.loss_within is not None and self.loss_pct:
+            parts.append(f"at least one of the first {self.loss_within} packets lost")
         return f"{self.interface} {self.direction}: " + (", ".join(parts) or "no impairment")
 
 
@@ -171,6 +177,10 @@ def _check(spec: Impairment) -> None:
         isinstance(spec.seed, bool) or not isinstance(spec.seed, int) or not 0 <= spec.seed <= _SEED_MAX
     ):
         raise ImpairmentSpecError(f"seed: {spec.seed!r} is not an integer from 0 to 2**64-1")
+    if spec.loss_within is not None and (
+        isinstance(spec.loss_within, bool) or not isinstance(spec.loss_within, int) or spec.loss_within < 1
+    ):
+        raise ImpairmentSpecError(f"loss_within: {spec.loss_within!r} is not a number of packets >= 1")
 
 
 def _check_number(name: str, value: object, allowed: str) -> None:

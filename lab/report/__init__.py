@@ -54,6 +54,10 @@ def result_document(outcome: Outcome) -> dict[str, Any]:
         "started_at": outcome.started_at,
         "duration_s": round(outcome.duration_s, 3),
         "parameters": record.plan.parameters,
+        # The seed of the impairments' random choices (--seed, or a student run's default): the
+        # same seed and program meet the same losses again.
+        **({"seed": record.plan.seed, "seed_source": record.plan.seed_source}
+           if record.plan.seed is not None else {}),
         "impairment_backend": record.impairment_backend,
         "impairments": record.impairment_notes,
         "impairment_counters": record.impairment_counters,
@@ -125,6 +129,7 @@ def student_output(record: Any) -> dict[str, list[dict[str, Any]]]:
                                  {k: ended.get(k) for k in ("rc", "signal", "reason", "seconds")}}
         if limit:
             entry["stopped"] = {k: limit.get(k) for k in ("what", "blocked_in", "state")}
+            entry["stopped"].update({k: limit[k] for k in ("seen", "wait_timeout_s", "waited_s") if k in limit})
         if sentence is not None:
             entry["input"] = sentence
         return entry
@@ -143,6 +148,8 @@ def verdict_line(document: dict[str, Any]) -> str:
     total = len(document["checks"])
     word = "PASSED" if document["passed"] else "FAILED"
     backend = f", impairments by {document['impairment_backend']}" if document["impairment_backend"] else ""
+    if document.get("seed") is not None:
+        backend += f", seed {document['seed']}" + (" (default)" if document.get("seed_source") == "default" else "")
     return (f"{document['scenario']}: {word} — {passed}/{total} checks passed in "
             f"{document['duration_s']:.1f} s{backend}")
 
@@ -571,8 +578,8 @@ class GradeProgress:
                   + (f", ETA {left:.0f} s" if left else ""))
 
 
-def print_gradebook(rows: list[Any], out: Path) -> None:
-    """The gradebook as a table, where the files are, and a one-line verdict."""
+def print_gradebook(rows: list[Any], out: Path, seeds: tuple[str, ...] | list[str] = ()) -> None:
+    """The gradebook as a table, each scenario's impairment seed, where the files are, and a one-line verdict."""
     marks = {"passed": "[green]passed[/green]", "failed": "[red]failed[/red]", "error": "[red]error[/red]",
              "not-applicable": "[dim]n/a[/dim]"}
     table = Table(title="Gradebook", title_justify="left")
@@ -582,6 +589,8 @@ def print_gradebook(rows: list[Any], out: Path) -> None:
         table.add_row(terminal.text(row.student), escape(row.scenario), escape(row.role), marks[row.outcome],
                       terminal.text("; ".join(row.failed_checks) or row.reason))
     console.print(table)
+    for line in seeds:
+        console.print(escape(line.replace("`", "")))
     students = {r.student for r in rows}
     clean = {s for s in students if all(r.outcome in ("passed", "not-applicable") for r in rows if r.student == s)}
     console.print(f"wrote {out / 'gradebook.csv'}, {out / 'gradebook.md'}, {out / 'result.json'}, "

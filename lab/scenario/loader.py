@@ -428,7 +428,7 @@ def _students(table: Any, hosts: tuple[Host, ...], parameters: dict[str, Paramet
         _table(defaults, f"{where}.parameters")
         for key in defaults:
             _one_of(key, tuple(parameters), f"{where}.parameters")
-        slots[role] = StudentSlot(role, host_name, runs, float(spec.get("limit_s", 5.0)),
+        slots[role] = StudentSlot(role, host_name, runs, float(spec.get("limit_s", StudentSlot.limit_s)),
                                   float(spec.get("ready_s", 5.0)),
                                   str(spec.get("sentence", StudentSlot.sentence)), dict(defaults))
     return slots

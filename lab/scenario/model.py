@@ -163,7 +163,9 @@ class StudentSlot:
     """A role a student's program may fill in a scenario: which host it replaces, and how it runs.
 
     A student's client is run ``runs`` times, each with one sentence on its standard input (the
-    textbook client reads it with input()), and each run is stopped after ``limit_s`` seconds.
+    textbook client reads it with input()), and each run is stopped after ``limit_s`` seconds of
+    wall clock: a backstop well above any timeout a client may use (lab.scenario.plan.STUDENT_MAX_WAIT_S);
+    a client's waits are judged from the kernel long before it.
     A student's server must listen on port 12000 within ``ready_s`` seconds. ``parameters`` change
     the scenario's defaults for such a run (e.g. more loss, so that few runs still meet it); the
     user's own options still win.
@@ -172,7 +174,7 @@ class StudentSlot:
     role: str                     # server | client
     host: str
     runs: int = 1
-    limit_s: float = 5.0
+    limit_s: float = 30.0
     ready_s: float = 5.0
     sentence: str = "hello from {host} run {run}"
     parameters: dict[str, Any] = field(default_factory=dict)   # defaults when a student fills the role

@@ -9,7 +9,7 @@ import base64
 import json
 import zlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from lab.scenario import parameters as params
@@ -58,6 +58,7 @@ class Plan:
     seed: int | None = None
     capture_hosts: tuple[str, ...] = ()   # hosts captured with tcpdump (empty: no capture)
     students: dict[str, StudentProgram] = field(default_factory=dict)   # role → program
+    seed_source: str = ""   # "--seed", "default" (a student's run: derived from the scenario), "" unseeded
 
     @property
     def placement(self) -> dict[str, str]:
@@ -114,6 +115,24 @@ def instance_seed(seed: int, instance: str, interface: str) -> int:
     return zlib.crc32(f"{seed}/{instance}/{interface}".encode()) & 0x7FFFFFFF
 
 
+def default_seed(scenario: str) -> int:
+    """The seed a student's run gets when none is given: derived from the scenario's name alone,
+    so the same program meets the same losses on every machine, every time it is graded.
+
+    >>> default_seed("udp-loss") == default_seed("udp-loss") != default_seed("udp-echo")
+    True
+    """
+    return zlib.crc32(f"socklab/student-run/{scenario}".encode()) & 0x7FFFFFFF
+
+
+def promise_loss(spec: Impairment, runs: int) -> Impairment:
+    """A student's program under egress loss meets at least one: one of its first ``runs`` packets
+    (its datagrams; a program sends at least one a run) is lost whatever the draw said."""
+    if not spec.loss_pct or not spec.egress:
+        return spec
+    return replace(spec, loss_within=runs)
+
+
 def _impairment(table: dict[str, str], values: dict[str, Any], seed: int | None, backend: str) -> Impairment:
     """One interface's impairment: placeholders filled, unset fields dropped, values validated.
 
@@ -156,16 +175,37 @@ STOP_REASONS = {
     "cpu": ": it used up its CPU time (an endless loop?)",
     "memory": f": it used more than the {STUDENT_MEMORY_BYTES // 2**20} MiB of memory it may use",
     "output": ": it printed more than it may (64 KiB)",
+    "waits-forever": ": it waited in a call with no timeout",
+    "timeout-too-long": ": its timeout is longer than the lab accepts",
 }
 STUDENT_CPU_SECONDS = 10           # RLIMIT_CPU: a busy loop is killed by the kernel after this
 STUDENT_OUTPUT_BYTES = 64 * 1024   # stdout + stderr kept per run; more stops the program
 SERVER_ALIAS = "hostname"          # the textbook client's placeholder for the server's name
+# A student's client's waits are judged from the kernel (images/apps/programs/waits.py), not by
+# racing a wall clock against its own timeout: a timeout up to STUDENT_MAX_WAIT_S is accepted
+# (settimeout(5) and settimeout(10) pass whenever a datagram is lost); a wait with no end is
+# stopped once blocked STUDENT_WAIT_GRACE_S (plus the path's delay), far longer than any reply
+# takes on the lab's path; a blocking receive (no settimeout) once blocked STUDENT_MAX_WAIT_S.
+STUDENT_MAX_WAIT_S = 10.0
+STUDENT_WAIT_GRACE_S = 2.0
 
 
-def student_argv(program: StudentProgram, role: str, limit_s: float) -> tuple[str, ...]:
+def wait_grace_s(impairments: Sequence[Impairment]) -> float:
+    """How long a wait with no end is watched: the grace plus twice the path's worst delay.
+
+    >>> wait_grace_s([]), wait_grace_s([Impairment(delay_ms=100, jitter_ms=20)])
+    (2.0, 2.24)
+    """
+    worst = max((spec.delay_ms + spec.jitter_ms for spec in impairments), default=0.0)
+    return round(STUDENT_WAIT_GRACE_S + 2 * worst / 1000, 3)
+
+
+def student_argv(program: StudentProgram, role: str, limit_s: float,
+                 grace_s: float = STUDENT_WAIT_GRACE_S) -> tuple[str, ...]:
     """The supervisor that runs a student's program with its limits (images/apps/programs/student_run.py).
 
-    A server's host stays up after the program ends, so that later clients meet a closed port.
+    A server's host stays up after the program ends, so that later clients meet a closed port. A
+    client's waits are judged from the kernel (--max-wait-s, --grace-s).
     A compiled language's program runs built (lab.run.build put its artifact into ``program``),
     started by the language's run command, with its runtime's start added to the wall clock.
     """
@@ -176,9 +216,10 @@ def student_argv(program: StudentProgram, role: str, limit_s: float) -> tuple[st
         limit_s += language.start_allowance_s
     else:
         what = ("--source-b64", base64.b64encode(program.source.encode()).decode())
+    waits = ("--max-wait-s", f"{STUDENT_MAX_WAIT_S:g}", "--grace-s", f"{grace_s:g}") if role == "client" else ()
     return ("python3", f"{PROGRAM_DIR}/student_run.py", "--name", program.name, *what,
             "--limit-s", f"{limit_s:g}", "--cpu-s", str(STUDENT_CPU_SECONDS),
-            "--output-bytes", str(STUDENT_OUTPUT_BYTES), *(("--stay",) if role == "server" else ()))
+            "--output-bytes", str(STUDENT_OUTPUT_BYTES), *waits, *(("--stay",) if role == "server" else ()))
 
 
 def _kind(program: str) -> str:
@@ -231,6 +272,9 @@ def build_plan(scenario: Scenario, overrides: dict[str, Any], impair_backend: st
     if seed is not None and not any(h.impairments for h in scenario.hosts):
         raise ParameterError(f"--seed {seed}: scenario {scenario.name} has no impairment, so there is "
                              "no random choice to make reproducible")
+    seed_source = "--seed" if seed is not None else ""
+    if seed is None and students and any(h.impairments for h in scenario.hosts):
+        seed, seed_source = default_seed(scenario.name), "default"   # same program, same losses
     values = params.resolve(scenario.parameters, overrides, scenario.name)
     instances: list[Instance] = []
     for host in scenario.hosts:
@@ -251,10 +295,17 @@ def build_plan(scenario: Scenario, overrides: dict[str, Any], impair_backend: st
                 slot = scenario.students[filled]
                 student = students[filled]
                 limit = scenario.timeout_s if filled == "server" else slot.limit_s
-                argv = student_argv(student, filled, limit)
+                argv = student_argv(student, filled, limit, wait_grace_s(impairments))
                 if filled == "client":
                     inputs = tuple(slot.sentence.replace("{host}", name).replace("{run}", str(run))
                                    for run in range(1, slot.runs + 1))
+                    impairments = tuple(promise_loss(spec, slot.runs) for spec in impairments)
+                    if impair_backend != "auto":
+                        for spec in impairments:
+                            try:
+                                get_backend(impair_backend).check(spec)
+                            except LabError as error:
+                                raise ParameterError(f"--impair-backend {impair_backend}: {error}") from None
             # The textbook client names the server 'hostname': the server it talks to answers to it.
             aliases = (SERVER_ALIAS,) if host.role == "service" and _kind(host.program) in client_kinds \
                 and not any(SERVER_ALIAS in i.aliases for i in instances) else ()
@@ -266,4 +317,5 @@ def build_plan(scenario: Scenario, overrides: dict[str, Any], impair_backend: st
     if seed is not None:
         effective["seed"] = seed
     capture_hosts = tuple(h.name for h in scenario.hosts) if capture else scenario.capture
-    return Plan(scenario, effective, tuple(instances), impair_backend, seed, capture_hosts, students)
+    return Plan(scenario, effective, tuple(instances), impair_backend, seed, capture_hosts, students,
+                seed_source)

@@ -1,5 +1,5 @@
-"""README's bad-input table, row by row, through the real `invoke` CLI: exit 2, the message, and
-nothing created (the session's leak check)."""
+"""The bad-input table of docs/running.md, row by row, through the real `invoke` CLI: exit 2, the
+message, and nothing created (the session's leak check)."""
 from __future__ import annotations
 
 import os
@@ -15,9 +15,9 @@ pytestmark = pytest.mark.integration
 
 
 def table_rows() -> list[tuple[str, list[str]]]:
-    """(command, message fragments) of each row of README's "### Bad input" table."""
-    text = (ROOT / "README.md").read_text()
-    section = text[text.index("### Bad input"):]
+    """(command, message fragments) of each row of the "## Bad input" table of docs/running.md."""
+    text = (ROOT / "docs" / "running.md").read_text()
+    section = text[text.index("## Bad input"):]
     rows = []
     for line in section.splitlines()[1:]:
         if line.startswith("#"):

@@ -146,7 +146,7 @@ def test_a_formula_cell_is_text_to_a_spreadsheet(value):
 
 def test_plain_names_are_unchanged_in_the_csv():
     row = classroom.GradeRow("ada lovelace", "udp-echo", "server", "passed")
-    assert classroom.gradebook_csv([row]).splitlines()[1] == "ada lovelace,udp-echo,server,passed,"
+    assert classroom.gradebook_csv([row]).splitlines()[1] == "ada lovelace,udp-echo,server,passed,,"
 
 
 def test_the_gradebook_markdown_has_one_row_per_grade_row_and_no_student_markup():

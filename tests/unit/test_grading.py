@@ -84,11 +84,11 @@ def _rows() -> list[classroom.GradeRow]:
 
 def test_gradebook_csv_has_exactly_the_promised_columns():
     rows = list(csv.reader(io.StringIO(classroom.gradebook_csv(_rows()))))
-    assert rows[0] == ["student", "scenario", "role", "outcome", "failed_checks"]
-    assert rows[1:] == [["ada", "udp-echo", "server", "failed", "b"],
-                        ["ada", "udp-loss", "client", "not-applicable", "no UDPClient.py"],
-                        ["ada", "tcp-echo", "server", "error", "TCPServer.py: not UTF-8 text"],
-                        ["bob", "udp-echo", "server", "passed", ""]]
+    assert rows[0] == ["student", "scenario", "role", "outcome", "failed_checks", "seed"]
+    assert rows[1:] == [["ada", "udp-echo", "server", "failed", "b", ""],
+                        ["ada", "udp-loss", "client", "not-applicable", "no UDPClient.py", ""],
+                        ["ada", "tcp-echo", "server", "error", "TCPServer.py: not UTF-8 text", ""],
+                        ["bob", "udp-echo", "server", "passed", "", ""]]
     assert {r[3] for r in rows[1:]} <= set(classroom.OUTCOMES)
 
 

@@ -15,6 +15,9 @@ with limits that end it rather than the machine:
   --cpu-s S          CPU seconds (RLIMIT_CPU): a busy loop is killed by the kernel
   --output-bytes N   at most N bytes of stdout+stderr are kept; a program printing more is
                      stopped (an output flood must not fill the engine's logs)
+  --max-wait-s S     (a client) judge its waits from the kernel (waits.py): a wait with no end is
+  --grace-s G        stopped after G s blocked (a blocking receive: after S s), a timeout above S
+                     after G s blocked; a timeout up to S is left to fire
 
 The container adds the memory, process-count and CPU-share limits.
 
@@ -43,9 +46,12 @@ program printed before being stopped is never lost:
     started   {name, pid}
     listening {proto, port}            a socket of the container is bound/listening on --port
     output    {stream, text}           what the program printed (stdout or stderr), as it came
-    limit     {what, limit, blocked_in, state}   what: wall-clock | output | stopped
+    limit     {what, limit, blocked_in, state, [wait_timeout_s, waited_s, seen]}
+                                       what: wall-clock | output | stopped | waits-forever |
+                                       timeout-too-long (limit: the accepted longest timeout)
     exited    {rc, signal, seconds, reason}   always last; reason: exited | wall-clock | cpu |
-                                               memory | output | stopped (SIGTERM from the lab)
+                                               memory | output | stopped (SIGTERM from the lab) |
+                                               waits-forever | timeout-too-long
 """
 from __future__ import annotations
 
@@ -62,6 +68,8 @@ import signal
 import subprocess
 import sys
 import time
+
+import waits
 
 SOURCE_ENV = "SOCKLAB_STUDENT_SOURCE"
 SUPERVISOR_USER = "supervisor"   # images/apps/Dockerfile
@@ -251,6 +259,10 @@ def main() -> int:
     parser.add_argument("--limit-s", type=float, default=5.0)
     parser.add_argument("--cpu-s", type=int, default=5)
     parser.add_argument("--output-bytes", type=int, default=65536)
+    parser.add_argument("--max-wait-s", type=float, default=0.0,
+                        help="judge the program's waits (a client): the longest timeout accepted; 0: do not")
+    parser.add_argument("--grace-s", type=float, default=2.0,
+                        help="how long a wait with no end is watched before it is judged")
     parser.add_argument("--port", type=int, default=12000, help="report when a socket is bound on it")
     parser.add_argument("--artifact-b64", default=None,
                         help="a built program (student_build.py's artifact) instead of --source-b64's Python")
@@ -304,6 +316,7 @@ def main() -> int:
     reason = "exited"
     announced = False
     stopped_at: float | None = None
+    watch = waits.WaitWatch(child.pid, args.max_wait_s, args.grace_s) if args.max_wait_s > 0 else None
     while selector.get_map():
         if reason != "exited" and stopped_at is None:
             stopped_at = time.monotonic()
@@ -315,7 +328,12 @@ def main() -> int:
         elapsed = time.monotonic() - started
         if elapsed > args.limit_s and reason == "exited":
             reason = "wall-clock"
-            _stop(child, "wall-clock", args.limit_s)
+            _stop(child, "wall-clock", args.limit_s, watch)
+        if watch is not None and reason == "exited":
+            judged = watch.verdict(time.monotonic())
+            if judged:
+                reason = judged
+                _stop(child, judged, args.max_wait_s, watch)
         for key, _ in selector.select(timeout=0.05):
             chunk = os.read(key.fileobj.fileno(), 4096)  # type: ignore[union-attr]
             if not chunk:
@@ -346,10 +364,14 @@ def main() -> int:
     return exit_status(rc)
 
 
-def _stop(child: subprocess.Popen, what: str, limit: float) -> None:
-    """Note where the program was, then end it and everything it started."""
+def _stop(child: subprocess.Popen, what: str, limit: float, watch: waits.WaitWatch | None = None) -> None:
+    """Note where the program was (and the wait the kernel showed), then end it and all it started."""
     blocked_in, state = where_blocked(child.pid)
-    emit("limit", what=what, limit=limit, blocked_in=blocked_in, state=state)
+    wait = {}
+    if watch is not None and watch.wait is not None:
+        wait = {"wait_timeout_s": watch.wait.timeout_s, "waited_s": round(watch.blocked_s, 2),
+                "seen": watch.wait.seen}
+    emit("limit", what=what, limit=limit, blocked_in=blocked_in, state=state, **wait)
     _kill_student()
 
 
