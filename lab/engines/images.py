@@ -134,6 +134,7 @@ def ensure_images(engine: Engine, progress: Callable[[str], None], force: bool =
 
 TOOLCHAIN_CONTEXT = IMAGES_DIR / "toolchain"
 _toolchain_lock = threading.Lock()
+_toolchain_failed: dict[tuple[str, str], ImageBuildError] = {}   # this process tried once: no retry per job
 
 
 def ensure_language_image(engine: Engine, tag: str, packages: tuple[str, ...],
@@ -154,11 +155,17 @@ def ensure_language_image(engine: Engine, tag: str, packages: tuple[str, ...],
     with _toolchain_lock:
         if (engine.image_labels(tag) or {}).get(LABEL_CONTEXT) == digest:
             return ImageOutcome(tag, "up to date", 0.0)
+        if (tag, digest) in _toolchain_failed:
+            raise _toolchain_failed[(tag, digest)]
         progress(f"building {tag} ({' '.join(packages)}) on {APPS_IMAGE}: first program in this language")
         started = time.monotonic()
-        engine.build(TOOLCHAIN_CONTEXT, tag, {"APPS_IMAGE": APPS_IMAGE, "PACKAGES": " ".join(packages)},
-                     {LABEL_CONTEXT: digest, LABEL_BASE: APPS_IMAGE},
-                     on_line=lambda line: log.debug("build: %s", line))
+        try:
+            engine.build(TOOLCHAIN_CONTEXT, tag, {"APPS_IMAGE": APPS_IMAGE, "PACKAGES": " ".join(packages)},
+                         {LABEL_CONTEXT: digest, LABEL_BASE: APPS_IMAGE},
+                         on_line=lambda line: log.debug("build: %s", line))
+        except ImageBuildError as error:
+            _toolchain_failed[(tag, digest)] = error
+            raise
         outcome = ImageOutcome(tag, "built", time.monotonic() - started)
         for line in engine.spread_images([tag], progress):
             progress(line)

@@ -93,6 +93,8 @@ def run(args: argparse.Namespace, out: events.Events) -> int:
             phase.enter("recv")  # --timeout (and a timeout's waited_ms) count from here
             # recv(): wait for the server's reply (it may already be waiting in our buffer).
             reply = client_socket.recv(RECV_SIZE)
+            # ... to the end of its line, should it come in pieces (a Java server's writeBytes()).
+            reply = events.rest_of_line(client_socket, reply, RECV_SIZE)
             out.emit("received", bytes=len(reply), text=events.text(reply),
                      rtt_ms=events.ms(time.monotonic() - sent_at))
             ok = len(reply) > 0
