@@ -38,7 +38,7 @@ CORPUS = {
     ("c-build-error", "tcp-echo", "server"): ("error", "build failed: tcp_server.c:6: expected ',' or ';' before 'struct'"
                                                        " — line 6: struct sockaddr_in address = {0};"),
     ("c-build-error", "tcp-sequential", "server"): ("error", "build failed: tcp_server.c:6: expected"),
-    ("c-closes-listener", "tcp-echo", "server"): ("passed", ""),
+    ("c-closes-listener", "tcp-echo", "server"): ("failed", "testinfra: server listens on tcp/12000"),
     ("c-closes-listener", "tcp-sequential", "server"): (
         "failed", "the 2nd client was refused: the listening socket was closed after the 1st client"),
     ("c-lowercase", "udp-echo", "server"): ("failed", "reply not upper case: the server sent the sentence back unchanged"),
@@ -47,12 +47,12 @@ CORPUS = {
     ("c-no-timeout", "udp-loss", "client"): ("failed", "your client waited forever in recvfrom()"),
     ("c-wrong-port", "udp-echo", "server"): ("failed", "bind(('', 12000))"),
     ("c-wrong-port", "udp-multi-client", "server"): ("failed", "bind(('', 12000))"),
-    ("java-build-error", "udp-echo", "server"): ("error", "build failed: udp_server.java:9: ';' expected"
-                                                          " — line 9: DatagramPacket receivePacket"),
-    ("java-build-error", "udp-multi-client", "server"): ("error", "build failed: udp_server.java:9: ';' expected"),
-    ("java-nul-padding", "udp-echo", "server"): ("failed", "reply is not the whole sentence in upper case"),
-    ("java-nul-padding", "udp-multi-client", "server"): ("failed", "reply is not the whole sentence in upper case"),
-    ("java-closes-listener", "tcp-echo", "server"): ("passed", ""),
+    ("java-build-error", "udp-echo", "server"): ("error", "build failed: udp_server.java:10: ';' expected"
+                                                          " — line 10: DatagramPacket receivePacket"),
+    ("java-build-error", "udp-multi-client", "server"): ("error", "build failed: udp_server.java:10: ';' expected"),
+    ("java-nul-padding", "udp-echo", "server"): ("failed", "followed by NUL bytes (the rest of the buffer): send only the bytes that came"),
+    ("java-nul-padding", "udp-multi-client", "server"): ("failed", "NUL bytes: send only the bytes that came"),
+    ("java-closes-listener", "tcp-echo", "server"): ("failed", "your server ended: at TCPServer.main(TCPServer.java:14)"),
     ("java-closes-listener", "tcp-sequential", "server"): (
         "failed", "the 2nd client was refused: the listening socket was closed after the 1st client"),
     ("java-no-timeout", "udp-echo", "client"): ("passed", ""),
