@@ -18,7 +18,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lab import engines, report
+from lab import engines
+from lab.report.console import (cleaned, cleaned_stale, interrupted, kept, opening_shell, print_findings,
+                                print_scenarios, print_scenarios_json, print_summary, scenario_error,
+                                stale_notice, wrote_compose)
+from lab.report.document import result_document
+from lab.report.files import writable_directory, write_plots, write_reports
+from lab.report.progress import ConsoleProgress, batch_finished, batch_progress, batch_started
+from lab.report.result_console import print_outcome
 
 from lab.scenario import feasibility
 
@@ -30,7 +37,6 @@ from lab.impairment import platform_advice
 
 from lab import catalog
 from lab.common import APPS_IMAGE, LABEL_RUN, TOOLS_IMAGE, current_session
-from lab.engines import docker_endpoint
 from lab.engines.base import HELPER_CAPABILITIES, Engine, HostSpec, LabRun
 from lab.errors import BadInput, LabError, NodeUnavailable
 from lab.run.pause import pause_point
@@ -53,18 +59,18 @@ def list_scenarios() -> list[tuple[str, str]]:
 def scenarios(as_json: bool = False, verbose: bool = False) -> int:
     """The scenario list; verbose adds each scenario's parameters as they are typed."""
     if as_json:
-        report.print_scenarios_json(list_scenarios())
+        print_scenarios_json(list_scenarios())
         return 0
     if not verbose:
-        report.print_scenarios(list_scenarios())
+        print_scenarios(list_scenarios())
         return 0
     for name, lesson in list_scenarios():
         try:
             parameters = list(catalog.load(name).parameters.values())
         except LabError as error:
-            report.print_scenarios([(name, f"(cannot load: {error})")])
+            print_scenarios([(name, f"(cannot load: {error})")])
             continue
-        report.print_scenarios([(name, lesson)], parameters)
+        print_scenarios([(name, lesson)], parameters)
     return 0
 
 
@@ -82,7 +88,7 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 def _report_directory(report_dir: str | None) -> Path | None:
     """The report directory, made now: a bad path is bad input, found before the run."""
-    return report.writable_directory(report_dir) if report_dir else None
+    return writable_directory(report_dir) if report_dir else None
 
 
 def scenarios_taking(role: str) -> list[str]:
@@ -123,7 +129,7 @@ def run(name: str, overrides: dict[str, Any], impair_backend: str = "auto", seed
     directory = _report_directory(report_dir)
     engine = engines.connect(engine_name)
     check_placement(engine, plan.placement, explicit=bool(place))
-    progress = report.ConsoleProgress(f"{name} — {scenario.lesson}")
+    progress = ConsoleProgress(f"{name} — {scenario.lesson}")
     stale = _look_for_stale(engine)   # alongside the run: listing every labelled object takes a while
     images.ready(engine, progress)
     if any(LANGUAGES[p.language].compiled for p in students.values()):   # C, Java: built first (cached)
@@ -140,21 +146,21 @@ def run(name: str, overrides: dict[str, Any], impair_backend: str = "auto", seed
     with _sigterm_as_interrupt():
         try:
             result = run_scenario(engine, plan, progress, keep=keep, run_id=run_id, capture_dir=directory)
-            document = report.result_document(result)
-            report.print_outcome(document)
+            document = result_document(result)
+            print_outcome(document)
             if directory:
                 pause_point("report")
-                document["artifacts"] += report.write_plots(result.record, directory)
+                document["artifacts"] += write_plots(result.record, directory)
                 from lab.report.capture import artifact_files
 
-                for path in report.write_reports(document, directory, artifact_files(result.record)):
+                for path in write_reports(document, directory, artifact_files(result.record, result.observation)):
                     progress(f"wrote {path}")
         except KeyboardInterrupt:
-            report.interrupted()
+            interrupted()
             return 130
     _mention_stale(stale)
     if keep:
-        report.kept(run_id, [i.name for i in plan.instances], engine.name)
+        kept(run_id, [i.name for i in plan.instances], engine.name, engine.kept_advice(run_id))
     return 0 if result.passed else 1
 
 
@@ -195,7 +201,7 @@ def _mention_stale(pending: Future[Any]) -> None:
         log.debug("looking for stale runs: %s", error)
         return
     if stale:
-        report.stale_notice(stale)
+        stale_notice(stale)
 
 
 def run_all(report_dir: str | None = None, impair_backend: str = "auto", jobs: int = 1,
@@ -220,13 +226,13 @@ def run_all(report_dir: str | None = None, impair_backend: str = "auto", jobs: i
     if jobs > 1:
         from lab import batch
 
-        report.batch_started(len(names), jobs)
+        batch_started(len(names), jobs)
 
         def finished(end: batch.Finished) -> None:
             seconds[end.name] = end.seconds
-            report.batch_finished(end.name, end.code, end.seconds, end.output)
+            batch_finished(end.name, end.code, end.seconds, end.output)
 
-        codes = batch.run_parallel(names, jobs, report_dir, impair_backend, report.batch_progress, finished)
+        codes = batch.run_parallel(names, jobs, report_dir, impair_backend, batch_progress, finished)
     else:
         codes = {}
         for name in names:
@@ -235,12 +241,12 @@ def run_all(report_dir: str | None = None, impair_backend: str = "auto", jobs: i
                 codes[name] = run(name, {}, impair_backend=impair_backend, report_dir=report_dir,
                                   engine_name=engine_name)
             except LabError as error:
-                report.scenario_error(name, error)
+                scenario_error(name, error)
                 codes[name] = error.exit_code
             seconds[name] = time.monotonic() - mark
             if codes[name] == 130:
                 break
-    report.print_summary(codes, seconds)
+    print_summary(codes, seconds)
     return worst(codes.values())
 
 
@@ -259,7 +265,7 @@ def worst(codes: Iterable[int]) -> int:
 
 def build(force: bool = False, engine_name: str | None = None) -> int:
     engine = engines.connect(engine_name)
-    progress = report.ConsoleProgress("build images")
+    progress = ConsoleProgress("build images")
     images.ready(engine, progress, force=force, verbose=True)
     return 0
 
@@ -276,12 +282,12 @@ def clean(run_id: str | None = None, stale: bool = False, engine_name: str | Non
             raise BadInput(f"--run {run_id}: no such run on the engine; runs present: "
                            f"{', '.join(runs) or 'none'}")
         containers, networks = engine.remove_labelled(run_id)
-        report.cleaned(containers, networks, run_id)
+        cleaned(containers, networks, run_id)
         return 0
     # A test session cleans only its own runs' leftovers, never another session's.
     runs = ownership.stale_runs(engine.labelled(session=current_session()))
     removed = [engine.remove_labelled(run) for run in sorted(runs)]
-    report.cleaned_stale(sorted(runs), sum(c for c, _ in removed), sum(n for _, n in removed))
+    cleaned_stale(sorted(runs), sum(c for c, _ in removed), sum(n for _, n in removed))
     return 0
 
 
@@ -305,15 +311,22 @@ def probe_engine_kernel(engine: Engine, node: str | None = None) -> tuple[Any, s
 
 
 def doctor(engine_name: str | None = None) -> int:
-    """What this machine can do, and what each finding means for the user."""
-    findings = [("host", f"{platform.system()} {platform.release()}, python {platform.python_version()}")]
-    if engines.chosen_name(engine_name) == "swarm":
-        return _doctor_swarm(findings)
+    """What this machine can do, and what each finding means for the user.
+
+    The engine surveys itself (lab.engines.survey: how it is reached, its nodes and their images);
+    a part that is not usable is named and the doctor exits 3 (NodeUnavailable) without starting
+    anything. Then where its base image comes from, and each node's kernel (one, for one engine).
+    """
     from lab.engines import base_image
 
+    findings = [("host", f"{platform.system()} {platform.release()}, python {platform.python_version()}")]
+    survey = engines.survey(engine_name, [APPS_IMAGE, TOOLS_IMAGE])
+    findings += survey.findings
+    engine = survey.engine
+    if engine is None:
+        print_findings(findings)
+        raise NodeUnavailable(survey.problem)
     host = base_image.HostFacts.of_this_machine()
-    engine = engines.connect(engine_name)
-    findings.append(("engine", f"{engine.name.capitalize()} {engine.version()} at {docker_endpoint.resolve().source} — ok"))
     reachable, reason = engine.registry_reachable(base_image.PULLED_BASE)
     if reachable:
         findings.append(("registry", f"{base_image.PULLED_BASE} can be pulled — images build on it"))
@@ -324,59 +337,42 @@ def doctor(engine_name: str | None = None) -> int:
     else:
         findings.append(("registry", base_image.no_base_advice(host, reason)))
     if engine.image_labels(TOOLS_IMAGE) is None:
-        findings.append(("kernel", "tools image not built yet — run `invoke build`, then `invoke doctor`"))
+        findings.append(("kernel", f"tools image not built yet — run `invoke build{engines.option(engine.name)}`, "
+                                   f"then `invoke doctor{engines.option(engine.name)}`"))
     else:
-        probe, engine_kernel = probe_engine_kernel(engine)
-        findings.append(("kernel", f"the engine's kernel is {engine_kernel}"))
-        findings += [("kernel", line) for line in probe.describe()]
-        if not probe.netem:
-            findings.append(("netem", platform_advice.netem_advice(
-                engine_kernel, platform.system(), platform.release(), host.os_release)))
-    report.print_findings(findings)
+        for node in engine.nodes() or [None]:
+            findings += _kernel_findings(engine, node, host.os_release)
+    print_findings(findings)
     return 0
 
 
-def _doctor_swarm(findings: list[tuple[str, str]]) -> int:
-    """The swarm's nodes: state, how each engine is reached, images, each node's impairment backend.
-
-    A node that is down, drained or unreachable is named and the doctor exits 3 (NodeUnavailable)
-    without starting anything.
-    """
-    from lab.engines import swarm_engine
-    from lab.engines.docker_engine import DockerEngine
-
-    manager = DockerEngine.connect()
-    findings.append(("manager", f"Docker {manager.version()} at {docker_endpoint.resolve().source} — ok"))
-    node_findings, engine = swarm_engine.survey(manager, [APPS_IMAGE, TOOLS_IMAGE])
-    findings += node_findings
-    if engine is None:
-        report.print_findings(findings)
-        raise NodeUnavailable("a swarm node is not usable (NOT USABLE above); nothing was started")
-    if engine.image_labels(TOOLS_IMAGE) is not None:
-        for node in engine.nodes():
-            try:
-                probe, kernel = probe_engine_kernel(engine, node)
-            except LabError as error:
-                findings.append((f"kernel {node}", f"could not probe: {error}"))
-                continue
-            backend = "netem" if probe.netem else "userspace" if probe.nfqueue else "none"
-            findings.append((f"kernel {node}", f"{kernel}; impairment backend here: {backend}"))
-            findings += [(f"kernel {node}", line) for line in probe.describe()]
-    else:
-        findings.append(("kernel", "tools image not built yet — run `invoke build --engine swarm`"))
-    report.print_findings(findings)
-    return 0
+def _kernel_findings(engine: Engine, node: str | None, os_release: str) -> list[tuple[str, str]]:
+    """The kernel of the engine (or of one node) and what it offers the impairment backends;
+    where netem is missing, the advice for the platform it runs on."""
+    topic = "kernel" if node is None else f"kernel {node}"
+    try:
+        probe, kernel = probe_engine_kernel(engine, node)
+    except LabError as error:
+        if node is None:
+            raise
+        return [(topic, f"could not probe: {error}")]
+    backend = "netem" if probe.netem else "userspace" if probe.nfqueue else "none"
+    found = [(topic, f"the engine's kernel is {kernel}; impairment backend here: {backend}")]
+    found += [(topic, line) for line in probe.describe()]
+    if not probe.netem:
+        found.append(("netem" if node is None else f"netem {node}", platform_advice.netem_advice(
+            kernel, platform.system(), platform.release(), os_release)))
+    return found
 
 
 def swarm_up(nodes: int = 1) -> int:
     """A local swarm to try the swarm engine: this engine as manager, `nodes` node containers."""
     from lab.engines import swarm_local
-    from lab.engines.docker_engine import DockerEngine
 
     if nodes < 1:
         raise BadInput(f"--nodes {nodes}: at least 1 node container beside this engine")
-    progress = report.ConsoleProgress("local swarm")
-    swarm = swarm_local.up(DockerEngine.connect(timeout=60), nodes, progress)
+    progress = ConsoleProgress("local swarm")
+    swarm = swarm_local.up(swarm_local.this_engine(), nodes, progress)
     path = swarm_local.write_nodes_file(swarm)
     progress(f"wrote {path} (how socklab reaches the node engines)")
     progress("next: invoke build --engine swarm, then invoke scenario udp-echo --engine swarm; "
@@ -387,10 +383,9 @@ def swarm_up(nodes: int = 1) -> int:
 def swarm_down() -> int:
     """Take every local swarm apart and leave this engine as swarm-up found it."""
     from lab.engines import swarm_local
-    from lab.engines.docker_engine import DockerEngine
 
-    progress = report.ConsoleProgress("local swarm")
-    found = swarm_local.down(DockerEngine.connect(timeout=60))
+    progress = ConsoleProgress("local swarm")
+    found = swarm_local.down(swarm_local.this_engine())
     for path in swarm_local.remove_nodes_files():
         progress(f"removed {path}")
     progress(f"{found} local swarm(s) taken down" if found else "no local swarm was running")
@@ -405,7 +400,7 @@ def compose(name: str, output_dir: str = "compose") -> int:
     path = Path(output_dir) / f"{name}.yml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(compose_file.render(plan))
-    report.wrote_compose(path)
+    wrote_compose(path)
     return 0
 
 
@@ -419,7 +414,7 @@ def shell(host: str, run_id: str | None = None) -> int:
     engine = engines.connect()
     run, host = pick(engine.live_runs(current_session()), host, run_id)
     argv = engine.shell_argv(run.run_id, host, interactive=sys.stdin.isatty())
-    report.opening_shell(run.run_id, run.scenario, host)
+    opening_shell(run.run_id, run.scenario, host)
     return subprocess.run(argv).returncode
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-# What lab.report.ConsoleProgress prints: elapsed seconds, two spaces, the message.
+# What lab.report.progress.ConsoleProgress prints: elapsed seconds, two spaces, the message.
 PROGRESS_LINE = re.compile(r"^\s*(\d+\.\d)s  (.*)$")
 RULE_LINE = re.compile(r"^─+ .* ─+$|^─+$")
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lab import report
+from lab.report.document import result_document
+from lab.report.files import write_plots, write_reports
 
 from lab import catalog
 from lab.checks import run_checks
@@ -60,8 +61,8 @@ def udp_delay_record() -> RunRecord:
 
 
 def written_report(tmp_path: Path, record: RunRecord, chart: bool = True) -> tuple[dict, Path]:
-    document = report.result_document(Outcome(record, run_checks(record), "2026-11-26T00:00:00Z", 3.2))
-    document["artifacts"] += report.write_plots(record, tmp_path)
+    document = result_document(Outcome(record, run_checks(record), "2026-11-26T00:00:00Z", 3.2))
+    document["artifacts"] += write_plots(record, tmp_path)
     if chart:
         name = f"{document['scenario']}.sequence.svg"
         (tmp_path / name).write_text(FIXTURE_SVG.read_text())
@@ -70,5 +71,5 @@ def written_report(tmp_path: Path, record: RunRecord, chart: bool = True) -> tup
         document["captures"] = [{"host": "client", "instance": "client", "interface": "eth0",
                                  "view": "wire", "file": f"{document['scenario']}.client.eth0.pcap", "packets": 18,
                                  "kept": True}]
-    report.write_reports(document, tmp_path)
+    write_reports(document, tmp_path)
     return document, tmp_path / f"{document['scenario']}.html"

@@ -20,6 +20,7 @@ from lab.checks.registry import (  # noqa: F401  (re-exported: lab.checks is the
     HostName,
     OptionalParamName,
     ParamName,
+    call,
     check,
     not_applicable,
     observed_hosts,
@@ -30,20 +31,25 @@ from lab.common import sentence, sentence_bytes
 from lab.impairment import units
 from lab.observe import stats, trace
 from lab.observe.metrics import host_figures
+from lab.observe.observation import Observation, observe
 from lab.run.record import ClientRun, RunRecord
 from lab.scenario.parameters import UNSET
 from lab.scenario.routes import expected_routes
 
 
-def run_checks(record: RunRecord) -> list[CheckResult]:
+def run_checks(record: RunRecord, seen: Observation | None = None) -> list[CheckResult]:
     """Probe verdicts first (what testinfra saw during the run), then the scenario's checks.
+
+    `seen` is the run's observation (lab.observe.observation, decoded once after the run); a
+    check that reads captures or traces declares a ``seen`` parameter and is handed it.
 
     A check returns None when it does not apply to this run's parameters (e.g. the jitter check
     without jitter); it is left out rather than counted as passed. With a student's program in a
     role, lab.checks.student judges what the lab can observe of it instead.
     """
+    seen = seen if seen is not None else observe(record)
     if record.plan.students:
-        return run_student_checks(record)
+        return run_student_checks(record, seen)
     results = probe_results(record)
     if record.timed_out:
         results.append(CheckResult("run finished within its time limit", False, record.timed_out))
@@ -55,12 +61,12 @@ def run_checks(record: RunRecord) -> list[CheckResult]:
                                    f"({len(record.impaired_instances)} host(s))"))
     if record.captures is not None:
         try:
-            results += automatic_checks(record)
+            results += automatic_checks(record, seen)
         except Exception as error:  # a capture that cannot be read fails its check, not the run
             results.append(CheckResult("capture complete", False, f"could not evaluate: {error!r}"))
     for spec in record.plan.scenario.checks:
         try:
-            result = REGISTRY[spec.check](record, **spec.args)
+            result = call(spec, record, seen)
         except Exception as error:  # a check that crashes is a failed check, not a crashed run
             result = CheckResult(spec.check, False, f"check could not evaluate: {error!r}")
         if result is not None:
@@ -393,11 +399,8 @@ def tcp_retransmissions(record: RunRecord, client: HostName = "client", minimum:
 
 
 # ----- API trace lessons (strace) ----------------------------------------------------------
-def _traced_calls(record: RunRecord, host: str) -> list[trace.SocketCall]:
-    text = record.trace_of_host(host)
-    if text is None:
-        raise ValueError(f"host '{host}' was not traced (trace = true in the scenario)")
-    return trace.socket_calls(text)[0]
+def _traced_calls(seen: Observation, host: str) -> list[trace.SocketCall]:
+    return list(seen.calls_of(host))
 
 
 def _traced_hosts(record: RunRecord) -> list[str]:
@@ -409,25 +412,26 @@ def _shown(calls: list[trace.SocketCall]) -> str:
 
 
 @check("trace_starts_at_socket")
-def trace_starts_at_socket(record: RunRecord) -> CheckResult:
+def trace_starts_at_socket(record: RunRecord, seen: Observation) -> CheckResult:
     """Every traced program was seen from its first socket() on (the tracer started it)."""
-    bad, seen = [], []
+    bad, good = [], []
+    traced = {t.host: t for t in seen.traced}
     for host in _traced_hosts(record):
-        text = record.trace_of_host(host) or ""
-        calls = trace.socket_calls(text)[0]
+        text = traced[host].text if host in traced else ""
+        calls = traced[host].calls if host in traced else ()
         if not calls or calls[0].name != "socket":
             error = next((line for line in text.splitlines() if line.startswith("strace:")), "no trace")
             bad.append(f"{host}: first call {calls[0].text() if calls else 'none'} ({error})")
         else:
-            seen.append(f"{host} {len(calls)} calls")
-    return CheckResult("each program traced from its first socket()", bool(seen) and not bad,
-                       "; ".join(bad) or "strace -f saw " + ", ".join(seen))
+            good.append(f"{host} {len(calls)} calls")
+    return CheckResult("each program traced from its first socket()", bool(good) and not bad,
+                       "; ".join(bad) or "strace -f saw " + ", ".join(good))
 
 
 @check("trace_listen_accept_server_only")
-def trace_listen_accept_server_only(record: RunRecord, server: str = "tcp-server") -> CheckResult:
+def trace_listen_accept_server_only(record: RunRecord, seen: Observation, server: str = "tcp-server") -> CheckResult:
     """listen() and accept() belong to the TCP server alone: no client and no UDP program calls them."""
-    found = {host: [c for c in _traced_calls(record, host) if c.name in {"listen"} | trace.ACCEPT_CALLS]
+    found = {host: [c for c in _traced_calls(seen, host) if c.name in {"listen"} | trace.ACCEPT_CALLS]
              for host in _traced_hosts(record)}
     at_server = {c.name.rstrip("4") for c in found.get(server, [])}
     elsewhere = {host: calls for host, calls in found.items() if host != server and calls}
@@ -438,9 +442,9 @@ def trace_listen_accept_server_only(record: RunRecord, server: str = "tcp-server
 
 
 @check("trace_no_connect")
-def trace_no_connect(record: RunRecord, client: str = "udp-client") -> CheckResult:
+def trace_no_connect(record: RunRecord, seen: Observation, client: str = "udp-client") -> CheckResult:
     """The UDP client never connects: each sendto() names the server's address instead."""
-    calls = _traced_calls(record, client)
+    calls = _traced_calls(seen, client)
     connects = [c for c in calls if c.name == "connect"]
     addressed = [c for c in calls if c.name in trace.SEND_CALLS and c.address]
     ok = not connects and bool(addressed)
@@ -449,10 +453,10 @@ def trace_no_connect(record: RunRecord, client: str = "udp-client") -> CheckResu
 
 
 @check("trace_accept_new_descriptor")
-def trace_accept_new_descriptor(record: RunRecord, server: str = "tcp-server") -> CheckResult:
+def trace_accept_new_descriptor(record: RunRecord, seen: Observation, server: str = "tcp-server") -> CheckResult:
     """accept() returns a NEW descriptor (the connection socket); the listening one stays open,
     and the conversation uses the new one."""
-    calls = _traced_calls(record, server)
+    calls = _traced_calls(seen, server)
     listening = {c.fd for c in calls if c.name == "listen" and c.ok}
     accepts = [c for c in calls if c.name in trace.ACCEPT_CALLS and c.ok]
     new = {c.ret for c in accepts}
@@ -464,9 +468,9 @@ def trace_accept_new_descriptor(record: RunRecord, server: str = "tcp-server") -
 
 
 @check("trace_reply_to_sender")
-def trace_reply_to_sender(record: RunRecord, server: str = "udp-server") -> CheckResult:
+def trace_reply_to_sender(record: RunRecord, seen: Observation, server: str = "udp-server") -> CheckResult:
     """Each sendto() of the UDP server names the address its recvfrom() returned just before."""
-    calls = _traced_calls(record, server)
+    calls = _traced_calls(seen, server)
     pairs, bad, last = 0, [], None
     for call in calls:
         if call.name in trace.RECV_CALLS and call.ok:

@@ -5,46 +5,34 @@ run gets, added by `automatic_checks`.
 """
 from __future__ import annotations
 
-from lab.checks.registry import CheckResult, check
+from lab.checks.registry import CheckResult, HostName, check
+from lab.observe.observation import ConnectionView, Observation
+from lab.observe.timeline import missing_exchanges
 from lab.run.record import RunRecord
-from lab.observe.timeline import (
-    Arrow,
-    TcpConnection,
-    analyse_connection,
-    arrows,
-    missing_exchanges,
-    tcp_connections,
-    udp_losses,
-)
 from lab.scenario.routes import VXLAN_PORT
 
 
-
-def _arrows(record: RunRecord) -> list[Arrow]:
-    if record.captures is None or not record.captures.files:
-        raise ValueError("nothing was captured (the scenario needs capture = true or --capture)")
-    return arrows(record.captures, record)
-
-
-def _connection(record: RunRecord, clients: str) -> TcpConnection:
+def _view(record: RunRecord, seen: Observation, clients: str) -> ConnectionView:
+    """The first TCP connection from a `clients` host in the captures, as the observation has it."""
+    seen.captured_arrows()   # nothing captured, or unreadable captures: say so
     instances = {i.name for i in record.plan.of_host(clients)}
-    found = [c for c in tcp_connections(_arrows(record)) if c.client in instances]
+    found = [v for v in seen.connections if v.connection.client in instances]
     if not found:
         raise ValueError(f"no TCP connection from a '{clients}' host in the captures")
     return found[0]
 
 
 @check("tcp_handshake_order")
-def tcp_handshake_order(record: RunRecord, clients: str = "client") -> CheckResult:
+def tcp_handshake_order(record: RunRecord, seen: Observation, clients: HostName = "client") -> CheckResult:
     """The three-way handshake happens first: SYN, SYN/ACK, ACK, and only then data."""
-    findings = analyse_connection(_connection(record, clients))
+    findings = _view(record, seen, clients).findings
     return CheckResult("three-way handshake before any data", findings.order_ok, findings.order_detail)
 
 
 @check("tcp_connect_after_synack")
-def tcp_connect_after_synack(record: RunRecord, clients: str = "client") -> CheckResult:
+def tcp_connect_after_synack(record: RunRecord, seen: Observation, clients: HostName = "client") -> CheckResult:
     """connect() returns (the client's `connected` event) only after the SYN/ACK reached it."""
-    connection = _connection(record, clients)
+    connection = _view(record, seen, clients).connection
     synack = next((a for a in connection.packets if a.packet.has("SYN", "ACK")), None)
     run = next((c for c in record.clients if c.instance == connection.client), None)
     event = run.first("connected") if run else None
@@ -59,9 +47,10 @@ def tcp_connect_after_synack(record: RunRecord, clients: str = "client") -> Chec
 
 
 @check("tcp_accept_after_ack")
-def tcp_accept_after_ack(record: RunRecord, clients: str = "client", server: str = "server") -> CheckResult:
+def tcp_accept_after_ack(record: RunRecord, seen: Observation, clients: HostName = "client",
+                         server: HostName = "server") -> CheckResult:
     """accept() returns (the server's `accepted` event) only after the handshake's last ACK."""
-    connection = _connection(record, clients)
+    connection = _view(record, seen, clients).connection
     ack = connection.packets[2] if len(connection.packets) > 2 else None
     events = [e for e in record.events_of_host(server) if e.get("event") == "accepted"]
     if ack is None or ack.packet.flag_text != "ACK" or ack.received is None or not events:
@@ -75,26 +64,28 @@ def tcp_accept_after_ack(record: RunRecord, clients: str = "client", server: str
 
 
 @check("tcp_data_acked")
-def tcp_data_acked(record: RunRecord, clients: str = "client") -> CheckResult:
+def tcp_data_acked(record: RunRecord, seen: Observation, clients: HostName = "client") -> CheckResult:
     """Every data segment is acknowledged by the other side."""
-    findings = analyse_connection(_connection(record, clients))
+    findings = _view(record, seen, clients).findings
     return CheckResult("every data segment ACKed", findings.data_acked, findings.data_detail)
 
 
 @check("tcp_fin_exchange")
-def tcp_fin_exchange(record: RunRecord, clients: str = "client") -> CheckResult:
+def tcp_fin_exchange(record: RunRecord, seen: Observation, clients: HostName = "client") -> CheckResult:
     """close() on each side sends a FIN and the other side ACKs it; says which side closed first."""
-    findings = analyse_connection(_connection(record, clients))
+    findings = _view(record, seen, clients).findings
     return CheckResult("close(): a FIN from each side, each ACKed", findings.fin_ok, findings.fin_detail)
 
 
-def automatic_checks(record: RunRecord) -> list[CheckResult]:
+def automatic_checks(record: RunRecord, seen: Observation) -> list[CheckResult]:
     """Every captured run: complete captures, and (UDP clients) captures that agree with the client."""
     captures = record.captures
     if captures is None:
         return []
     results = [_complete(record)]
-    all_arrows = arrows(captures, record) if captures.files else []
+    if seen.capture_problem:
+        raise ValueError(seen.capture_problem)
+    all_arrows = seen.arrows
     for run in record.clients:
         summary = run.first("summary")
         if summary is None or run.instance not in {f.instance for f in captures.files}:

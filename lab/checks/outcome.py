@@ -1,10 +1,12 @@
-"""A finished run: what was seen and the verdicts. Pure data, so the report needs no runner
-(and thus no engine SDK or testinfra) to draw it. lab.scenario_run makes one."""
+"""A finished run: what was seen (the record and its observation) and the verdicts. Pure data, so
+the report needs no runner (and thus no engine SDK or testinfra) to draw it. lab.scenario_run
+makes one."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from lab.checks import CheckResult
+from lab.observe.observation import Observation, observe
 from lab.run.record import RunRecord
 
 
@@ -17,6 +19,12 @@ class Outcome:
     started_at: str
     duration_s: float
     timings: dict[str, float] = field(default_factory=dict)
+    #: the record decoded once (lab.observe.observation); made here when the caller has none yet
+    observation: Observation = None  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.observation is None:
+            self.observation = observe(self.record)
 
     @property
     def passed(self) -> bool:

@@ -11,9 +11,14 @@ import difflib
 import inspect
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from lab.errors import ScenarioFileError
 from lab.scenario.model import CheckSpec
+
+if TYPE_CHECKING:
+    from lab.observe.observation import Observation
+    from lab.run.record import RunRecord
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,14 @@ def check(name: str) -> Callable[[CheckFunction], CheckFunction]:
     return register
 
 
+def call(spec: CheckSpec, record: RunRecord, seen: Observation) -> CheckResult | None:
+    """Run one of a scenario's checks: the record, the run's observation where the check declares
+    a ``seen`` parameter (captures, traces), and the scenario's arguments."""
+    function = REGISTRY[spec.check]
+    extra = {"seen": seen} if "seen" in inspect.signature(function).parameters else {}
+    return function(record, **extra, **spec.args)
+
+
 # Check arguments that name something in the scenario are annotated with these aliases, so the
 # loader can refuse a typo (a host or parameter that does not exist) before anything runs.
 HostName = str   # names one of the scenario's hosts
@@ -64,7 +77,7 @@ def validate_spec(spec: CheckSpec, where: str, hosts: Iterable[str], parameters:
         raise ScenarioFileError(f"{where}: unknown check '{spec.check}'{hint}; known: "
                                 f"{', '.join(sorted(REGISTRY))}")
     signature = inspect.signature(REGISTRY[spec.check]).parameters
-    accepted = set(signature) - {"record"}
+    accepted = set(signature) - {"record", "seen"}   # handed by the dispatcher, not the scenario
     unknown = set(spec.args) - accepted
     if unknown:
         raise ScenarioFileError(f"{where}: check '{spec.check}' takes no "

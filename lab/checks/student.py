@@ -15,9 +15,10 @@ from dataclasses import replace
 from lab.common import sentence
 from lab.checks import hints
 from lab.checks.looks import probe_results
-from lab.checks.registry import REGISTRY, CheckResult, not_applicable, observed_hosts
+from lab.checks.registry import REGISTRY, CheckResult, call, not_applicable, observed_hosts
+from lab.observe.observation import Observation
 from lab.scenario.model import CheckSpec
-from lab.run.record import ClientRun, RunRecord
+from lab.run.record import BoundSocket, ClientRun, RunRecord
 from lab.scenario.plan import STOP_REASONS
 
 START_CHECK = "your server listens on port 12000"
@@ -41,7 +42,7 @@ def check_title(check: str) -> str:
     return doc.rstrip(".")
 
 
-def run_student_checks(record: RunRecord) -> list[CheckResult]:
+def run_student_checks(record: RunRecord, seen: Observation) -> list[CheckResult]:
     plan = record.plan
     student_hosts = plan.student_hosts()
     results: list[CheckResult] = []
@@ -66,7 +67,7 @@ def run_student_checks(record: RunRecord) -> list[CheckResult]:
     if record.captures is not None:
         from lab.checks.capture import automatic_checks
         try:
-            results += automatic_checks(record)
+            results += automatic_checks(record, seen)
         except Exception as error:  # a capture that cannot be read fails its check, not the run
             results.append(CheckResult("capture complete", False, f"could not evaluate: {error!r}"))
     if "client" in plan.students:
@@ -92,7 +93,7 @@ def run_student_checks(record: RunRecord) -> list[CheckResult]:
                 result = CheckResult(check_title(spec.check), False, f"check could not evaluate: {error!r}")
         else:
             try:
-                result = REGISTRY[spec.check](record, **spec.args)
+                result = call(spec, record, seen)
             except Exception as error:
                 result = CheckResult(spec.check, False, f"check could not evaluate: {error!r}")
             if result is None:
@@ -118,18 +119,49 @@ def _server_stderr(record: RunRecord) -> str:
                    if e.get("event") == "output" and e.get("stream") == "stderr")
 
 
+def _server_proto(record: RunRecord) -> str:
+    """tcp or udp: the kind of server the scenario's server host runs."""
+    return record.plan.scenario.host(record.plan.slot("server").host).program.split("-")[0]
+
+
+def _server_ended(record: RunRecord) -> dict | None:
+    return next((e for e in _student_server_events(record) if e.get("event") == "exited"), None)
+
+
+def _server_sockets(record: RunRecord) -> tuple[BoundSocket, ...] | None:
+    """What the lab saw bound on the student's server: its look when the server never listened,
+    else its first testinfra look at that host; None when it did not look."""
+    if record.server_sockets is not None:
+        return record.server_sockets
+    host = record.plan.slot("server").host
+    hosts = {name for name, probe in record.plan.scenario.probes.items() if probe.host == host}
+    return next((o.sockets for o in record.probes if o.probe in hosts and o.sockets is not None), None)
+
+
+def _server_seen(record: RunRecord) -> hints.ServerSeen:
+    return hints.ServerSeen(proto=_server_proto(record), stderr=_server_stderr(record),
+                            sockets=_server_sockets(record), ended=_server_ended(record))
+
+
 def _probe_hint(record: RunRecord, probe_check: CheckResult) -> str:
     """Why testinfra did not see what it expected on a student's server."""
-    ended = next((e for e in _student_server_events(record) if e.get("event") == "exited"), None)
+    ended = _server_ended(record)
     if ended and ended.get("reason") in STOP_REASONS:
         return "the lab stopped your server" + STOP_REASONS[str(ended["reason"])]
     if ended:
-        crashed = hints.python_message(_server_stderr(record))
-        return (f"your server ended: {crashed}" if crashed else
-                "your server ended; a server runs until it is stopped (while True: ...)")
+        crashed = hints.crash_hint(_server_stderr(record), "your server")
+        return crashed or "your server ended; a server runs until it is stopped (while True: ...)"
+    host = record.plan.slot("server").host
+    failed = [o for o in record.probes if not o.passed and o.sockets is not None
+              and record.plan.scenario.probes[o.probe].host == host]
+    if failed:
+        wrong = hints.socket_hint(failed[0].sockets, _server_proto(record))
+        if wrong:
+            return wrong
     if "not listening" in probe_check.detail and "tcp://" in probe_check.detail:
-        return ("the listening socket must stay open between clients: close only the connection socket "
-                "that accept() returned")
+        return ("no socket listened on tcp port 12000 when the lab looked while your server ran: keep the "
+                "listening socket open between clients and close only the connection socket that accept() "
+                "returned")
     if "not listening" in probe_check.detail:
         return "the server's socket must stay bound to port 12000"
     return "your server has a socket it should not have (see what testinfra saw)"
@@ -137,10 +169,10 @@ def _probe_hint(record: RunRecord, probe_check: CheckResult) -> str:
 
 def _server_hint(record: RunRecord, runs: list[ClientRun]) -> str:
     """Why a student's server failed the lab's clients: stopped by a limit, crashed, or its code."""
-    ended = next((e for e in _student_server_events(record) if e.get("event") == "exited"), None)
+    ended = _server_ended(record)
     if ended and ended.get("reason") in STOP_REASONS:
         return "the lab stopped your server" + STOP_REASONS[str(ended["reason"])]
-    return hints.lab_client_hint(runs, _server_stderr(record))
+    return hints.lab_client_hint(runs, _server_seen(record))
 
 
 def _lab_clients(record: RunRecord, spec: CheckSpec) -> list[ClientRun]:
@@ -150,22 +182,29 @@ def _lab_clients(record: RunRecord, spec: CheckSpec) -> list[ClientRun]:
 
 def server_started(record: RunRecord) -> CheckResult:
     program = record.plan.students["server"]
-    proto = record.plan.scenario.host(record.plan.slot("server").host).program.split("-")[0]
+    proto = _server_proto(record)
     if record.student_failure:
         message = record.student_failure
-        hint = hints.crash_or(f"create the socket, bind(('', 12000)){' and listen()' if proto == 'tcp' else ''} "
-                              "before anything that waits", _server_stderr(record))
-        return CheckResult(START_CHECK, False, f"expected {program.name} to bind {proto}/12000; seen: {message}",
-                           hint=hint)
+        sockets = record.server_sockets
+        seen = f"; bound: {hints.seen_sockets(sockets)}" if sockets is not None else ""
+        hint = (hints.crash_hint(_server_stderr(record), "your server") or hints.socket_hint(sockets, proto)
+                or (hints.nothing_bound(sockets, proto) + ": " if sockets is not None else "")
+                + f"create the socket, bind(('', 12000)){' and listen()' if proto == 'tcp' else ''} "
+                "before anything that waits")
+        return CheckResult(START_CHECK, False,
+                           f"expected {program.name} to bind {proto}/12000; seen: {message}{seen}", hint=hint)
     events = _student_server_events(record)
     started = next((e for e in events if e.get("event") == "started"), None)
     listening = next((e for e in events if e.get("event") == "listening"), None)
     took = f" after {listening['t'] - started['t']:.2f} s" if started and listening else ""
     seen = listening.get("proto") if listening else "?"
     ok = seen == proto
+    hint = ""
+    if not ok:
+        hint = (hints.socket_hint((BoundSocket(str(seen), "0.0.0.0", 12000),), proto)
+                or f"this scenario needs a {proto.upper()} server (socket type)")
     return CheckResult(START_CHECK, ok, f"expected a {proto} socket on port 12000; {program.name} "
-                                        f"bound {seen}/12000{took}",
-                       hint="" if ok else f"this scenario needs a {proto.upper()} server (socket type)")
+                                        f"bound {seen}/12000{took}", hint=hint)
 
 
 @equivalent("tcp_connections_distinct")
@@ -197,8 +236,7 @@ def distinct_addresses(record: RunRecord, spec: CheckSpec) -> CheckResult:
     ok = not bad and bool(runs)
     detail = (f"expected each of {len(runs)} clients to get its own sentence back; "
               + ("; ".join(bad[:4]) if bad else f"all {len(runs)} did"))
-    hint = "" if ok else ("reply to the address recvfrom() returned with this datagram: "
-                          "server_socket.sendto(reply, client_address)")
+    hint = "" if ok else (hints.misdirected_hint(runs) or _server_hint(record, runs))
     return CheckResult("server answers the address recvfrom() gave it", ok, detail, hint=hint)
 
 
@@ -282,7 +320,7 @@ def client_endings(record: RunRecord) -> list[CheckResult]:
     if crashed:
         position, run = crashed[0]
         message = hints.python_message(run.printed("stderr"))
-        hint = f"your client crashed: {message}"
+        hint = hints.crash_hint(run.printed("stderr"), "your client") or f"your client crashed: {message}"
         if "timeout" in message.lower():
             hint = ("your client's timeout fired and the exception ended it: catch socket.timeout "
                     "(TimeoutError) and report the lost datagram instead")
@@ -343,9 +381,9 @@ def client_printed_replies(record: RunRecord, spec: CheckSpec) -> CheckResult:
 
 def _never_sent_hint(runs: list[ClientRun]) -> str:
     for run in runs:
-        message = hints.python_message(run.printed("stderr"))
-        if message:
-            return f"your client crashed before the server got anything: {message}"
+        crashed = hints.crash_hint(run.printed("stderr"), "your client")
+        if crashed:
+            return crashed.replace("crashed:", "crashed before the server got anything:", 1)
     return "the server received nothing: send the sentence to ('hostname', 12000)"
 
 

@@ -11,11 +11,13 @@ from __future__ import annotations
 import importlib
 import os
 
-from lab.engines.base import Engine, HelperSpec, HostSpec, Lab, LabRun, RunIdentity
+from collections.abc import Sequence
+
+from lab.engines.base import Engine, HelperSpec, HostSpec, Lab, LabRun, RunIdentity, Survey
 from lab.errors import BadInput
 
 __all__ = ["DEFAULT_ENGINE", "ENGINES", "ENGINE_ENV", "Engine", "HelperSpec", "HostSpec", "Lab",
-           "LabRun", "RunIdentity", "chosen_name", "connect"]
+           "LabRun", "RunIdentity", "Survey", "chosen_name", "connect", "environment", "option", "survey"]
 
 ENGINES: dict[str, str] = {
     "docker": "lab.engines.docker_engine:DockerEngine",
@@ -34,9 +36,29 @@ def chosen_name(name: str | None = None) -> str:
     return chosen
 
 
+def _engine_class(name: str | None) -> type:
+    module_name, _, class_name = ENGINES[chosen_name(name)].partition(":")
+    return getattr(importlib.import_module(module_name), class_name)  # type: ignore[no-any-return]
+
+
 def connect(name: str | None = None) -> Engine:
     """Connect to the chosen engine (EngineUnavailable, exit 3, when it does not answer)."""
-    module_name, _, class_name = ENGINES[chosen_name(name)].partition(":")
-    engine_class = getattr(importlib.import_module(module_name), class_name)
-    engine: Engine = engine_class.connect()
+    engine: Engine = _engine_class(name).connect()
     return engine
+
+
+def survey(name: str | None, images: Sequence[str]) -> Survey:
+    """The doctor's look at the chosen engine: how it is reached, its parts, `images` on each."""
+    found: Survey = _engine_class(name).survey(images)
+    return found
+
+
+def option(name: str) -> str:
+    """How a task's options name engine `name`: nothing for the default, else `` --engine NAME``."""
+    return "" if name == DEFAULT_ENGINE else f" --engine {name}"
+
+
+def environment(name: str) -> str:
+    """How a command without --engine (invoke shell) is told engine `name`: nothing for the
+    default, else ``SOCKLAB_ENGINE=NAME `` before it."""
+    return "" if name == DEFAULT_ENGINE else f"{ENGINE_ENV}={name} "

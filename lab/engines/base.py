@@ -155,6 +155,9 @@ class Lab(Protocol):
     """One run's hosts and networks, addressed by logical name. Made by :meth:`Engine.lab`."""
 
     identity: RunIdentity
+    #: addresses where the engine itself listens inside every host (Docker's DNS resolver): the
+    #: looks leave their sockets out, since they are none of the lesson's
+    engine_addresses: tuple[str, ...]
 
     def create_network(self, name: str, internal: bool = True, subnet: str | None = None) -> None:
         """A network of this run (internal: no route out of the lab)."""
@@ -210,12 +213,30 @@ class Lab(Protocol):
         """Release what this handle holds in this process (never the run's objects)."""
 
 
+@dataclass
+class Survey:
+    """What `invoke doctor` learns of an engine before running anything on it: one finding per
+    line (topic, text), and the connected engine, or None with the reason when it is not usable."""
+
+    findings: list[tuple[str, str]]
+    engine: Engine | None
+    problem: str = ""
+
+
 class Engine(Protocol):
-    """A connected engine. Implementations are registered by name in lab.engines."""
+    """A connected engine. Implementations are registered by name in lab.engines.
+
+    Besides these methods, an engine class has the classmethods ``connect()`` and
+    ``survey(images) -> Survey`` (the doctor's look at the engine, which works even where a part
+    of it is not usable, so that the doctor can name that part).
+    """
 
     name: str
 
     def version(self) -> str: ...
+
+    def kept_advice(self, run_id: str) -> str:
+        """The engine's own command that shows a kept run's objects (`invoke scenario --keep`)."""
 
     # ----- images --------------------------------------------------------------------------
     def image_labels(self, tag: str) -> dict[str, str] | None:

@@ -14,8 +14,8 @@ import os
 import platform
 import shutil
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,7 +24,7 @@ import docker.errors
 import docker.types
 from docker.models.containers import Container
 
-from lab.common import LABEL_ROLE, NO_HOST_ADDRESS, CommandResult
+from lab.common import LABEL_ROLE, LABEL_RUN, NO_HOST_ADDRESS
 from lab.engines import docker_endpoint
 from lab.engines.base import (
     APP_UID,
@@ -33,16 +33,17 @@ from lab.engines.base import (
     LabelledObject,
     LiveRun,
     RunIdentity,
+    Survey,
     file_writing_command,
-    in_background,
 )
 from lab.engines.docker_shared import (
     CONNECTION_ERRORS,
+    ContainerLab,
+    create_network,
     label_selector,
     live_runs_of,
     remove_container,
     short_error,
-    wait_for_log,
 )
 from lab.errors import EngineLost, EngineUnavailable, ImageBuildError, StepFailed
 
@@ -112,9 +113,20 @@ class DockerEngine:
                                     f"{engine_missing_advice()}") from None
         return cls(client)
 
+    @classmethod
+    def survey(cls, images: Sequence[str]) -> Survey:
+        """The doctor's first line: the engine's version and where it was found (DOCKER_HOST,
+        the docker context, the default socket)."""
+        engine = cls.connect()
+        return Survey([("engine", f"Docker {engine.version()} at {docker_endpoint.resolve().source} — ok")],
+                      engine)
+
     def version(self) -> str:
         with _engine_call("asking the engine's version"):
             return str(self.client.version().get("Version", "unknown"))
+
+    def kept_advice(self, run_id: str) -> str:
+        return f"docker ps --filter label={LABEL_RUN}={run_id} lists its containers"
 
     # ----- images --------------------------------------------------------------------------
     def image_labels(self, tag: str) -> dict[str, str] | None:
@@ -239,7 +251,7 @@ class DockerEngine:
         return [docker_cli, "exec", "-it" if interactive else "-i", f"socklab-{run_id}-{host}", "sh", "-c", shell]
 
 
-class DockerLab:
+class DockerLab(ContainerLab):
     """One run's containers and networks on one Docker engine, by logical name.
 
     No way out: the run's networks are `internal` (the host's rules drop what would leave the
@@ -258,26 +270,27 @@ class DockerLab:
         self._networks: dict[str, str] = {}
         self._looked_at: set[str] = set()   # containers registered for testinfra (docker-api://)
 
-    def docker_name(self, logical: str) -> str:
-        return f"socklab-{self.identity.run_id}-{logical}"
-
     def _container(self, host: str) -> Container:
         try:
             return self._containers[host]
         except KeyError:
             raise StepFailed(f"no host {host!r} in run {self.identity.run_id}") from None
 
+    def _call(self, host: str, what: str) -> AbstractContextManager[None]:
+        return _engine_call(what)
+
+    def _client_beside(self, host: str) -> docker.DockerClient:
+        return self.client
+
+    def _helper_started(self, spec: HelperSpec, container: Container) -> None:
+        self._containers[spec.name] = container
+
     def create_network(self, name: str, internal: bool = True, subnet: str | None = None) -> None:
         log.debug("network %s (internal=%s, subnet=%s)", name, internal, subnet)
-        ipam = None
-        if subnet:
-            ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=subnet)])
         with _engine_call(f"creating network {name}"):
-            network = self.client.networks.create(
-                self.docker_name(name), driver="bridge", internal=internal, ipam=ipam,
-                options=dict(NO_HOST_ADDRESS) if internal else None,
-                labels=self.identity.labels("network"), check_duplicate=True)
-        self._networks[name] = network.id
+            self._networks[name] = create_network(
+                self.client, self.docker_name(name), self._labels("network"), subnet, driver="bridge",
+                internal=internal, options=dict(NO_HOST_ADDRESS) if internal else None)
 
     def start(self, spec: HostSpec) -> None:
         """Create and start a container, least privileged, on its networks before it starts."""
@@ -338,87 +351,6 @@ class DockerLab:
         with ThreadPoolExecutor(max_workers=min(8, len(specs))) as pool:
             for future in [pool.submit(self.start, spec) for spec in specs]:
                 future.result()
-
-    def attach_helper(self, spec: HelperSpec) -> None:
-        """A helper container in the target's network namespace, with exactly its capabilities
-        added (it keeps Docker's default set: tcpdump, for one, changes user)."""
-        target = self._container(spec.target)
-        log.debug("helper %s in the namespace of %s (%s)", spec.name, spec.target, ", ".join(spec.capabilities))
-        with _engine_call(f"starting helper {spec.name}"):
-            container = self.client.containers.create(
-                spec.image, list(spec.command), name=self.docker_name(spec.name),
-                labels=self.identity.labels("helper"), detach=True, user=spec.user,
-                cap_add=list(spec.capabilities) or None, network_mode=f"container:{target.id}",
-                stop_signal="SIGTERM", init=True)
-            self._containers[spec.name] = container
-            container.start()
-
-    def exec(self, host: str, argv: Sequence[str], *, user: str | None = None) -> CommandResult:
-        """Run a command in a running container; stdout and stderr kept apart."""
-        container = self._container(host)
-        with _engine_call(f"exec in {host}"):
-            rc, (out, err) = container.exec_run(list(argv), demux=True, user=user or "")
-        result = CommandResult(int(rc if rc is not None else -1), (out or b"").decode(errors="replace"),
-                               (err or b"").decode(errors="replace"))
-        log.debug("exec in %s: %s -> rc %s %s", host, " ".join(argv), result.rc, result.stderr.strip()[:200])
-        return result
-
-    def exec_background(self, host: str, argv: Sequence[str], *, user: str | None = None
-                        ) -> Future[CommandResult]:
-        """`exec` in the background (several clients run at once); the future holds the outcome."""
-        return in_background(f"exec-{host}", lambda: self.exec(host, argv, user=user))
-
-    def put_file(self, host: str, path: str, content: bytes, mode: int = 0o644) -> None:
-        """Write a file through exec (the root file system is read-only; `path` must be in a tmpfs)."""
-        argv = file_writing_command({path: content}, ["chmod", f"{mode:o}", path])
-        result = self.exec(host, argv)
-        if result.rc != 0:
-            raise StepFailed(f"writing {path} in {host} failed: {result.stderr.strip()[-300:]}")
-
-    def copy_out(self, host: str, path: str) -> bytes:
-        """A file or directory of a container as a tar archive (docker cp), e.g. a helper's pcaps."""
-        container = self._container(host)
-        with _engine_call(f"copying {path} out of {host}"):
-            stream, _stat = container.get_archive(path)
-            return b"".join(stream)
-
-    def logs(self, host: str) -> str:
-        return self._read_logs(host, stdout=True)
-
-    def stderr(self, host: str) -> str:
-        return self._read_logs(host, stdout=False)
-
-    def _read_logs(self, host: str, stdout: bool) -> str:
-        container = self._container(host)
-        with _engine_call(f"reading the output of {host}"):
-            raw = container.logs(stdout=stdout, stderr=not stdout)
-        return raw.decode(errors="replace")
-
-    def wait_for_log(self, host: str, needle: str, timeout: float) -> None:
-        """Wait until a container printed `needle` (e.g. its ``listening`` event)."""
-        container = self._container(host)
-
-        def status() -> str:
-            with _engine_call(f"watching {host}"):
-                container.reload()
-            return str(container.status)
-
-        wait_for_log(host, needle, timeout, lambda: self.logs(host), status, lambda: self.stderr(host))
-
-    def stop(self, host: str, timeout: int = 3) -> None:
-        container = self._container(host)
-        try:
-            with _engine_call(f"stopping {host}"):
-                container.stop(timeout=timeout)
-        except StepFailed as error:
-            log.warning("%s", error)
-
-    def address(self, host: str, network: str) -> str:
-        container = self._container(host)
-        with _engine_call(f"inspecting {host}"):
-            container.reload()
-        networks = container.attrs["NetworkSettings"]["Networks"]
-        return str(networks[self.docker_name(network)]["IPAddress"])
 
     def testinfra_url(self, host: str) -> str:
         """A URL testinfra reaches over this engine's API (lab.engines.docker_testinfra)."""

@@ -1,23 +1,28 @@
 """What the docker and swarm engines do alike, written once: both speak the same Docker SDK.
 
 The docker engine runs containers on one engine; the swarm engine runs services whose tasks are
-containers on each node's engine. Per container they do the same things (read its logs until a
-line appears, remove it with its anonymous volumes, say an SDK error in one line), and they list
-their runs by the same labels. The engine-specific parts (which engine to ask, services or
-containers) stay in each engine.
+containers on each node's engine. Per container they do the same things (exec, logs, wait for a
+line, stop, address, copy out, a helper in its namespace, remove it with its anonymous volumes),
+they create networks alike, and they list their runs by the same labels: :class:`ContainerLab`
+holds that half of a Lab once. The engine-specific parts (which engine to ask, services or
+containers, how an SDK error reads) stay in each engine.
 """
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future
+from contextlib import AbstractContextManager
 from typing import Any
 
 import docker
+import docker.types
 import requests
+from docker.models.containers import Container
 
-from lab.common import LABEL_ROLE, LABEL_RUN, LABEL_SCENARIO, LABEL_SESSION
-from lab.engines.base import LiveRun
+from lab.common import LABEL_ROLE, LABEL_RUN, LABEL_SCENARIO, LABEL_SESSION, CommandResult
+from lab.engines.base import HelperSpec, LiveRun, RunIdentity, file_writing_command, in_background
 from lab.errors import StepFailed
 
 log = logging.getLogger(__name__)
@@ -25,6 +30,8 @@ log = logging.getLogger(__name__)
 # The engine went away (connection refused, reset, timed out), as opposed to an API error.
 CONNECTION_ERRORS = (requests.exceptions.ConnectionError, requests.exceptions.Timeout, ConnectionError)
 LOG_POLL_S = 0.02   # a poll is two short round trips; a run waits on each service's first event
+#: Docker's embedded DNS resolver listens here inside every container, bridge or overlay alike
+EMBEDDED_DNS = "127.0.0.11"
 
 
 def short_error(error: BaseException) -> str:
@@ -86,3 +93,131 @@ def remove_container(container: Any) -> None:
         pass
     except docker.errors.APIError as error:  # already being removed, or gone meanwhile
         log.warning("container %s not removed: %s", container.name, short_error(error))
+
+
+def create_network(client: docker.DockerClient, name: str, labels: Mapping[str, str], subnet: str | None,
+                   **options: Any) -> str:
+    """A labelled network of a run (driver and the rest in `options`); its id."""
+    ipam = None
+    if subnet:
+        ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=subnet)])
+    network = client.networks.create(name, ipam=ipam, labels=dict(labels), check_duplicate=True, **options)
+    return str(network.id)
+
+
+class ContainerLab:
+    """The per-container half of a Lab, for engines whose hosts and helpers are Docker containers.
+
+    An engine says how to reach a host's container (:meth:`_container`), how one call to the
+    engine that runs it translates SDK errors (:meth:`_call`), which client starts a helper beside
+    it (:meth:`_client_beside`) and what it remembers of a started helper (:meth:`_helper_started`).
+    """
+
+    identity: RunIdentity
+    #: where the engine itself listens in every host (its DNS resolver): no lesson's socket
+    engine_addresses: tuple[str, ...] = (EMBEDDED_DNS,)
+
+    def docker_name(self, logical: str) -> str:
+        return f"socklab-{self.identity.run_id}-{logical}"
+
+    def _labels(self, role: str) -> dict[str, str]:
+        return self.identity.labels(role)
+
+    def _container(self, host: str) -> Container:
+        raise NotImplementedError
+
+    def _call(self, host: str, what: str) -> AbstractContextManager[None]:
+        raise NotImplementedError
+
+    def _client_beside(self, host: str) -> docker.DockerClient:
+        raise NotImplementedError
+
+    def _helper_started(self, spec: HelperSpec, container: Container) -> None:
+        raise NotImplementedError
+
+    def attach_helper(self, spec: HelperSpec) -> None:
+        """A helper container in the target's network namespace (on the target's engine), with
+        exactly its capabilities added (it keeps Docker's default set: tcpdump, for one, changes user)."""
+        target = self._container(spec.target)
+        log.debug("helper %s in the namespace of %s (%s)", spec.name, spec.target, ", ".join(spec.capabilities))
+        with self._call(spec.target, f"starting helper {spec.name}"):
+            container = self._client_beside(spec.target).containers.create(
+                spec.image, list(spec.command), name=self.docker_name(spec.name),
+                labels=self._labels("helper"), detach=True, user=spec.user,
+                cap_add=list(spec.capabilities) or None, network_mode=f"container:{target.id}",
+                stop_signal="SIGTERM", init=True)
+            self._helper_started(spec, container)
+            container.start()
+
+    def exec(self, host: str, argv: Sequence[str], *, user: str | None = None) -> CommandResult:
+        """Run a command in a running container; stdout and stderr kept apart."""
+        container = self._container(host)
+        with self._call(host, f"exec in {host}"):
+            rc, (out, err) = container.exec_run(list(argv), demux=True, user=user or "")
+        result = command_result(rc, out, err)
+        log.debug("exec in %s: %s -> rc %s %s", host, " ".join(argv), result.rc, result.stderr.strip()[:200])
+        return result
+
+    def exec_background(self, host: str, argv: Sequence[str], *, user: str | None = None
+                        ) -> Future[CommandResult]:
+        """`exec` in the background (several clients run at once); the future holds the outcome."""
+        return in_background(f"exec-{host}", lambda: self.exec(host, argv, user=user))
+
+    def put_file(self, host: str, path: str, content: bytes, mode: int = 0o644) -> None:
+        """Write a file through exec (the root file system is read-only; `path` must be in a tmpfs)."""
+        argv = file_writing_command({path: content}, ["chmod", f"{mode:o}", path])
+        result = self.exec(host, argv)
+        if result.rc != 0:
+            raise StepFailed(f"writing {path} in {host} failed: {result.stderr.strip()[-300:]}")
+
+    def copy_out(self, host: str, path: str) -> bytes:
+        """A file or directory of a container as a tar archive (docker cp), e.g. a helper's pcaps."""
+        container = self._container(host)
+        with self._call(host, f"copying {path} out of {host}"):
+            stream, _stat = container.get_archive(path)
+            return b"".join(stream)
+
+    def logs(self, host: str) -> str:
+        return self._read_logs(host, stdout=True)
+
+    def stderr(self, host: str) -> str:
+        return self._read_logs(host, stdout=False)
+
+    def _read_logs(self, host: str, stdout: bool) -> str:
+        container = self._container(host)
+        with self._call(host, f"reading the output of {host}"):
+            raw = container.logs(stdout=stdout, stderr=not stdout)
+        return str(raw.decode(errors="replace"))
+
+    def wait_for_log(self, host: str, needle: str, timeout: float) -> None:
+        """Wait until a container printed `needle` (e.g. its ``listening`` event)."""
+        container = self._container(host)
+
+        def status() -> str:
+            with self._call(host, f"watching {host}"):
+                container.reload()
+            return str(container.status)
+
+        wait_for_log(host, needle, timeout, lambda: self.logs(host), status, lambda: self.stderr(host))
+
+    def stop(self, host: str, timeout: int = 3) -> None:
+        """Stop a host's command (a swarm task's restart condition is none: no other starts)."""
+        container = self._container(host)
+        try:
+            with self._call(host, f"stopping {host}"):
+                container.stop(timeout=timeout)
+        except StepFailed as error:
+            log.warning("%s", error)
+
+    def address(self, host: str, network: str) -> str:
+        container = self._container(host)
+        with self._call(host, f"inspecting {host}"):
+            container.reload()
+        networks = container.attrs["NetworkSettings"]["Networks"]
+        return str(networks[self.docker_name(network)]["IPAddress"])
+
+
+def command_result(rc: int | None, out: bytes | None, err: bytes | None) -> CommandResult:
+    """An exec's outcome as text (a missing exit code reads -1)."""
+    return CommandResult(int(rc if rc is not None else -1), (out or b"").decode(errors="replace"),
+                         (err or b"").decode(errors="replace"))

@@ -22,9 +22,9 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -34,7 +34,8 @@ import docker.errors
 import docker.types
 from docker.models.containers import Container
 
-from lab.common import LABEL_ROLE, CommandResult
+from lab.common import LABEL_ROLE, LABEL_RUN, CommandResult
+from lab.engines import docker_endpoint
 from lab.engines import swarm_testinfra
 from lab.engines.base import (
     HelperSpec,
@@ -42,17 +43,20 @@ from lab.engines.base import (
     LabelledObject,
     LiveRun,
     RunIdentity,
+    Survey,
     file_writing_command,
     in_background,
 )
 from lab.engines.docker_engine import DockerEngine
 from lab.engines.docker_shared import (
     CONNECTION_ERRORS,
+    ContainerLab,
+    command_result,
+    create_network,
     label_selector,
     live_runs_of,
     remove_container,
     short_error,
-    wait_for_log,
 )
 from lab.engines.swarm_cluster import HEALTH_INTERVAL_S, Swarm, SwarmNode, distribute_images
 from lab.errors import BadInput, EngineLost, EngineUnavailable, NodeUnavailable, StepFailed
@@ -123,6 +127,19 @@ class SwarmEngine:
         """The manager (EngineUnavailable if none answers) and every node (NodeUnavailable, exit 3)."""
         manager = DockerEngine.connect(timeout)
         return cls(manager, Swarm.connect(manager))
+
+    @classmethod
+    def survey(cls, images: Sequence[str]) -> Survey:
+        """The manager (how it is reached), then each node: state, how its engine is reached,
+        `images` on it. The engine only when every node is usable."""
+        manager = DockerEngine.connect()
+        first = [("manager", f"Docker {manager.version()} at {docker_endpoint.resolve().source} — ok")]
+        node_findings, engine = survey(manager, images)
+        return Survey(first + node_findings, engine,
+                      "" if engine else "a swarm node is not usable (NOT USABLE above); nothing was started")
+
+    def kept_advice(self, run_id: str) -> str:
+        return f"docker service ps --filter label={LABEL_RUN}={run_id} shows where each host runs"
 
     def version(self) -> str:
         return (f"{self.manager.version()}, swarm of {len(self.swarm.nodes)} node(s): "
@@ -325,7 +342,7 @@ class Task:
     container: Container
 
 
-class SwarmLab:
+class SwarmLab(ContainerLab):
     """One run's services, overlay networks and helpers across the swarm, by logical name."""
 
     def __init__(self, engine: SwarmEngine, identity: RunIdentity) -> None:
@@ -338,25 +355,37 @@ class SwarmLab:
         self._image_ids: dict[str, str] = {}
         self._lock = threading.Lock()
 
-    def docker_name(self, logical: str) -> str:
-        return f"socklab-{self.identity.run_id}-{logical}"
-
     def _task(self, host: str) -> Task:
         try:
             return self._tasks[host]
         except KeyError:
             raise StepFailed(f"no host {host!r} in run {self.identity.run_id}") from None
 
+    # ----- how the shared per-container routines (ContainerLab) reach a host: through its node -----
+    def _container(self, host: str) -> Container:
+        return self._task(host).container
+
+    def _call(self, host: str, what: str) -> AbstractContextManager[None]:
+        return _node_call(self._task(host).node, what)
+
+    def _client_beside(self, host: str) -> docker.DockerClient:
+        return self._task(host).node.client  # type: ignore[return-value]
+
+    def _labels(self, role: str) -> dict[str, str]:
+        return _labels(self.identity, role)
+
+    def _helper_started(self, spec: HelperSpec, container: Container) -> None:
+        node = self._task(spec.target).node
+        self._tasks[spec.name] = Task(node, container)
+        log.debug("%s runs on node %s", spec.name, node.hostname)
+        swarm_testinfra.register(container.id, node.access.cli_arguments() if node.access else [])
+
     # ----- topology ----------------------------------------------------------------------------------
     def create_network(self, name: str, internal: bool = True, subnet: str | None = None) -> None:
-        ipam = None
-        if subnet:
-            ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=subnet)])
         with _manager_call(f"creating network {name}"):
-            network = self.client.networks.create(
-                self.docker_name(name), driver="overlay", attachable=True, internal=internal, ipam=ipam,
-                labels=_labels(self.identity, "network"), check_duplicate=True, scope="swarm")
-        self._networks[name] = network.id
+            self._networks[name] = create_network(
+                self.client, self.docker_name(name), self._labels("network"), subnet, driver="overlay",
+                attachable=True, internal=internal, scope="swarm")
 
     def _image_id(self, tag: str) -> str:
         """The image's ID on the manager: services name it so, and nodes never ask a registry."""
@@ -465,22 +494,6 @@ class SwarmLab:
             for future in [pool.submit(self._await_task, spec.name) for spec in specs]:
                 future.result()
 
-    def attach_helper(self, spec: HelperSpec) -> None:
-        """A plain container on the target's node, in the target task's network namespace."""
-        target = self._task(spec.target)
-        node = target.node
-        log.debug("helper %s beside %s on node %s", spec.name, spec.target, node.hostname)
-        with _node_call(node, f"starting helper {spec.name}"):
-            container = node.client.containers.create(  # type: ignore[union-attr]
-                spec.image, list(spec.command), name=self.docker_name(spec.name),
-                labels=_labels(self.identity, "helper"), detach=True, user=spec.user,
-                cap_add=list(spec.capabilities) or None, network_mode=f"container:{target.container.id}",
-                stop_signal="SIGTERM", init=True)
-            container.start()
-        self._tasks[spec.name] = Task(node, container)
-        log.debug("%s runs on node %s", spec.name, node.hostname)
-        swarm_testinfra.register(container.id, node.access.cli_arguments() if node.access else [])
-
     # ----- per-host operations, through the host's node ---------------------------------------------
     def exec(self, host: str, argv: Sequence[str], *, user: str | None = None) -> CommandResult:
         """Run a command through the host's node; the node is pinged meanwhile, because the SDK
@@ -500,67 +513,10 @@ class SwarmLab:
             except FutureTimeout:
                 with _node_call(task.node, f"{what} (is the node alive?)"):
                     task.node.health.ping()  # type: ignore[union-attr]
-        result = CommandResult(int(rc if rc is not None else -1), (out or b"").decode(errors="replace"),
-                               (err or b"").decode(errors="replace"))
+        result = command_result(rc, out, err)
         log.debug("exec in %s on %s: %s -> rc %s %s", host, task.node.hostname, " ".join(argv), result.rc,
                   result.stderr.strip()[:200])
         return result
-
-    def exec_background(self, host: str, argv: Sequence[str], *, user: str | None = None
-                        ) -> Future[CommandResult]:
-        return in_background(f"exec-{host}", lambda: self.exec(host, argv, user=user))
-
-    def put_file(self, host: str, path: str, content: bytes, mode: int = 0o644) -> None:
-        argv = file_writing_command({path: content}, ["chmod", f"{mode:o}", path])
-        result = self.exec(host, argv)
-        if result.rc != 0:
-            raise StepFailed(f"writing {path} in {host} failed: {result.stderr.strip()[-300:]}")
-
-    def copy_out(self, host: str, path: str) -> bytes:
-        """A file or directory of a host (or helper) as a tar archive, through its node."""
-        task = self._task(host)
-        with _node_call(task.node, f"copying {path} out of {host}"):
-            stream, _stat = task.container.get_archive(path)
-            return b"".join(stream)
-
-    def logs(self, host: str) -> str:
-        return self._read_logs(host, stdout=True)
-
-    def stderr(self, host: str) -> str:
-        return self._read_logs(host, stdout=False)
-
-    def _read_logs(self, host: str, stdout: bool) -> str:
-        task = self._task(host)
-        with _node_call(task.node, f"reading the output of {host}"):
-            raw = task.container.logs(stdout=stdout, stderr=not stdout)
-        return raw.decode(errors="replace")
-
-    def wait_for_log(self, host: str, needle: str, timeout: float) -> None:
-        """Wait until a host's task printed `needle`, watching the container on its node."""
-        task = self._task(host)
-
-        def status() -> str:
-            with _node_call(task.node, f"watching {host}"):
-                task.container.reload()
-            return str(task.container.status)
-
-        wait_for_log(host, needle, timeout, lambda: self.logs(host), status, lambda: self.stderr(host))
-
-    def stop(self, host: str, timeout: int = 3) -> None:
-        """Stop the task's container (restart condition none: Swarm does not start another)."""
-        task = self._task(host)
-        try:
-            with _node_call(task.node, f"stopping {host}"):
-                task.container.stop(timeout=timeout)
-        except StepFailed as error:
-            log.warning("%s", error)
-
-    def address(self, host: str, network: str) -> str:
-        task = self._task(host)
-        with _node_call(task.node, f"inspecting {host}"):
-            task.container.reload()
-        networks = task.container.attrs["NetworkSettings"]["Networks"]
-        return str(networks[self.docker_name(network)]["IPAddress"])
 
     def testinfra_url(self, host: str) -> str:
         return swarm_testinfra.url(self._task(host).container.id)

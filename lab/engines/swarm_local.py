@@ -73,6 +73,11 @@ class LocalSwarm:
         return ",".join(f"{node.hostname}={node.url}" for node in self.nodes)
 
 
+def this_engine() -> DockerEngine:
+    """This machine's engine, the local swarm's manager (a minute's patience: swarm calls are slow)."""
+    return DockerEngine.connect(timeout=60)
+
+
 def ensure_node_image(engine: DockerEngine, progress: Callable[[str], None]) -> str:
     """Build the node image unless a build of the same sources is present (about 25 s the first time)."""
     wanted = context_hash(NODE_CONTEXT)

@@ -1,6 +1,6 @@
 """What `invoke grade` hands to teachers and classroom tools: gradebook rows and result formats.
 
-Pure: result documents (lab.report.result_document) in, text out. Three audiences:
+Pure: result documents (lab.report.document.result_document) in, text out. Three audiences:
 
 * the teacher: ``gradebook.csv`` (columns exactly ``student,scenario,role,outcome,failed_checks``)
   and ``gradebook.md``;

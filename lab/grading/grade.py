@@ -18,7 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lab import catalog, engines, report
+from lab import catalog, engines
+from lab.report.console import grade_environment_errors, interrupted, print_gradebook
+from lab.report.document import json_text, result_document
+from lab.report.files import writable_directory
+from lab.report.junit import junit_xml
+from lab.report.markdown import markdown
+from lab.report.progress import GradeProgress
 from lab.grading import classroom, git_commit, submission
 from lab.common import SESSION_ENV
 from lab.engines.base import Engine
@@ -126,9 +132,9 @@ def grade(directory: str, scenarios: str | None = None, jobs: int = 1, report_di
     students = submission.scan_class(directory)
     chosen, explicit = choose_scenarios(scenarios)
     planned, known_rows = plan_jobs(students, chosen, explicit)
-    out = report.writable_directory(report_dir)
+    out = writable_directory(report_dir)
     engine = engines.connect(engine_name)   # swarm: the runs spread over the nodes
-    progress = report.GradeProgress(f"grade {directory}: {len(students)} student(s), "
+    progress = GradeProgress(f"grade {directory}: {len(students)} student(s), "
                                     f"{sum(map(len, planned.values()))} run(s), {jobs} at a time",
                                     total=len(students))
     images.ready(engine, progress.line)
@@ -174,16 +180,16 @@ def grade(directory: str, scenarios: str | None = None, jobs: int = 1, report_di
         engine.remove_labelled(session=session)
         pool.shutdown(wait=True)
         engine.remove_labelled(session=session)
-        report.interrupted()
+        interrupted()
         return 130
     finally:
         pool.shutdown(wait=True)
     ordered = [r for s in students for r in _in_order(rows[s.student], list(chosen))]
     for path in write_grades(ordered, out, commit_dates=commit_dates(students)):
         log.debug("wrote %s", path)
-    report.print_gradebook(ordered, out, [line for line in classroom.seeds_lines(ordered) if line])
+    print_gradebook(ordered, out, [line for line in classroom.seeds_lines(ordered) if line])
     if environment_errors:
-        report.grade_environment_errors(environment_errors)
+        grade_environment_errors(environment_errors)
         return 3
     if strict and not verdict_passed(ordered):
         return 1
@@ -238,7 +244,7 @@ def _run_job(engine: Engine, job: Job, seed: int | None = None) -> tuple[classro
         impaired = any(h.impairments for h in scenario.hosts)   # --seed: only where there is a choice
         plan = build_plan(scenario, {}, seed=seed if impaired else None, students={job.role: program})
         outcome = run_scenario(engine, plan, progress=lambda message: None)
-        document = report.result_document(outcome)
+        document = result_document(outcome)
     except LabError as error:
         log.warning("%s %s/%s: %s", job.student, job.scenario, job.role, error)
         return classroom.GradeRow(job.student, job.scenario, job.role, "error", reason=str(error),
@@ -284,9 +290,9 @@ def write_grades(rows: list[classroom.GradeRow], out: Path, environ: dict[str, s
             if row.document is None:
                 continue
             stem = f"{row.scenario}.{row.role}"
-            put(folder / f"{stem}.json", report.json_text(row.document))
-            put(folder / f"{stem}.junit.xml", report.junit_xml(row.document) + "\n")
-            put(folder / f"{stem}.md", report.markdown(row.document))
+            put(folder / f"{stem}.json", json_text(row.document))
+            put(folder / f"{stem}.junit.xml", junit_xml(row.document) + "\n")
+            put(folder / f"{stem}.md", markdown(row.document))
         tests = classroom.classroom_tests(own)
         put(folder / "autograding-result.txt", classroom.autograding_output(tests) + "\n")
         put(folder / "result.json", _json(classroom.classroom50_result(tests, environ, commit_dates.get(student))))

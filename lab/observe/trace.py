@@ -263,9 +263,13 @@ NOTES = ("Python's send() and recv() reach the kernel as sendto() and recvfrom()
 def api_trace(traced: list[tuple[str, str, str]]) -> dict[str, Any]:
     """The result's ``api_trace``: one column per traced host (host, program, strace text), each
     with its socket calls in the order observed."""
+    return api_trace_columns([(host, program, text, *socket_calls(text)) for host, program, text in traced])
+
+
+def api_trace_columns(traced: list[tuple[str, str, str, list[SocketCall], int]]) -> dict[str, Any]:
+    """The same, from calls already parsed (host, program, strace text, calls, lookups hidden)."""
     columns = []
-    for host, program, text in traced:
-        calls, hidden = socket_calls(text)
+    for host, program, text, calls, hidden in traced:
         problem = next((line.strip() for line in text.splitlines() if line.startswith("strace:")), None)
         columns.append({"host": host, "program": program, "title": PROGRAM_TITLES.get(program, host),
                         "calls": [c.as_dict() for c in calls], "name_lookup_calls_hidden": hidden,

@@ -27,10 +27,8 @@ from typing import Any
 
 from lab.engines.base import Lab
 from lab.scenario.model import Probe
-from lab.run.record import ProbeObservation
+from lab.run.record import BoundSocket, ProbeObservation
 
-# Docker's embedded DNS resolver listens on this address inside every container: not the lesson's.
-DOCKER_DNS = "127.0.0.11"
 SS = "ss"                                  # on PATH in the apps image (iproute2)
 EVERY_SOCKET = f"{SS} --numeric --all --tcp --udp"   # any state, with the Netid column
 LISTENING = ("listening", "not-listening")
@@ -67,11 +65,12 @@ class Listing:
     """One host's sockets at one moment, from one ``ss`` run."""
 
     listening: list[tuple[Any, ...]]   # as testinfra's parser yields them: (protocol, host, port)
-    tcp_rows: list[str]                # every TCP socket in any state, Docker's DNS left out
+    tcp_rows: list[str]                # every TCP socket in any state, the engine's own left out
 
 
-def take_listing(host: Any) -> Listing:
-    """One exec: every TCP/UDP socket; testinfra's own parser picks the listening ones."""
+def take_listing(host: Any, engine_addresses: Sequence[str] = ()) -> Listing:
+    """One exec: every TCP/UDP socket; testinfra's own parser picks the listening ones. TCP
+    sockets on `engine_addresses` (the engine's DNS resolver, Lab.engine_addresses) are left out."""
     result = host.run(EVERY_SOCKET)
     if result.rc != 0:
         raise RuntimeError(f"{EVERY_SOCKET} exited {result.rc}: {result.stderr.strip()[:200]}")
@@ -86,8 +85,24 @@ def take_listing(host: Any) -> Listing:
     listening = list(Taken(None)._iter_sockets(True))
     rows = [line.split() for line in result.stdout.splitlines()[1:] if line.strip()]
     tcp = [" ".join(row[1:]) for row in rows
-           if row[0] == "tcp" and not row[4].startswith(f"{DOCKER_DNS}:")]
+           if row[0] == "tcp" and row[4].rpartition(":")[0] not in engine_addresses]
     return Listing(listening, tcp)
+
+
+def bound_sockets(listing: Listing, engine_addresses: Sequence[str] = ()) -> tuple[BoundSocket, ...]:
+    """The listening TCP and bound UDP sockets of a listing, each once; the engine's own (its DNS
+    resolver, Lab.engine_addresses) left out: a student never bound those."""
+    seen: dict[tuple[str, str, int], None] = {}
+    for row in listing.listening:
+        if len(row) == 3 and row[0] in ("tcp", "udp") and row[1] not in engine_addresses:
+            seen[(str(row[0]), str(row[1]), int(row[2]))] = None
+    return tuple(BoundSocket(*key) for key in seen)
+
+
+def sockets_on(lab: Lab, instance: str) -> tuple[BoundSocket, ...]:
+    """What is bound on one container right now (one exec): e.g. a student's server on the wrong port."""
+    listing = take_listing(testinfra_host(lab.testinfra_url(instance)), lab.engine_addresses)
+    return bound_sockets(listing, lab.engine_addresses)
 
 
 def look_all(lab: Lab, probes: Sequence[Probe], after: str | None) -> list[ProbeObservation]:
@@ -99,9 +114,9 @@ def look_all(lab: Lab, probes: Sequence[Probe], after: str | None) -> list[Probe
         return []
     urls = {name: lab.testinfra_url(name) for name in by_host}
     with ThreadPoolExecutor(max_workers=len(by_host)) as pool:
-        listings = {name: pool.submit(lambda url: take_listing(testinfra_host(url)), urls[name])
+        listings = {name: pool.submit(lambda url: take_listing(testinfra_host(url), lab.engine_addresses), urls[name])
                     for name in by_host}
-        seen = {probe.name: _observe(probe, after, listings[probe.host]) for probe in probes}
+        seen = {probe.name: _observe(probe, after, listings[probe.host], lab.engine_addresses) for probe in probes}
     return [seen[probe.name] for probe in probes]
 
 
@@ -110,16 +125,21 @@ def look(lab: Lab, probe: Probe, after: str | None) -> ProbeObservation:
     return look_all(lab, [probe], after)[0]
 
 
-def _observe(probe: Probe, after: str | None, pending: Future[Listing]) -> ProbeObservation:
+def _observe(probe: Probe, after: str | None, pending: Future[Listing],
+             engine_addresses: Sequence[str] = ()) -> ProbeObservation:
     try:
         listing = pending.result()
+        sockets = bound_sockets(listing, engine_addresses)
         if probe.expect in LISTENING:
             listening = _is_listening(probe.socket, listing.listening)
             detail = f"{probe.socket} {'listening' if listening else 'not listening'}"
-            return ProbeObservation(probe.name, after, listening == (probe.expect == "listening"), detail)
+            if not listening:
+                detail += f" (bound: {'; '.join(s.text() for s in sockets) or 'nothing'})"
+            return ProbeObservation(probe.name, after, listening == (probe.expect == "listening"), detail,
+                                    sockets)
         # no-tcp: no TCP socket of any state on the host (no listener, no connection).
         return ProbeObservation(probe.name, after, not listing.tcp_rows,
-                                f"TCP sockets of any state: {'; '.join(listing.tcp_rows) or 'none'}")
+                                f"TCP sockets of any state: {'; '.join(listing.tcp_rows) or 'none'}", sockets)
     except Exception as error:  # a look that fails is a failed probe, never a crashed run
         return ProbeObservation(probe.name, after, False, f"testinfra could not look: {error}")
 

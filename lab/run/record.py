@@ -65,13 +65,42 @@ class ClientRun:
 
 
 @dataclass(frozen=True)
+class BoundSocket:
+    """A TCP socket listening or a UDP socket bound on a host, as testinfra's listing showed it.
+
+    >>> BoundSocket("tcp", "127.0.0.1", 12000).text(), BoundSocket("udp", "::", 12001).text()
+    ('tcp 127.0.0.1:12000', 'udp [::]:12001')
+    >>> BoundSocket("tcp", "127.0.0.1", 12000).loopback, BoundSocket("tcp", "0.0.0.0", 12000).loopback
+    (True, False)
+    """
+
+    proto: str      # tcp | udp
+    address: str    # the local address it is bound to: 0.0.0.0 / :: for every address
+    port: int
+
+    @property
+    def loopback(self) -> bool:
+        """Bound to a loopback address: reachable from its own host only."""
+        return self.address.startswith("127.") or self.address == "::1"
+
+    def text(self) -> str:
+        address = f"[{self.address}]" if ":" in self.address else self.address
+        return f"{self.proto} {address}:{self.port}"
+
+
+@dataclass(frozen=True)
 class ProbeObservation:
-    """One testinfra look: which probe, when (after which client), what it saw."""
+    """One testinfra look: which probe, when (after which client), what it saw.
+
+    ``sockets``: every listening TCP and bound UDP socket of the looked-at host at that moment
+    (Docker's own DNS left out), so that a hint can name what was bound; None when the look failed.
+    """
 
     probe: str
     after: str | None
     passed: bool
     detail: str
+    sockets: tuple[BoundSocket, ...] | None = None
 
 
 @dataclass
@@ -93,6 +122,8 @@ class RunRecord:
     traces: dict[str, str] = field(default_factory=dict)  # instance -> strace output (lab.observe.trace)
     routing: RoutingObservation | None = None  # routed lessons: what each host's routes were
     student_failure: str | None = None  # a student's server that never listened: why
+    # What testinfra saw bound on that server's host when it failed to listen (None: not looked).
+    server_sockets: tuple[BoundSocket, ...] | None = None
 
     def clients_of(self, host: str) -> list[ClientRun]:
         return [c for c in self.clients if c.host == host]

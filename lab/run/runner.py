@@ -20,13 +20,13 @@ from typing import TYPE_CHECKING
 from lab.run import looks
 from lab.run import routing
 from lab.common import APPS_IMAGE, CommandResult
-from lab.engines.base import Engine, HostSpec, Lab, LabRun, Limits
+from lab.engines.base import APP_USER, Engine, HelperSpec, HostSpec, Lab, LabRun, Limits
 from lab.run.pause import pause_point
 from lab.errors import LabError, RunTimedOut, StepFailed, StudentProgramFailed
 from lab.run.impairing import apply_all, still_in_force
 from lab.scenario.languages import LANGUAGES
 from lab.scenario.plan import START_AT, STOP_REASONS, STUDENT_CPUS, STUDENT_MEMORY_BYTES, STUDENT_PIDS, Instance, Plan
-from lab.run.record import ClientRun, RunRecord, parse_events
+from lab.run.record import BoundSocket, ClientRun, RunRecord, parse_events
 from lab.run.supervision import (
     STUDENT_LOG_BYTES,
     SUPERVISOR_CAPABILITIES,
@@ -114,6 +114,7 @@ def run_lab(engine: Engine, plan: Plan, progress: Callable[[str], None],
             progress(str(error))
         except StudentProgramFailed as error:   # the remaining steps need a server that is up
             record.student_failure = str(error)
+            record.server_sockets = _sockets_of_student_server(lab, plan)
             progress(str(error))
         except KeyboardInterrupt:
             capture = None  # Ctrl-C: straight to teardown, no copying out
@@ -256,6 +257,26 @@ def _wait_student_server(lab: Lab, instance: Instance, ready_s: float) -> float:
                                        + (f": {stderr.strip()}" if stderr.strip() else ""))
         time.sleep(0.05)
     raise StudentProgramFailed(f"{instance.student.name} did not bind port 12000 within {ready_s:g} s")
+
+
+def _sockets_of_student_server(lab: Lab, plan: Plan) -> tuple[BoundSocket, ...] | None:
+    """What a student's server that never listened on 12000 had bound (the hint names it), or None.
+
+    The look runs in a helper sharing the server's network namespace, not as an exec in the
+    server's container: a process the engine adds there joins its pids cgroup past its limit
+    (seen: a fork bomb's container at 70 of 64). The helper has no capability.
+    """
+    if "server" not in plan.students:
+        return None
+    instance = plan.of_host(plan.slot("server").host)[0].name
+    helper = f"{instance}-sockets"
+    try:
+        lab.attach_helper(HelperSpec(name=helper, target=instance, image=APPS_IMAGE, capabilities=(),
+                                     user=APP_USER))
+        return looks.sockets_on(lab, helper)
+    except Exception as error:  # a look that fails leaves the hint without it, never the run
+        log.warning("could not list the sockets of %s: %s", instance, error)
+        return None
 
 
 def _start_service(lab: Lab, plan: Plan, host: str, progress: Callable[[str], None],

@@ -176,7 +176,8 @@ def test_an_abusers_class_is_graded_and_every_report_stays_the_labs(engine, buil
     assert by[(formula, "udp-echo", "server")]["outcome"] == "passed"
     assert by[("![x](https:evil.example)", "tcp-echo", "server")] == {
         "student": "![x](https:evil.example)", "scenario": "tcp-echo", "role": "server", "outcome": "error",
-        "failed_checks": "TCPServer.py is a symbolic link: submissions must be regular files, not links"}
+        "failed_checks": "TCPServer.py is a symbolic link: submissions must be regular files, not links",
+        "seed": ""}
     assert by[("[ok](javascript:alert(1))", "-", "-")]["failed_checks"] == (
         "[ok](javascript:alert(1)) is a symbolic link: student folders must be real folders, not links")
     piper = "<img src=x onerror=alert(1)>"

@@ -8,7 +8,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from lab import report
+from lab.report.document import result_document
+from lab.report.files import write_reports
 
 from lab import catalog
 from lab.observe.pcap import read_pcap_file
@@ -24,7 +25,7 @@ pytestmark = pytest.mark.integration
 def run(engine, name: str, overrides: dict | None = None, capture_dir: Path | None = None, **options):
     plan = build_plan(catalog.load(name), overrides or {}, **options)
     outcome = run_scenario(engine, plan, progress=lambda message: None, capture_dir=capture_dir)
-    document = report.result_document(outcome)
+    document = result_document(outcome)
     jsonschema.validate(document, SCHEMA)
     return outcome, document
 
@@ -45,7 +46,7 @@ def test_capture_on_udp_loss_shows_the_lost_datagrams(engine, built_images, no_l
     assert sorted(document["artifacts"]) == sorted([c["file"] for c in document["captures"]]
                                                    + ["udp-loss.sequence.svg"])
     from lab.report.capture import artifact_files
-    report.write_reports(document, tmp_path, artifact_files(outcome.record))
+    write_reports(document, tmp_path, artifact_files(outcome.record, outcome.observation))
     assert all((tmp_path / name).is_file() for name in document["artifacts"])
     chart = document["sequence_chart"]
     assert chart["lost"] == document["metrics"]["sent"] - document["metrics"]["received"]
@@ -93,7 +94,7 @@ def test_tcp_handshake_order_on_a_real_capture(engine, built_images, no_leftover
     assert sum(what.startswith("FIN") for _, what in packets) == 2
     assert connection["closed_first"] in ("client", "server")
     from lab.report.capture import artifact_files
-    files = artifact_files(outcome.record)
+    files = artifact_files(outcome.record, outcome.observation)
     assert list(files) == ["tcp-handshake.sequence.svg"]
     assert sorted(document["artifacts"]) == sorted([c["file"] for c in document["captures"]]
                                                    + ["tcp-handshake.sequence.svg"])

@@ -11,7 +11,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from lab import app, report
+from lab import app
+from lab.report.document import result_document
 
 from lab import catalog
 from lab.scenario.plan import build_plan
@@ -26,7 +27,7 @@ pytestmark = pytest.mark.integration
 def run(engine, name: str, overrides: dict, **options):
     plan = build_plan(catalog.load(name), overrides, **options)
     outcome = run_scenario(engine, plan, progress=lambda message: None)
-    document = report.result_document(outcome)
+    document = result_document(outcome)
     jsonschema.validate(document, SCHEMA)
     assert outcome.passed, [c for c in outcome.checks if not c.passed]
     return outcome, document

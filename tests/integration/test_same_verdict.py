@@ -35,7 +35,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.repeat_grades]
 
 
 def _grade(class_dir: Path, out: Path) -> tuple[int, float]:
-    from lab.grading import grade
+    from lab.grading.grade import grade
 
     started = time.monotonic()
     code = grade(str(class_dir), scenarios="udp-loss,udp-echo", jobs=3, report_dir=str(out))

@@ -7,7 +7,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from lab import report
+from lab.report.document import result_document
 
 from lab import catalog
 from lab.scenario.plan import build_plan
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.integration
 def run(engine, name: str, overrides: dict | None = None, **options):
     plan = build_plan(catalog.load(name), overrides or {}, **options)
     outcome = run_scenario(engine, plan, progress=lambda message: None)
-    document = report.result_document(outcome)
+    document = result_document(outcome)
     jsonschema.validate(document, SCHEMA)
     return outcome, document
 

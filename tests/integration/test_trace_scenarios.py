@@ -7,7 +7,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from lab import report
+from lab.report.document import result_document
 
 from lab import catalog
 from lab.common import LABEL_RUN
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.integration
 def run(engine, name: str, overrides: dict | None = None, **options):
     plan = build_plan(catalog.load(name), overrides or {})
     outcome = run_scenario(engine, plan, progress=lambda message: None, **options)
-    document = report.result_document(outcome)
+    document = result_document(outcome)
     jsonschema.validate(document, SCHEMA)
     return outcome, document
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lab.common import LABEL_ROLE, LABEL_RUN, LABEL_SESSION, CommandResult
-from lab.engines.base import HelperSpec, HostSpec, LabelledObject, RunIdentity
+from lab.engines.base import HelperSpec, HostSpec, LabelledObject, RunIdentity, Survey
 from lab.errors import StepFailed
 from lab.engines.base import LiveRun
 
@@ -49,8 +49,15 @@ class FakeEngine:
     def connect(cls) -> FakeEngine:
         return cls()
 
+    @classmethod
+    def survey(cls, images: Sequence[str]) -> Survey:
+        return Survey([("engine", "fake 1.0 in memory — ok")], cls())
+
     def version(self) -> str:
         return "fake 1.0"
+
+    def kept_advice(self, run_id: str) -> str:
+        return f"nothing to look at: run {run_id} lives in memory"
 
     def image_labels(self, tag: str) -> dict[str, str] | None:
         return self.images.get(tag)
@@ -109,6 +116,8 @@ class FakeEngine:
 
 
 class FakeLab:
+    engine_addresses: tuple[str, ...] = ()   # no resolver of its own in the fake hosts
+
     def __init__(self, engine: FakeEngine, identity: RunIdentity) -> None:
         self.engine = engine
         self.identity = identity

@@ -5,7 +5,11 @@ import io
 import sys
 import threading
 
-from lab import app, batch, report
+from rich.console import Console
+
+from lab import app, batch
+from lab.report import console as report_console
+from lab.report.progress import ConsoleProgress
 
 
 def fake_scenario(tmp_path, name: str) -> list[str]:
@@ -51,8 +55,8 @@ def test_at_most_n_at_once_progress_tagged_blocks_whole(tmp_path, monkeypatch):
 
 def test_a_progress_line_of_the_console_is_recognised(monkeypatch):
     out = io.StringIO()
-    monkeypatch.setattr(report, "console", report.Console(file=out, width=60, highlight=False))
-    progress = report.ConsoleProgress("udp-echo — a lesson")
+    monkeypatch.setattr(report_console, "_current", Console(file=out, width=60, highlight=False))
+    progress = ConsoleProgress("udp-echo — a lesson")
     progress("a long message " * 10)
     rule, line = out.getvalue().splitlines()
     assert batch.RULE_LINE.match(rule) and batch.PROGRESS_LINE.match(line), "one line however long"

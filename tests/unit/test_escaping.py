@@ -14,7 +14,7 @@ from xml.etree import ElementTree
 import pytest
 from markdown_it import MarkdownIt
 
-from lab import report
+from lab.report.junit import junit_xml
 
 from lab.grading import classroom
 from lab.escaping import html_text, markdown, spreadsheet, terminal, text, xml_text
@@ -131,7 +131,7 @@ def test_the_junit_report_stays_xml_whatever_the_program_printed():
                             "hint": "\x00\x1b[2J"},
                            {"name": "ok \x08", "passed": True, "detail": "\x01\x02"}],
                 "not_applicable": [{"name": "n", "reason": "\x0b\x0c<x>"}]}
-    suite = ElementTree.fromstring(report.junit_xml(document))
+    suite = ElementTree.fromstring(junit_xml(document))
     assert [c.get("name") for c in suite.iter("testcase")] == ["replies", "ok ", "n"]
     assert "forged row" in suite.find("testcase/failure").text
 

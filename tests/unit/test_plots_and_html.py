@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from lab import report
+from lab.report.document import result_document
 
 from lab.report import html as html_report
 
@@ -81,7 +81,7 @@ def test_a_plot_without_data_is_left_out(tmp_path):
 
 def test_loading_scenarios_does_not_import_matplotlib():
     """`invoke scenario` starts fast: matplotlib only comes in when a plot is drawn."""
-    code = ("import sys; from lab import app, catalog, report; "
+    code = ("import sys; from lab import app, catalog; from lab.report import document, files, result_console; "
             "[catalog.load(n) for n in catalog.available()]; "
             "print('matplotlib' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
@@ -130,7 +130,7 @@ def test_program_and_user_text_is_escaped(tmp_path):
     record = udp_loss_record()
     hostile = "<script>alert(1)</script>"
     record.clients[0].events[0]["text"] = hostile  # what a program printed
-    document = report.result_document(Outcome(record, run_checks(record), "2026-11-26T00:00:00Z", 3.2))
+    document = result_document(Outcome(record, run_checks(record), "2026-11-26T00:00:00Z", 3.2))
     document["checks"].append({"name": "<b>name</b>", "passed": False, "detail": hostile})
     document["parameters"]["message"] = '"><img src=x onerror=alert(1)>'
     text = html_report.render(document, tmp_path)
@@ -140,6 +140,6 @@ def test_program_and_user_text_is_escaped(tmp_path):
 
 def test_a_file_that_is_no_svg_is_never_pasted_into_the_page(tmp_path):
     (tmp_path / "udp-loss.sequence.svg").write_text("<script>alert(1)</script>")
-    document = report.result_document(Outcome(udp_loss_record(), [], "", 1.0))
+    document = result_document(Outcome(udp_loss_record(), [], "", 1.0))
     document["artifacts"].append("udp-loss.sequence.svg")
     assert "<script>alert" not in html_report.render(document, tmp_path)

@@ -48,6 +48,10 @@ class Ran(list):
 
 
 class FakeLab:
+    """A Docker lab as the looks see it: testinfra URLs, and Docker's DNS resolver in every host."""
+
+    engine_addresses = ("127.0.0.11",)
+
     def testinfra_url(self, logical: str) -> str:
         return f"docker://socklab-test-{logical}"
 

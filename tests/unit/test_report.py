@@ -6,7 +6,8 @@ from xml.etree import ElementTree
 import jsonschema
 import pytest
 
-from lab import report
+from lab.report.document import result_document, verdict_line
+from lab.report.files import write_reports
 
 from lab import catalog
 from lab.checks import run_checks
@@ -58,13 +59,13 @@ def test_the_vendored_schema_is_the_shared_contract():
 
 def test_the_vendored_schema_is_a_valid_schema_that_refuses_a_wrong_document():
     jsonschema.Draft202012Validator.check_schema(SCHEMA)
-    document = report.result_document(udp_loss_outcome())
+    document = result_document(udp_loss_outcome())
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({**document, "passed": "yes"}, SCHEMA)
 
 
 def test_result_document_validates_and_carries_the_figures():
-    document = report.result_document(udp_loss_outcome())
+    document = result_document(udp_loss_outcome())
     jsonschema.validate(document, SCHEMA)
     assert document["passed"] is True, document["checks"]
     assert document["metrics"]["sent"] == 10 and document["metrics"]["loss_rate"] == 0.2
@@ -82,12 +83,12 @@ def test_a_server_that_saw_a_lost_datagram_fails_the_no_retransmission_check():
 
 
 def test_junit_and_markdown_list_every_check(tmp_path):
-    document = report.result_document(udp_loss_outcome())
-    paths = report.write_reports(document, tmp_path)
+    document = result_document(udp_loss_outcome())
+    paths = write_reports(document, tmp_path)
     suite = ElementTree.parse(paths[1]).getroot()
     assert int(suite.get("tests")) == len(document["checks"]) and suite.get("failures") == "0"
     assert paths[2].read_text().count("| ✅ |") == len(document["checks"])
-    assert "udp-loss: PASSED" in report.verdict_line(document)
+    assert "udp-loss: PASSED" in verdict_line(document)
 
 
 def test_jitter_check_is_left_out_without_jitter_even_when_the_baseline_got_no_reply():

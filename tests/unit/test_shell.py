@@ -3,7 +3,7 @@ import pytest
 
 from lab.errors import BadInput
 from lab.engines.base import LiveRun
-from lab.report import command_hint
+from lab.report.console import command_hint
 from lab.shell import pick
 
 ECHO = LiveRun("a1b2c3", "udp-echo", ("client", "server"))

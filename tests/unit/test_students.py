@@ -160,7 +160,7 @@ def test_hints_for_lowercase_no_reply_and_a_crash():
     assert hints.lab_client_hint([lower]).startswith("reply not upper case")
     silent = _run("client", {"event": "sent", "seq": 1, "text": "seq=1 hello"},
                   {"event": "timeout", "seq": 1, "waited_ms": 2000}, rc=1)
-    assert "sendto() the reply to the address that recvfrom() returned" in hints.lab_client_hint([silent])
+    assert "sendto() each reply to the address that recvfrom() returned" in hints.lab_client_hint([silent])
     crashed = hints.lab_client_hint([silent], 'Traceback:\n  File "UDPServer.py", line 7, in <module>\n'
                                               "NameError: name 'modifed' is not defined\n")
     assert crashed == "no reply came back: your program crashed: NameError: name 'modifed' is not defined " \

@@ -14,11 +14,18 @@ from lab.report.capture import artifact_files, capture_fields
 from lab.observe.pcap import ethernet_frame, ipv4_packet, pcap_header, pcap_record, read_pcap, tcp_segment, udp_datagram
 from lab.scenario.plan import build_plan
 from lab.run.record import ClientRun, RunRecord
-from lab.report.sequence_chart import build_chart, render_mermaid, render_svg
+from lab.observe.chart import build_chart
+from lab.observe.observation import observe
+from lab.report.sequence_chart import render_mermaid, render_svg
 from lab.observe.timeline import analyse_connection, arrows, events_by_instance, tcp_connections, timeline_rows, udp_losses
 
 C, S = "10.0.0.3", "10.0.0.2"
 T0 = 1_700_000_000.0
+
+
+def observed(record: RunRecord) -> tuple[RunRecord, object]:
+    """A record and its observation, as the dispatcher hands them to a check."""
+    return record, observe(record)
 
 
 def decode(packets: list[tuple[float, bytes]]):
@@ -109,9 +116,9 @@ def test_handshake_checks_pass_on_a_textbook_connection():
     for check in (capture_checks.tcp_handshake_order, capture_checks.tcp_connect_after_synack,
                   capture_checks.tcp_accept_after_ack, capture_checks.tcp_data_acked,
                   capture_checks.tcp_fin_exchange):
-        result = check(record)
+        result = check(record, observe(record))
         assert result.passed, result
-    assert "server closed first" in capture_checks.tcp_fin_exchange(record).detail
+    assert "server closed first" in capture_checks.tcp_fin_exchange(record, observe(record)).detail
 
 
 def test_client_closing_first_is_named():
@@ -122,7 +129,7 @@ def test_client_closing_first_is_named():
 
 
 def test_data_before_the_handshake_ack_fails_the_order_check():
-    result = capture_checks.tcp_handshake_order(tcp_record(data_before_ack=True))
+    result = capture_checks.tcp_handshake_order(*observed(tcp_record(data_before_ack=True)))
     assert not result.passed and "C:data 17 B" in result.detail
 
 
@@ -130,14 +137,14 @@ def test_connected_event_before_the_synack_fails():
     events = {"client": [{"event": "connected", "t": T0 + 0.0005}],
               "server": [{"event": "accepted", "t": T0 + 0.0001}]}
     record = tcp_record(events=events)
-    assert not capture_checks.tcp_connect_after_synack(record).passed
-    assert not capture_checks.tcp_accept_after_ack(record).passed
+    assert not capture_checks.tcp_connect_after_synack(record, observe(record)).passed
+    assert not capture_checks.tcp_accept_after_ack(record, observe(record)).passed
 
 
 def test_a_missing_fin_fails_the_close_check():
     rows = handshake_packets()[:-2]  # the client's FIN and the last ACK never happen
     record = record_for("tcp-handshake", {("client", "wire"): rows, ("server", "wire"): rows})
-    result = capture_checks.tcp_fin_exchange(record)
+    result = capture_checks.tcp_fin_exchange(record, observe(record))
     assert not result.passed and "no FIN from the client" in result.detail
 
 
@@ -180,14 +187,14 @@ def test_lost_datagrams_are_in_the_sent_view_only_and_placed_in_order():
 
 def test_automatic_checks_agree_with_the_client_and_catch_a_disagreement():
     record = udp_record()
-    verdicts = {c.name: c for c in capture_checks.automatic_checks(record)}
+    verdicts = {c.name: c for c in capture_checks.automatic_checks(record, observe(record))}
     assert verdicts["capture complete"].passed
     assert verdicts["captures agree with client's losses"].passed
     record.clients[0].events[-1]["lost_seqs"] = [2]  # the client says it lost only one
-    verdicts = {c.name: c for c in capture_checks.automatic_checks(record)}
+    verdicts = {c.name: c for c in capture_checks.automatic_checks(record, observe(record))}
     assert not verdicts["captures agree with client's losses"].passed
     record.clients[0].events.append({"event": "sent", "seq": 7, "t": T0})  # a datagram not captured
-    assert not capture_checks.automatic_checks(record)[0].passed
+    assert not capture_checks.automatic_checks(record, observe(record))[0].passed
 
 
 # ----- the chart --------------------------------------------------------------------------------------
@@ -248,22 +255,22 @@ def test_mermaid_block_syntax():
 
 
 def test_result_fields_and_markdown_carry_the_chart():
-    from lab import report
+    from lab.report.markdown import markdown
 
     record = tcp_record()
-    fields = capture_fields(record)
+    fields = capture_fields(record, observe(record))
     assert fields["artifacts"] == []  # not kept: no report directory
     assert fields["sequence_chart"]["arrows"] == 10 and fields["sequence_chart"]["svg"] is None
     timeline = fields["tcp_connections"][0]
     assert timeline["closed_first"] == "server"
     assert [r["what"] for r in timeline["timeline"] if r["kind"] == "packet"][:3] == ["SYN", "SYN/ACK", "ACK"]
     record.captures.kept_in = "somewhere"  # type: ignore[assignment]
-    fields = capture_fields(record)
+    fields = capture_fields(record, observe(record))
     assert "tcp-handshake.sequence.svg" in fields["artifacts"]
-    assert list(artifact_files(record)) == ["tcp-handshake.sequence.svg"]
+    assert list(artifact_files(record, observe(record))) == ["tcp-handshake.sequence.svg"]
     document = {"scenario": "tcp-handshake", "passed": True, "duration_s": 1.0, "impairment_backend": None,
                 "lesson": "x", "checks": [], **fields}
-    text = report.markdown(document)
+    text = markdown(document)
     assert "```mermaid\nsequenceDiagram" in text and "| 0.000 | client | SYN |" in text
 
 

@@ -8,17 +8,25 @@ from pathlib import Path
 
 import pytest
 
-from lab import report
+from lab.report.document import result_document
+from lab.report.markdown import markdown
+from lab.report.result_console import print_outcome
 
 from lab import catalog
 
 from lab.observe import trace
+from lab.observe.observation import observe
 from lab.checks import REGISTRY, run_checks
 from lab.scenario.plan import STRACE_ARGV, build_plan
 from lab.run.record import ClientRun, RunRecord
 
 STRACE = Path(__file__).parent / "strace"
 PROGRAMS = ("tcp_server", "tcp_client", "udp_server", "udp_client")
+
+
+def judged(name: str, record):
+    """A trace check as the dispatcher calls it: the record and its observation."""
+    return REGISTRY[name](record, observe(record))
 
 
 def text(name: str) -> str:
@@ -109,7 +117,7 @@ TRACE_CHECKS = ("trace_starts_at_socket", "trace_listen_accept_server_only", "tr
 
 @pytest.mark.parametrize("name", TRACE_CHECKS)
 def test_each_trace_check_passes_on_the_real_traces(name):
-    result = REGISTRY[name](record_with(real_traces()))
+    result = judged(name, record_with(real_traces()))
     assert result.passed, result.detail
 
 
@@ -118,7 +126,7 @@ def test_a_udp_client_that_connects_fails_the_no_connect_check():
     traces["udp-client"] = traces["udp-client"].replace(
         'sendto(3, "seq=1', 'connect(3, {sa_family=AF_INET, sin_port=htons(12000), '
         'sin_addr=inet_addr("172.19.0.3")}, 16) = 0\n1795701671.986376 sendto(3, "seq=1')
-    result = REGISTRY["trace_no_connect"](record_with(traces))
+    result = judged("trace_no_connect", record_with(traces))
     assert not result.passed and "connect(3, 172.19.0.3:12000) = 0" in result.detail
 
 
@@ -126,28 +134,28 @@ def test_a_reply_to_another_address_fails_the_reply_check():
     traces = real_traces()
     traces["udp-server"] = traces["udp-server"].replace("htons(55369), sin_addr=inet_addr(\"172.19.0.4\")}, 16)",
                                                         "htons(55369), sin_addr=inet_addr(\"172.19.0.9\")}, 16)")
-    result = REGISTRY["trace_reply_to_sender"](record_with(traces))
+    result = judged("trace_reply_to_sender", record_with(traces))
     assert not result.passed and "172.19.0.9" in result.detail
 
 
 def test_talking_on_the_listening_socket_fails_the_new_descriptor_check():
     traces = real_traces()
     traces["tcp-server"] = traces["tcp-server"].replace("recvfrom(4,", "recvfrom(3,")
-    result = REGISTRY["trace_accept_new_descriptor"](record_with(traces))
+    result = judged("trace_accept_new_descriptor", record_with(traces))
     assert not result.passed and "send/recv used ['3', '4']" in result.detail
 
 
 def test_listen_in_a_client_fails_the_server_only_check():
     traces = real_traces()
     traces["tcp-client"] += "1795701671.9 listen(3, 5) = 0\n"
-    result = REGISTRY["trace_listen_accept_server_only"](record_with(traces))
+    result = judged("trace_listen_accept_server_only", record_with(traces))
     assert not result.passed and "tcp-client: listen(3, 5) = 0" in result.detail
 
 
 def test_a_tracer_that_could_not_start_fails_and_says_why():
     traces = real_traces()
     traces["udp-server"] = "strace: test_ptrace_get_syscall_info: PTRACE_TRACEME: Operation not permitted\n"
-    result = REGISTRY["trace_starts_at_socket"](record_with(traces))
+    result = judged("trace_starts_at_socket", record_with(traces))
     assert not result.passed and "Operation not permitted" in result.detail
 
 
@@ -155,14 +163,14 @@ def test_the_result_markdown_and_console_carry_the_four_column_table():
     from lab.checks.outcome import Outcome
 
     record = record_with(real_traces())
-    document = report.result_document(Outcome(record, run_checks(record), "2026-11-26T00:00:00Z", 3.0))
+    document = result_document(Outcome(record, run_checks(record), "2026-11-26T00:00:00Z", 3.0))
     api = document["api_trace"]
     assert [c["title"] for c in api["columns"]] == ["TCP server", "TCP client", "UDP server", "UDP client"]
     assert api["columns"][0]["calls"][4]["ret"] == 4 and api["columns"][3]["name_lookup_calls_hidden"] == 12
-    markdown = report.markdown(document)
-    assert "| TCP server (tcp-server) | TCP client (tcp-client) | UDP server (udp-server) | UDP client (udp-client) |" in markdown
-    assert "| `socket(AF_INET, SOCK_STREAM) = 3` | `socket(AF_INET, SOCK_STREAM) = 3` | `socket(AF_INET, SOCK_DGRAM) = 3` |" in markdown
-    report.print_outcome(document)  # draws without error
+    text = markdown(document)
+    assert "| TCP server (tcp-server) | TCP client (tcp-client) | UDP server (udp-server) | UDP client (udp-client) |" in text
+    assert "| `socket(AF_INET, SOCK_STREAM) = 3` | `socket(AF_INET, SOCK_STREAM) = 3` | `socket(AF_INET, SOCK_DGRAM) = 3` |" in text
+    print_outcome(document)  # draws without error
 
 
 def test_plan_starts_traced_programs_under_strace_and_others_not():

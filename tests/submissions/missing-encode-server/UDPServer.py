@@ -1,0 +1,9 @@
+# Decodes the datagram, upper-cases it, and sends the str back without encode().
+import socket
+server_socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+server_socket.bind(('', 12000))
+print("The UDP server is ready to receive")
+while True:
+    message, client_address = server_socket.recvfrom(2048)
+    modified_message = message.decode().upper()
+    server_socket.sendto(modified_message, client_address)
