@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from lab import catalog, report
+from lab import catalog
 from lab.grading import grade as grading
 from lab.grading import submission
+from lab.report.document import result_document
 from lab.run import build
 from lab.scenario.plan import build_plan
 from lab.scenario_run import run_scenario
@@ -40,7 +41,7 @@ CORPUS = {
     ("c-build-error", "tcp-sequential", "server"): ("error", "build failed: tcp_server.c:6: expected"),
     ("c-closes-listener", "tcp-echo", "server"): ("failed", "testinfra: server listens on tcp/12000"),
     ("c-closes-listener", "tcp-sequential", "server"): (
-        "failed", "the 2nd client was refused: the listening socket was closed after the 1st client"),
+        "failed", "the 2nd client was refused: your program crashed: accept: Bad file descriptor"),
     ("c-lowercase", "udp-echo", "server"): ("failed", "reply not upper case: the server sent the sentence back unchanged"),
     ("c-lowercase", "udp-multi-client", "server"): ("failed", "reply not upper case"),
     ("c-no-timeout", "udp-echo", "client"): ("passed", ""),
@@ -52,9 +53,9 @@ CORPUS = {
     ("java-build-error", "udp-multi-client", "server"): ("error", "build failed: udp_server.java:10: ';' expected"),
     ("java-nul-padding", "udp-echo", "server"): ("failed", "followed by NUL bytes (the rest of the buffer): send only the bytes that came"),
     ("java-nul-padding", "udp-multi-client", "server"): ("failed", "followed by NUL bytes (the rest of the buffer)"),
-    ("java-closes-listener", "tcp-echo", "server"): ("failed", "your server ended: at TCPServer.main(TCPServer.java:14)"),
+    ("java-closes-listener", "tcp-echo", "server"): ("failed", "at TCPServer.main(TCPServer.java:14)"),
     ("java-closes-listener", "tcp-sequential", "server"): (
-        "failed", "the 2nd client was refused: the listening socket was closed after the 1st client"),
+        "failed", "the 2nd client was refused"),
     ("java-no-timeout", "udp-echo", "client"): ("passed", ""),
     ("java-no-timeout", "udp-loss", "client"): ("failed", "a lost datagram needs a timeout"),
     ("java-lowercase", "tcp-echo", "server"): ("failed", "reply not upper case: the server sent the sentence back unchanged"),
@@ -117,7 +118,7 @@ def test_a_c_server_that_never_exits_shows_what_it_printed(engine, built_images,
     program = build.built(engine, submission.read_program(SUBMISSIONS / "textbook-c/UDPServer.c"), lambda m: None)
     plan = build_plan(catalog.load("udp-echo"), {}, students={"server": program})
     outcome = run_scenario(engine, plan, progress=lambda message: None)
-    document = report.result_document(outcome)
+    document = result_document(outcome)
     assert outcome.passed, [c for c in document["checks"] if not c["passed"]]
     printed = "".join(e.get("text", "") for e in outcome.record.service_events["server"] if e.get("event") == "output")
     assert "The server is ready to receive" in printed
