@@ -13,7 +13,7 @@ from typing import Any
 from lab import checks
 from lab.report import plots
 from lab.scenario import loader
-from lab.scenario.loader import SCENARIOS_DIR, available, declared_parameters, find, lesson_of
+from lab.scenario.files import SCENARIOS_DIR, available, declared_parameters, find, lesson_of
 from lab.scenario.model import CheckSpec, PlotSpec, Scenario
 
 __all__ = ["SCENARIOS_DIR", "VOCABULARY", "available", "declared_parameters", "find", "lesson_of",

@@ -3,7 +3,8 @@
 A leaf: it imports no check. Each family module (lab.checks.*) registers its checks here when it
 is imported; lab.checks imports every family, so its REGISTRY is complete. The loader validates a
 scenario's [[checks]] against it (through lab.catalog): an unknown check, an argument it does not
-take, or an argument typed HostName/ParamName that names no host/parameter fails at load.
+take, or an argument typed HostName/TracedHostName/ParamName that names no host/parameter fails at
+load.
 """
 from __future__ import annotations
 
@@ -63,7 +64,8 @@ def call(spec: CheckSpec, record: RunRecord, seen: Observation) -> CheckResult |
 
 # Check arguments that name something in the scenario are annotated with these aliases, so the
 # loader can refuse a typo (a host or parameter that does not exist) before anything runs.
-HostName = str   # names one of the scenario's hosts
+HostName = str   # names one of the scenario's hosts, whose programs' events the check reads
+TracedHostName = str  # names one of the scenario's hosts, whose syscall trace (not events) it reads
 ParamName = str  # names one of the scenario's parameters
 OptionalParamName = str  # names a parameter when given; by default one the scenario may lack
 
@@ -82,8 +84,8 @@ def validate_spec(spec: CheckSpec, where: str, hosts: Iterable[str], parameters:
     if unknown:
         raise ScenarioFileError(f"{where}: check '{spec.check}' takes no "
                                 f"{', '.join(sorted(unknown))}; it takes {', '.join(sorted(accepted))}")
-    kinds = {"HostName": ("host", tuple(hosts)), "ParamName": ("parameter", tuple(parameters)),
-             "OptionalParamName": ("parameter", tuple(parameters))}
+    host, parameter = ("host", tuple(hosts)), ("parameter", tuple(parameters))
+    kinds = {"HostName": host, "TracedHostName": host, "ParamName": parameter, "OptionalParamName": parameter}
     for argument in sorted(accepted):
         annotation = str(signature[argument].annotation)
         kind = kinds.get(annotation)

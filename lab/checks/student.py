@@ -14,8 +14,8 @@ from dataclasses import replace
 
 from lab.common import sentence
 from lab.checks import hints
-from lab.checks.looks import probe_results
-from lab.checks.registry import REGISTRY, CheckResult, call, not_applicable, observed_hosts
+from lab.checks.opening import StudentVoice, judge, opening_checks
+from lab.checks.registry import REGISTRY, CheckResult, not_applicable, observed_hosts
 from lab.observe.observation import Observation
 from lab.scenario.model import CheckSpec
 from lab.run.record import BoundSocket, ClientRun, RunRecord
@@ -52,24 +52,7 @@ def run_student_checks(record: RunRecord, seen: Observation) -> list[CheckResult
         reason = f"not run: {record.student_failure}"
         results += [not_applicable(check_title(spec.check), reason) for spec in plan.scenario.checks]
         return results
-    for probe_check in probe_results(record):
-        hint = ""
-        if not probe_check.passed and "server" in plan.students:
-            hint = _probe_hint(record, probe_check)
-        results.append(replace(probe_check, hint=hint))
-    if record.timed_out:
-        results.append(CheckResult("run finished within its time limit", False, record.timed_out,
-                                   hint="your program kept the run from finishing"))
-    if record.impairment_problems is not None:
-        problems = record.impairment_problems
-        results.append(CheckResult("impairments stayed in force through the run", not problems,
-                                   "; ".join(problems) or "verified again after the last client"))
-    if record.captures is not None:
-        from lab.checks.capture import automatic_checks
-        try:
-            results += automatic_checks(record, seen)
-        except Exception as error:  # a capture that cannot be read fails its check, not the run
-            results.append(CheckResult("capture complete", False, f"could not evaluate: {error!r}"))
+    results += opening_checks(record, seen, StudentVoice(probe_hint=lambda result: _probe_hint(record, result)))
     if "client" in plan.students:
         endings = client_endings(record)
         if any(spec.check == "client_never_blocks" for spec in plan.scenario.checks):
@@ -91,17 +74,14 @@ def run_student_checks(record: RunRecord, seen: Observation) -> list[CheckResult
                 result = function(record, spec)
             except Exception as error:   # a check that crashes is a failed check, not a crashed run
                 result = CheckResult(check_title(spec.check), False, f"check could not evaluate: {error!r}")
+            if result.applicable:
+                result = replace(result, points=spec.points)
         else:
-            try:
-                result = call(spec, record, seen)
-            except Exception as error:
-                result = CheckResult(spec.check, False, f"check could not evaluate: {error!r}")
+            result = judge(spec, record, seen)
             if result is None:
                 continue
             if not result.passed and "server" in plan.students:
                 result = replace(result, hint=_server_hint(record, _lab_clients(record, spec)))
-        if result.applicable:
-            result = replace(result, points=spec.points)
         results.append(result)
     return results
 
@@ -144,7 +124,10 @@ def _server_seen(record: RunRecord) -> hints.ServerSeen:
 
 
 def _probe_hint(record: RunRecord, probe_check: CheckResult) -> str:
-    """Why testinfra did not see what it expected on a student's server."""
+    """Why testinfra did not see what it expected on a student's server ("" when it did, or when
+    the server is the lab's own)."""
+    if probe_check.passed or "server" not in record.plan.students:
+        return ""
     ended = _server_ended(record)
     if ended and ended.get("reason") in STOP_REASONS:
         return "the lab stopped your server" + STOP_REASONS[str(ended["reason"])]

@@ -1,4 +1,5 @@
-"""Scenario discovery and loading: one TOML file per scenario in scenarios/.
+"""Scenario loading: one TOML file per scenario in scenarios/ (found by lab.scenario.files),
+parsed section by section into a Scenario.
 
 Adding a scenario is adding a file; nothing in lab/ changes. The file format is checked here with
 messages that name the file and the field, because teachers write these files by hand: every name
@@ -10,21 +11,13 @@ depend on earlier ones: parameters, networks, hosts, probes, steps, checks.
 """
 from __future__ import annotations
 
-import difflib
-import ipaddress
-import re
-import string
-import sys
-from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # Python 3.10: the same parser, from PyPI (a dependency only there, see pyproject.toml)
-    import tomli as tomllib
-
-from lab.errors import BadInput, ScenarioFileError, ScenarioNotFound
+from lab.errors import BadInput, ScenarioFileError
+from lab.scenario import fields
+from lab.scenario import addressing
+from lab.scenario.files import SCENARIOS_DIR, find, tomllib
 from lab.scenario.parameters import coerce
 from lab.scenario.model import (
     DEFAULT_POINTS,
@@ -42,33 +35,15 @@ from lab.scenario.model import (
     Parameter,
     PlotSpec,
     Probe,
-    Route,
     Scenario,
     Step,
     StudentSlot,
-    Subnet,
 )
 
-SCENARIOS_DIR = Path(__file__).resolve().parents[2] / "scenarios"
 TOP_LEVEL = {"lesson", "parameters", "networks", "hosts", "steps", "checks", "probes",
              "metrics_from", "timeout_s", "capture", "subnets", "routes", "plots", "students"}
 # Placeholders every host string may use besides the parameters (filled per replica by lab.scenario.plan).
 HOST_PLACEHOLDERS = ("host", "index", "start_at")
-
-
-def available(directory: Path = SCENARIOS_DIR) -> dict[str, Path]:
-    """Scenario name → file, sorted by name."""
-    return {p.stem: p for p in sorted(directory.glob("*.toml"))}
-
-
-def find(name: str, directory: Path = SCENARIOS_DIR) -> Path:
-    """The file of a scenario; an unknown name lists the known ones and the closest match."""
-    known = available(directory)
-    if name in known:
-        return known[name]
-    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.4)
-    hint = f" Did you mean '{close[0]}'?" if close else ""
-    raise ScenarioNotFound(f"unknown scenario '{name}'.{hint} Known scenarios: {', '.join(known)}")
 
 
 class Vocabulary(Protocol):
@@ -95,51 +70,26 @@ def load(name: str, vocabulary: Vocabulary, directory: Path = SCENARIOS_DIR) -> 
     return parse(name, data, vocabulary, path.name)
 
 
-def lesson_of(path: Path) -> str:
-    """The one-line lesson, read without validating the whole file (for `invoke scenarios`)."""
-    try:
-        return str(tomllib.loads(path.read_text()).get("lesson", "")).strip()
-    except tomllib.TOMLDecodeError:
-        return "(invalid scenario file)"
-
-
-def declared_parameters(directory: Path = SCENARIOS_DIR) -> dict[str, list[str]]:
-    """Every parameter name any scenario file declares → the scenarios declaring it, read without
-    validating (a broken file is skipped here; loading it reports the problem).
-
-    tasks.py turns each into a ``--NAME`` option, so a teacher's new parameter needs no code.
-    """
-    names: dict[str, list[str]] = {}
-    for name, path in available(directory).items():
-        try:
-            table = tomllib.loads(path.read_text()).get("parameters", {})
-        except (OSError, tomllib.TOMLDecodeError):
-            continue
-        for parameter in table if isinstance(table, dict) else ():
-            names.setdefault(str(parameter), []).append(name)
-    return dict(sorted(names.items()))
-
-
 def parse(name: str, data: dict[str, Any], vocabulary: Vocabulary, filename: str = "<scenario>") -> Scenario:
     """A validated Scenario from the file's data."""
-    _only(data, TOP_LEVEL, filename)
+    fields.only(data, TOP_LEVEL, filename)
     lesson = _lesson(data, filename)
     parameters = _parameters(data.get("parameters", {}), filename)
     networks = _networks(data.get("networks", [{"name": "lan"}]), filename)
-    hosts = _hosts(_require(data, "hosts", filename), networks, parameters, filename)
+    hosts = _hosts(fields.require(data, "hosts", filename), networks, parameters, filename)
     host_names = tuple(h.name for h in hosts)
     probes = _probes(data.get("probes", {}), host_names, filename)
-    steps = _steps(_require(data, "steps", filename), host_names, probes, filename)
+    steps = _steps(fields.require(data, "steps", filename), host_names, probes, filename)
     checks = _checks(data.get("checks", []), host_names, parameters, vocabulary, filename)
     plots = _plots(data.get("plots", []), host_names, vocabulary, filename)
     metrics_from = data.get("metrics_from")
     if metrics_from is not None:
-        _one_of(str(metrics_from), host_names, f"{filename}: metrics_from")
+        fields.one_of(str(metrics_from), host_names, f"{filename}: metrics_from")
     timeout_s = data.get("timeout_s", 300)
     if isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)) or not 0 < timeout_s <= 86400:
         raise ScenarioFileError(f"{filename}: timeout_s: seconds, a number above 0 (got {timeout_s!r})")
-    subnets = _subnets(_list(data.get("subnets", []), f"{filename}: subnets"), hosts, steps, filename)
-    routes = _routes(_list(data.get("routes", []), f"{filename}: routes"), subnets, filename)
+    subnets = addressing.subnets(fields.a_list(data.get("subnets", []), f"{filename}: subnets"), hosts, steps, filename)
+    routes = addressing.routes(fields.a_list(data.get("routes", []), f"{filename}: routes"), subnets, filename)
     return Scenario(name, lesson, parameters, networks, hosts, steps, checks, probes, metrics_from,
                     float(timeout_s), _capture_hosts(data.get("capture", False), hosts, filename),
                     subnets, routes, plots,
@@ -148,7 +98,7 @@ def parse(name: str, data: dict[str, Any], vocabulary: Vocabulary, filename: str
 
 # ----- one function per section ------------------------------------------------------------
 def _lesson(data: dict[str, Any], filename: str) -> str:
-    lesson = str(_require(data, "lesson", filename)).strip()
+    lesson = str(fields.require(data, "lesson", filename)).strip()
     if not lesson or "\n" in lesson:
         raise ScenarioFileError(f"{filename}: 'lesson' must be one sentence on one line")
     return lesson
@@ -156,7 +106,7 @@ def _lesson(data: dict[str, Any], filename: str) -> str:
 
 def _parameters(table: Any, filename: str) -> dict[str, Parameter]:
     """Each parameter with a kind, a default that is valid for it, and optional bounds."""
-    _table(table, f"{filename}: parameters")
+    fields.a_table(table, f"{filename}: parameters")
     parameters: dict[str, Parameter] = {}
     for pname, spec in table.items():
         where = f"{filename}: parameters.{pname}"
@@ -166,9 +116,9 @@ def _parameters(table: Any, filename: str) -> dict[str, Parameter]:
         if pname in RESERVED_PARAMETER_NAMES:
             raise ScenarioFileError(f"{where}: '{pname}' is reserved (a socklab option or a placeholder "
                                     f"of its own); reserved: {', '.join(sorted(RESERVED_PARAMETER_NAMES))}")
-        _table(spec, where)
-        _only(spec, {"kind", "default", "help", "min", "max", "choices"}, where)
-        kind = _one_of(str(spec.get("kind", "str")), PARAMETER_KINDS, where + ".kind")
+        fields.a_table(spec, where)
+        fields.only(spec, {"kind", "default", "help", "min", "max", "choices"}, where)
+        kind = fields.one_of(str(spec.get("kind", "str")), PARAMETER_KINDS, where + ".kind")
         for bound in ("min", "max"):
             if bound in spec and (isinstance(spec[bound], bool) or not isinstance(spec[bound], (int, float))):
                 raise ScenarioFileError(f"{where}.{bound}: a number (got {spec[bound]!r})")
@@ -176,7 +126,7 @@ def _parameters(table: Any, filename: str) -> dict[str, Parameter]:
         if not isinstance(choices, list) or not all(isinstance(c, str) for c in choices) \
                 or (choices and kind != "str"):
             raise ScenarioFileError(f"{where}.choices: a list of strings, for a parameter of kind \"str\"")
-        parameter = Parameter(pname, kind, _require(spec, "default", where), str(spec.get("help", "")),
+        parameter = Parameter(pname, kind, fields.require(spec, "default", where), str(spec.get("help", "")),
                               spec.get("min"), spec.get("max"), tuple(choices))
         try:  # the same rules as a value typed on the command line
             coerce(parameter, parameter.default)
@@ -188,15 +138,15 @@ def _parameters(table: Any, filename: str) -> dict[str, Parameter]:
 
 def _networks(entries: Any, filename: str) -> tuple[Network, ...]:
     networks = []
-    for index, entry in enumerate(_list(entries, f"{filename}: networks")):
+    for index, entry in enumerate(fields.a_list(entries, f"{filename}: networks")):
         where = f"{filename}: networks[{index}]"
-        _table(entry, where)
-        _only(entry, {"name", "internal", "subnet"}, where)
-        networks.append(Network(str(_require(entry, "name", where)), bool(entry.get("internal", True)),
+        fields.a_table(entry, where)
+        fields.only(entry, {"name", "internal", "subnet"}, where)
+        networks.append(Network(str(fields.require(entry, "name", where)), bool(entry.get("internal", True)),
                                 entry.get("subnet")))
     if not networks:
         raise ScenarioFileError(f"{filename}: networks: at least one network (or leave it out for one 'lan')")
-    _unique([n.name for n in networks], f"{filename}: networks", "network")
+    fields.unique([n.name for n in networks], f"{filename}: networks", "network")
     return tuple(networks)
 
 
@@ -206,19 +156,19 @@ def _hosts(entries: Any, networks: tuple[Network, ...], parameters: dict[str, Pa
     network_names = tuple(n.name for n in networks)
     placeholders = (*parameters, *HOST_PLACEHOLDERS)
     hosts = []
-    for index, entry in enumerate(_list(entries, f"{filename}: hosts")):
+    for index, entry in enumerate(fields.a_list(entries, f"{filename}: hosts")):
         where = f"{filename}: hosts[{index}]"
-        _table(entry, where)
-        _only(entry, {"name", "program", "role", "args", "networks", "replicas", "impair", "ready_event",
+        fields.a_table(entry, where)
+        fields.only(entry, {"name", "program", "role", "args", "networks", "replicas", "impair", "ready_event",
                       "trace", "forward", "node"}, where)
-        host_name = str(_require(entry, "name", where))
+        host_name = str(fields.require(entry, "name", where))
         where = f"{filename}: hosts[{index}] ({host_name})"
-        program = _one_of(str(_require(entry, "program", where)), tuple(PROGRAMS), where + ".program")
+        program = fields.one_of(str(fields.require(entry, "program", where)), tuple(PROGRAMS), where + ".program")
         default_role = "client" if program.endswith("-client") else "service"
-        role = _one_of(str(entry.get("role", default_role)), ROLES, where + ".role")
-        attached = _names(entry.get("networks", [network_names[0]]))
+        role = fields.one_of(str(entry.get("role", default_role)), ROLES, where + ".role")
+        attached = fields.names(entry.get("networks", [network_names[0]]))
         for network in attached:
-            _one_of(network, network_names, where + ".networks")
+            fields.one_of(network, network_names, where + ".networks")
         for flag in ("trace", "forward"):
             if not isinstance(entry.get(flag, False), bool):
                 raise ScenarioFileError(f"{where}.{flag}: true or false")
@@ -227,19 +177,19 @@ def _hosts(entries: Any, networks: tuple[Network, ...], parameters: dict[str, Pa
         node = entry.get("node")
         if node is not None and (not isinstance(node, str) or not node.strip()):
             raise ScenarioFileError(f"{where}.node: the name of a swarm node, e.g. node = \"lab-02\"")
-        args = tuple(str(a) for a in _list(entry.get("args", []), where + ".args"))
+        args = tuple(str(a) for a in fields.a_list(entry.get("args", []), where + ".args"))
         for position, arg in enumerate(args):
-            _placeholders(arg, placeholders, f"{where}.args[{position}]")
+            fields.placeholders(arg, placeholders, f"{where}.args[{position}]")
         replicas = entry.get("replicas", 1)
         if isinstance(replicas, bool) or not isinstance(replicas, (int, str)) \
                 or (isinstance(replicas, int) and replicas < 1):
             raise ScenarioFileError(f"{where}.replicas: a positive integer or a '{{parameter}}'")
         if isinstance(replicas, str):
-            _placeholders(replicas, parameters, where + ".replicas")
-        impairments = _impair_tables(entry.get("impair", ()), where)
+            fields.placeholders(replicas, parameters, where + ".replicas")
+        impairments = fields.impair_tables(entry.get("impair", ()), where)
         for table in impairments:
             for field_name, value in table.items():
-                _placeholders(value, placeholders, f"{where}.impair.{field_name}")
+                fields.placeholders(value, placeholders, f"{where}.impair.{field_name}")
         hosts.append(Host(name=host_name, program=program, role=role, args=args, networks=attached,
                           replicas=replicas, impairments=impairments,
                           ready_event=str(entry.get("ready_event", "listening" if program != "none" else "")),
@@ -247,19 +197,19 @@ def _hosts(entries: Any, networks: tuple[Network, ...], parameters: dict[str, Pa
                           node=node))
     if not hosts:
         raise ScenarioFileError(f"{filename}: hosts: at least one host")
-    _unique([h.name for h in hosts], f"{filename}: hosts", "host")
+    fields.unique([h.name for h in hosts], f"{filename}: hosts", "host")
     return tuple(hosts)
 
 
 def _probes(table: Any, host_names: tuple[str, ...], filename: str) -> dict[str, Probe]:
-    _table(table, f"{filename}: probes")
+    fields.a_table(table, f"{filename}: probes")
     probes: dict[str, Probe] = {}
     for pname, entry in table.items():
         where = f"{filename}: probes.{pname}"
-        _table(entry, where)
-        _only(entry, {"host", "socket", "expect", "description"}, where)
-        host = _one_of(str(_require(entry, "host", where)), host_names, where + ".host")
-        expect = _one_of(str(_require(entry, "expect", where)), PROBE_EXPECTATIONS, where + ".expect")
+        fields.a_table(entry, where)
+        fields.only(entry, {"host", "socket", "expect", "description"}, where)
+        host = fields.one_of(str(fields.require(entry, "host", where)), host_names, where + ".host")
+        expect = fields.one_of(str(fields.require(entry, "expect", where)), PROBE_EXPECTATIONS, where + ".expect")
         socket = str(entry.get("socket", ""))
         if expect != "no-tcp" and not socket.startswith(("tcp://", "udp://")):
             raise ScenarioFileError(f"{where}.socket: expect = \"{expect}\" needs a socket like "
@@ -271,21 +221,21 @@ def _probes(table: Any, host_names: tuple[str, ...], filename: str) -> dict[str,
 def _steps(entries: Any, host_names: tuple[str, ...], probes: dict[str, Probe], filename: str
            ) -> tuple[Step, ...]:
     steps = []
-    for index, entry in enumerate(_list(entries, f"{filename}: steps")):
+    for index, entry in enumerate(fields.a_list(entries, f"{filename}: steps")):
         where = f"{filename}: steps[{index}]"
-        _table(entry, where)
-        _only(entry, {*STEP_ACTIONS, "mode", "between"}, where)
+        fields.a_table(entry, where)
+        fields.only(entry, {*STEP_ACTIONS, "mode", "between"}, where)
         actions = [a for a in STEP_ACTIONS if a in entry]
         if len(actions) != 1:
             raise ScenarioFileError(f"{where}: needs exactly one of {', '.join(STEP_ACTIONS)}")
         action = actions[0]
-        targets = _names(entry[action])
+        targets = fields.names(entry[action])
         for target in targets:
-            _one_of(target, tuple(probes) if action == "probe" else host_names, f"{where}.{action}")
-        between = _names(entry.get("between", ()))
+            fields.one_of(target, tuple(probes) if action == "probe" else host_names, f"{where}.{action}")
+        between = fields.names(entry.get("between", ()))
         for probe in between:
-            _one_of(probe, tuple(probes), where + ".between")
-        mode = _one_of(str(entry.get("mode", "sequential")), RUN_MODES, where + ".mode")
+            fields.one_of(probe, tuple(probes), where + ".between")
+        mode = fields.one_of(str(entry.get("mode", "sequential")), RUN_MODES, where + ".mode")
         steps.append(Step(action, targets if action != "probe" else (), mode, between,
                           targets if action == "probe" else ()))
     if not steps:
@@ -297,119 +247,41 @@ def _checks(entries: Any, host_names: tuple[str, ...], parameters: dict[str, Par
             vocabulary: Vocabulary, filename: str) -> tuple[CheckSpec, ...]:
     """Checks from the registry, with arguments it takes and the hosts/parameters they name."""
     checks = []
-    for index, entry in enumerate(_list(entries, f"{filename}: checks")):
+    for index, entry in enumerate(fields.a_list(entries, f"{filename}: checks")):
         where = f"{filename}: checks[{index}]"
-        _table(entry, where)
+        fields.a_table(entry, where)
         points = entry.get("points", DEFAULT_POINTS)
         if not isinstance(points, int) or isinstance(points, bool) or points < 0:
             raise ScenarioFileError(f"{where}.points: a whole number ≥ 0, not {points!r}")
-        spec = CheckSpec(str(_require(entry, "check", where)),
+        spec = CheckSpec(str(fields.require(entry, "check", where)),
                          {k: v for k, v in entry.items() if k not in ("check", "points")}, points)
         vocabulary.check(spec, f"{where} ({spec.check})", host_names, tuple(parameters))
         checks.append(spec)
     return tuple(checks)
 
 
-INTERFACE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,14}$")
-
-
-def _subnets(tables: list[Any], hosts: Sequence[Host], steps: Sequence[Step], filename: str
-             ) -> tuple[Subnet, ...]:
-    """``[[subnets]]``: name (also the interface name), network, prefix, addresses {host = ip}.
-
-    Their hosts must be up when the topology is (clients, programless hosts, services of a leading
-    start step): the segments are made then, before any program sends.
-    """
-    by_name = {h.name: h for h in hosts}
-    early = set(steps[0].hosts) if steps and steps[0].action == "start" else set()
-    subnets: list[Subnet] = []
-    for index, table in enumerate(tables):
-        where = f"{filename}: subnets[{index}]"
-        _table(table, where)
-        _only(table, {"name", "network", "prefix", "addresses"}, where)
-        name = str(_require(table, "name", where))
-        if not INTERFACE_NAME.match(name) or name.startswith("eth") or name == "lo":
-            raise ScenarioFileError(f"{where}.name: {name!r} names the interface in each host: 1-15 "
-                                    "lower-case letters, digits or '-', starting with a letter, not eth*")
-        network = str(_require(table, "network", where))
-        try:
-            prefix = ipaddress.IPv4Network(str(_require(table, "prefix", where)))
-        except ValueError as error:
-            raise ScenarioFileError(f"{where}.prefix: {error} (e.g. 10.77.1.0/24)") from None
-        addresses = _require(table, "addresses", where)
-        if not isinstance(addresses, dict) or len(addresses) < 2:
-            raise ScenarioFileError(f"{where}.addresses: a table of at least two hosts, host = \"address\"")
-        for host, address in addresses.items():
-            if host not in by_name:
-                raise ScenarioFileError(f"{where}.addresses: unknown host '{host}'")
-            member = by_name[host]
-            if network not in member.networks:
-                raise ScenarioFileError(f"{where}: host {host} is not on network {network} "
-                                        f"(its networks: {', '.join(member.networks)})")
-            if member.replicas != 1:
-                raise ScenarioFileError(f"{where}: host {host} has replicas; a subnet address is for one host")
-            if not (member.role == "client" or member.program == "none" or host in early):
-                raise ScenarioFileError(f"{where}: host {host} starts in a later step; put it in the "
-                                        "first start step so its subnet exists before anything is sent")
-            try:
-                ip = ipaddress.IPv4Address(str(address))
-            except ValueError as error:
-                raise ScenarioFileError(f"{where}.addresses.{host}: {error}") from None
-            if ip not in prefix or ip in (prefix.network_address, prefix.broadcast_address):
-                raise ScenarioFileError(f"{where}.addresses.{host}: {ip} is not a host address of {prefix}")
-        if len(set(map(str, addresses.values()))) != len(addresses):
-            raise ScenarioFileError(f"{where}.addresses: two hosts share an address")
-        subnets.append(Subnet(name, network, str(prefix), {h: str(a) for h, a in addresses.items()}))
-    if len({s.name for s in subnets}) != len(subnets):
-        raise ScenarioFileError(f"{filename}: subnets: two subnets share a name")
-    return tuple(subnets)
-
-
-def _routes(tables: list[Any], subnets: tuple[Subnet, ...], filename: str) -> tuple[Route, ...]:
-    """``[[routes]]``: host, to (a prefix), via (an address on one of the host's subnets)."""
-    routes = []
-    for index, table in enumerate(tables):
-        where = f"{filename}: routes[{index}]"
-        _table(table, where)
-        _only(table, {"host", "to", "via"}, where)
-        host = str(_require(table, "host", where))
-        own = [s for s in subnets if host in s.addresses]
-        if not own:
-            raise ScenarioFileError(f"{where}.host: {host} has an address on no subnet")
-        try:
-            to = ipaddress.IPv4Network(str(_require(table, "to", where)))
-            via = ipaddress.IPv4Address(str(_require(table, "via", where)))
-        except ValueError as error:
-            raise ScenarioFileError(f"{where}: {error}") from None
-        if not any(via in ipaddress.IPv4Network(s.prefix) and s.addresses[host] != str(via) for s in own):
-            raise ScenarioFileError(f"{where}.via: {via} is no neighbour of {host} on its subnets "
-                                    f"({', '.join(s.prefix for s in own)})")
-        routes.append(Route(host, str(to), str(via)))
-    return tuple(routes)
-
-
 def _plots(entries: Any, host_names: tuple[str, ...], vocabulary: Vocabulary, filename: str
            ) -> tuple[PlotSpec, ...]:
     """Plots from lab.report.plots' registry (drawn with --report-dir), with the hosts they name."""
     plots = []
-    for index, entry in enumerate(_list(entries, f"{filename}: plots")):
+    for index, entry in enumerate(fields.a_list(entries, f"{filename}: plots")):
         where = f"{filename}: plots[{index}]"
-        _table(entry, where)
-        spec = PlotSpec(str(_require(entry, "plot", where)), {k: v for k, v in entry.items() if k != "plot"})
+        fields.a_table(entry, where)
+        spec = PlotSpec(str(fields.require(entry, "plot", where)), {k: v for k, v in entry.items() if k != "plot"})
         vocabulary.plot(spec, f"{where} ({spec.plot})", host_names)
         plots.append(spec)
     return tuple(plots)
 def _students(table: Any, hosts: tuple[Host, ...], parameters: dict[str, Parameter], filename: str
               ) -> dict[str, StudentSlot]:
     """``[students.server]`` / ``[students.client]``: the roles a student's program may fill."""
-    _table(table, f"{filename}: students")
+    fields.a_table(table, f"{filename}: students")
     slots: dict[str, StudentSlot] = {}
     for role, spec in table.items():
         where = f"{filename}: students.{role}"
-        _one_of(role, STUDENT_ROLES, where)
-        _table(spec, where)
-        _only(spec, {"host", "runs", "limit_s", "ready_s", "sentence", "parameters"}, where)
-        host_name = str(_require(spec, "host", where))
+        fields.one_of(role, STUDENT_ROLES, where)
+        fields.a_table(spec, where)
+        fields.only(spec, {"host", "runs", "limit_s", "ready_s", "sentence", "parameters"}, where)
+        host_name = str(fields.require(spec, "host", where))
         host = next((h for h in hosts if h.name == host_name), None)
         if host is None:
             raise ScenarioFileError(f"{where}.host: no host named '{host_name}'")
@@ -425,9 +297,9 @@ def _students(table: Any, hosts: tuple[Host, ...], parameters: dict[str, Paramet
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 600:
                 raise ScenarioFileError(f"{where}.{key}: seconds, a number above 0 (got {value!r})")
         defaults = spec.get("parameters", {})
-        _table(defaults, f"{where}.parameters")
+        fields.a_table(defaults, f"{where}.parameters")
         for key in defaults:
-            _one_of(key, tuple(parameters), f"{where}.parameters")
+            fields.one_of(key, tuple(parameters), f"{where}.parameters")
         slots[role] = StudentSlot(role, host_name, runs, float(spec.get("limit_s", StudentSlot.limit_s)),
                                   float(spec.get("ready_s", 5.0)),
                                   str(spec.get("sentence", StudentSlot.sentence)), dict(defaults))
@@ -442,75 +314,8 @@ def _capture_hosts(value: Any, hosts: tuple[Host, ...], filename: str) -> tuple[
         return ()
     if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
         for name in value:
-            _one_of(name, tuple(h.name for h in hosts), f"{filename}: capture")
+            fields.one_of(name, tuple(h.name for h in hosts), f"{filename}: capture")
         return tuple(value)
     raise ScenarioFileError(f"{filename}: capture: true, false or a list of host names, not {value!r}")
 
 
-# ----- small validators ----------------------------------------------------------------------
-def _require(table: dict[str, Any], key: str, where: str) -> Any:
-    if key not in table:
-        raise ScenarioFileError(f"{where}: missing '{key}'")
-    return table[key]
-
-
-def _only(table: dict[str, Any], allowed: Collection[str], where: str) -> None:
-    unknown = set(table) - set(allowed)
-    if unknown:
-        hints = [f"'{u}' (did you mean '{close[0]}'?)" if (close := difflib.get_close_matches(u, list(allowed), n=1))
-                 else f"'{u}'" for u in sorted(unknown)]
-        raise ScenarioFileError(f"{where}: unknown field(s) {', '.join(hints)}; "
-                                f"allowed: {', '.join(sorted(allowed))}")
-
-
-def _one_of(value: str, allowed: Iterable[str], where: str) -> str:
-    allowed = tuple(allowed)
-    if value not in allowed:
-        close = difflib.get_close_matches(value, list(allowed), n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
-        raise ScenarioFileError(f"{where}: '{value}' is not one of {', '.join(allowed) or '(none declared)'}{hint}")
-    return value
-
-
-def _table(value: Any, where: str) -> None:
-    if not isinstance(value, dict):
-        raise ScenarioFileError(f"{where}: a table (name = value, ...), got {value!r}")
-
-
-def _list(value: Any, where: str) -> list[Any]:
-    if not isinstance(value, list):
-        raise ScenarioFileError(f"{where}: a list ([[...]] tables or [a, b]), got {value!r}")
-    return value
-
-
-def _unique(names: list[str], where: str, what: str) -> None:
-    twice = sorted({n for n in names if names.count(n) > 1})
-    if twice:
-        raise ScenarioFileError(f"{where}: two {what}s share the name {', '.join(twice)}")
-
-
-def _names(value: Any) -> tuple[str, ...]:
-    return (value,) if isinstance(value, str) else tuple(str(v) for v in value)
-
-
-def _placeholders(text: str, known: Iterable[str], where: str) -> None:
-    """Every ``{name}`` in a scenario string names a declared parameter (or host/index)."""
-    known = tuple(known)
-    try:
-        fields = [f for _, f, _, _ in string.Formatter().parse(text) if f is not None]
-    except ValueError as error:
-        raise ScenarioFileError(f"{where}: {text!r}: {error} (write {{{{ and }}}} for a literal brace)") from None
-    for field_name in fields:
-        _one_of(field_name, known, f"{where}: placeholder {{{field_name}}}")
-
-
-def _impair_tables(value: Any, where: str) -> tuple[dict[str, str], ...]:
-    """``impair`` is one table (one interface) or a list of tables (one per interface)."""
-    tables = [value] if isinstance(value, dict) else list(value)
-    if not all(isinstance(t, dict) for t in tables):
-        raise ScenarioFileError(f"{where}.impair: a table of impairment fields, or a list of them")
-    interfaces = [str(t.get("interface", "eth0")) for t in tables]
-    if len(set(interfaces)) != len(interfaces):
-        raise ScenarioFileError(f"{where}.impair: interface listed twice ({', '.join(interfaces)}); "
-                                "use direction = \"both\" or one table per interface")
-    return tuple({k: str(v) for k, v in t.items()} for t in tables)

@@ -1,8 +1,9 @@
 """The scenario's own IP subnets and static routes as commands: pure, no engine.
 
 What each host's helper must run (VXLAN segments, routes) and what `ip route` must then show;
-lab.run.routing runs the scripts on a live run, the routes check (lab.checks) reads the expected
-lines, and the capture decoders know VXLAN_PORT. Why VXLAN at all is said in lab.run.routing.
+lab.run.routing runs the scripts on a live run, the routes check (lab.checks.routed) reads the
+expected lines, and the capture decoders know VXLAN_PORT. Why VXLAN at all is said in
+lab.run.routing.
 """
 from __future__ import annotations
 

@@ -3,7 +3,8 @@ import pytest
 
 from lab import catalog
 from lab.run.capture import CaptureFile, Captures
-from lab.checks import REGISTRY, turns
+from lab.checks import REGISTRY
+from lab.checks.backlog import turns
 from lab.errors import ParameterError
 from lab.observe.pcap import Packet
 from lab.scenario.plan import START_AT, build_plan

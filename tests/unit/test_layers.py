@@ -90,7 +90,7 @@ def test_the_cycle_finder_finds_a_cycle():
 
     assert _cycles(Graph) == [["a", "b", "c"]]
 
-PURE = ["lab.common", "lab.scenario.model", "lab.impairment.units", "lab.scenario.parameters", "lab.scenario.loader", "lab.scenario.plan",
+PURE = ["lab.common", "lab.scenario.model", "lab.impairment.units", "lab.scenario.parameters", "lab.scenario.loader", "lab.scenario.files", "lab.scenario.fields", "lab.scenario.addressing", "lab.scenario.plan",
         "lab.run.record", "lab.checks", "lab.observe.metrics", "lab.observe.stats", "lab.checks.outcome", "lab.report",
         "lab.scenario.compose", "lab.catalog", "lab.engines.ownership", "lab.engines", "lab.engines.base", "lab.engines.swarm_nodes", "lab.impairment",
         "lab.impairment.spec", "lab.impairment.netem", "lab.impairment.userspace",

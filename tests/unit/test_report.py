@@ -94,7 +94,7 @@ def test_junit_and_markdown_list_every_check(tmp_path):
 def test_jitter_check_is_left_out_without_jitter_even_when_the_baseline_got_no_reply():
     """No jitter: the check does not apply, so it must not look at RTTs (a missing baseline reply
     would otherwise fail a run that has nothing to do with jitter)."""
-    from lab.checks import jitter_visible
+    from lab.checks.impaired_links import jitter_visible
 
     plan = build_plan(catalog.load("udp-delay"), {})
     silent = [{"event": "sent", "seq": 1, "text": "seq=1 x"}, {"event": "timeout", "seq": 1, "waited_ms": 2000}]
@@ -108,7 +108,7 @@ def test_jitter_check_is_left_out_without_jitter_even_when_the_baseline_got_no_r
 
 def test_a_client_without_reply_says_why():
     """The client's own error event, e.g. a name lookup that failed, not just its exit code."""
-    from lab.checks import replies_uppercase
+    from lab.checks.echo import replies_uppercase
 
     plan = build_plan(catalog.load("udp-echo"), {})
     failed = [{"event": "error", "seq": None, "during": "resolve", "errno": -3, "name": "EAI_AGAIN",

@@ -54,6 +54,18 @@ CASES = [
     ("check names a host that does not exist",
      lambda d: d["checks"].__setitem__(1, {"check": "server_saw_replied", "server": "sever"}),
      ["checks[1] (server_saw_replied).server", "'sever'", "not a host", "server, client"]),
+    ("a trace check names a host that does not exist",
+     lambda d: d["checks"].append({"check": "trace_listen_accept_server_only", "server": "tcp-sever"}),
+     ["checks[2] (trace_listen_accept_server_only).server", "'tcp-sever'", "not a host", "its hosts: server, client"]),
+    ("a backlog check names clients that do not exist",
+     lambda d: d["checks"].append({"check": "tcp_served_in_turn", "clients": "clinets"}),
+     ["checks[2] (tcp_served_in_turn).clients", "'clinets'", "not a host", "its hosts: server, client"]),
+    ("a routed check names a host that does not exist",
+     lambda d: d["checks"].append({"check": "ttl_one_lower", "server": "servr"}),
+     ["checks[2] (ttl_one_lower).server", "'servr'", "not a host", "its hosts: server, client"]),
+    ("a backlog check's hold parameter does not exist",
+     lambda d: d["checks"].append({"check": "tcp_served_in_turn", "hold_param": "hodl"}),
+     ["checks[2] (tcp_served_in_turn).hold_param", "'hodl'", "not a parameter", "loss, count, timeout"]),
     ("check's default host is missing from the scenario",
      lambda d: d["checks"].append({"check": "rtt_p50_near", "delay_param": "loss"}),
      ["checks[2] (rtt_p50_near).baseline", "'baseline' (its default", "not a host"]),
@@ -129,6 +141,26 @@ def test_a_typo_names_the_file_and_the_field(change, fragments):
     assert message.startswith(f"{FILE}: "), message
     for fragment in fragments:
         assert fragment in message, message
+
+
+HOST_TYPES = {"HostName", "TracedHostName"}
+PARAMETER_TYPES = {"ParamName", "OptionalParamName"}
+
+
+def test_every_check_argument_that_names_a_host_or_parameter_is_typed_so():
+    """What makes a typo fail at load: the loader knows a host argument only by its type."""
+    import inspect
+
+    from lab.checks import REGISTRY
+
+    untyped = []
+    for name, function in REGISTRY.items():
+        for argument, declared in inspect.signature(function).parameters.items():
+            wanted = (HOST_TYPES if argument in ("server", "client", "clients", "baseline")
+                      else PARAMETER_TYPES if argument.endswith("_param") else None)
+            if wanted is not None and declared.annotation not in wanted:
+                untyped.append(f"{name}.{argument}: {declared.annotation}")
+    assert untyped == []
 
 
 def test_every_parameter_of_every_scenario_is_an_option_of_invoke_scenario():
