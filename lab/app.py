@@ -40,6 +40,7 @@ from lab.common import APPS_IMAGE, LABEL_RUN, TOOLS_IMAGE, current_session
 from lab.engines.base import HELPER_CAPABILITIES, Engine, HostSpec, LabRun
 from lab.errors import BadInput, LabError, NodeUnavailable
 from lab.run.pause import pause_point
+from lab.scenario.languages import LANGUAGES
 from lab.scenario.plan import IMPAIR_BACKENDS, build_plan
 from lab.scenario_run import run_scenario
 from lab.run.runner import new_run_id
@@ -131,6 +132,12 @@ def run(name: str, overrides: dict[str, Any], impair_backend: str = "auto", seed
     progress = ConsoleProgress(f"{name} — {scenario.lesson}")
     stale = _look_for_stale(engine)   # alongside the run: listing every labelled object takes a while
     images.ready(engine, progress)
+    if any(LANGUAGES[p.language].compiled for p in students.values()):   # C, Java: built first (cached)
+        from lab.run import build
+
+        students = {role: build.built(engine, p, progress) for role, p in students.items()}
+        plan = build_plan(scenario, overrides, impair_backend, seed, capture=capture,
+                          students=students, place=place)
     progress("parameters: " + (", ".join(f"{k}={v}" for k, v in plan.parameters.items()) or "none"))
     expected = feasibility.expected_seconds(plan)
     if expected > LONG_RUN_S:

@@ -59,3 +59,27 @@ class CommandResult:
     @property
     def succeeded(self) -> bool:
         return self.rc == 0
+
+
+def sentence(text: str) -> str:
+    """A sentence as the checks compare it: without the one line end a line-based program adds.
+
+    The lab's TCP client ends its sentence with a newline (a Java server reads it with
+    readLine()), a C client sends what fgets() read, newline included, a Python one what input()
+    returned, without: all say the same sentence.
+
+    >>> sentence("hello\\n"), sentence("HELLO\\r\\n"), sentence("hello"), sentence("a\\n\\n")
+    ('hello', 'HELLO', 'hello', 'a\\n')
+    """
+    if text.endswith("\r\n"):
+        return text[:-2]
+    return text[:-1] if text.endswith("\n") else text
+
+
+def sentence_bytes(text: str, count: int) -> int:
+    """A byte count of a text without the line end `sentence` drops.
+
+    >>> sentence_bytes("hello\\n", 6), sentence_bytes("hello", 5)
+    (5, 5)
+    """
+    return count - (len(text) - len(sentence(text)))

@@ -85,6 +85,13 @@ class StudentProgramFailed(LabError):
     exit_code = 1
 
 
+class BuildFailed(LabError):
+    """A student's program in a compiled language did not build: its outcome is ``error``, and the
+    message (the compiler's first error, file, line and source line) is the reason it shows."""
+
+    exit_code = 1
+
+
 class StepFailed(LabError):
     """A scenario step could not run to completion (container crashed, timed out)."""
 

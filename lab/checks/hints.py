@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from lab.common import sentence
 from lab.run.record import BoundSocket, ClientRun
 
 PORT = 12000
@@ -318,8 +319,13 @@ def reply_hint(sent: str, reply: str) -> str:
     >>> reply_hint("hello from client", "GOODBYE")
     "reply is not the whole sentence in upper case: sent 'hello from client', got 'GOODBYE'"
     """
+    sent, reply = sentence(sent), sentence(reply)   # a line end is no part of the sentence
     if reply == sent.upper():
         return ""
+    padding = len(reply) - len(reply.rstrip("\x00"))
+    if padding and sentence(reply.rstrip("\x00")) == sent.upper():   # Java's new String(packet.getData())
+        return ("the reply is the sentence in upper case followed by NUL bytes (the rest of the buffer): send only the bytes "
+                "that came (Java: new String(packet.getData(), 0, packet.getLength()); C: the count recvfrom() returned)")
     if reply == sent:
         return "reply not upper case: the server sent the sentence back unchanged; send message.upper()"
     if reply.upper() == sent.upper():

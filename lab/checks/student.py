@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
+from lab.common import sentence
 from lab.checks import hints, trace_diff
 from lab.checks.opening import StudentVoice, judge, opening_checks
 from lab.checks.registry import REGISTRY, CheckResult, not_applicable, observed_hosts
@@ -211,8 +212,8 @@ def distinct_addresses(record: RunRecord, spec: CheckSpec) -> CheckResult:
     runs = _lab_clients(record, spec)
     bad = []
     for run in runs:
-        own = {e.get("text", "").upper() for e in run.all("sent")}
-        replies = [e.get("text", "") for e in run.all("received")]
+        own = {sentence(e.get("text", "")).upper() for e in run.all("sent")}
+        replies = [sentence(e.get("text", "")) for e in run.all("received")]
         if not replies or any(r not in own for r in replies):
             bad.append(f"{run.instance} sent {sorted(own)[:1]}, got {replies[:2] or 'nothing'}")
     ok = not bad and bool(runs)
@@ -235,7 +236,7 @@ def _lab_server_texts(record: RunRecord) -> set[str]:
     """Every text the lab's servers received (what the student's client sent)."""
     texts = set()
     for events in record.service_events.values():
-        texts |= {e.get("text", "") for e in events if e.get("event") == "received"}
+        texts |= {sentence(e.get("text", "")) for e in events if e.get("event") == "received"}
     return texts
 
 

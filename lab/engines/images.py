@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,6 +130,46 @@ def ensure_images(engine: Engine, progress: Callable[[str], None], force: bool =
                      on_line=lambda line: log.debug("build: %s", line))
         outcomes.append(ImageOutcome(tag, "built", time.monotonic() - started))
     return outcomes
+
+
+TOOLCHAIN_CONTEXT = IMAGES_DIR / "toolchain"
+_toolchain_lock = threading.Lock()
+_toolchain_failed: dict[tuple[str, str], ImageBuildError] = {}   # this process tried once: no retry per job
+
+
+def ensure_language_image(engine: Engine, tag: str, packages: tuple[str, ...],
+                          progress: Callable[[str], None]) -> ImageOutcome:
+    """A language's toolchain image (images/toolchain/ with its Debian packages on the apps image).
+
+    Built on first need only — the first student program in that language — so that a class
+    written in Python never waits for a compiler; labelled with a hash of its context, of its
+    packages and of the apps image it stands on, so that it is rebuilt exactly when one changes.
+    The apps image must be ready (``ready``) before. One build at a time: a class graded with
+    several jobs asks for it from several threads at once.
+    """
+    import time
+
+    apps = engine.image_labels(APPS_IMAGE) or {}
+    digest = hashlib.sha256(f"{context_hash(TOOLCHAIN_CONTEXT)}/{' '.join(packages)}/"
+                            f"{apps.get(LABEL_CONTEXT)}/{apps.get(LABEL_BASE)}".encode()).hexdigest()[:16]
+    with _toolchain_lock:
+        if (engine.image_labels(tag) or {}).get(LABEL_CONTEXT) == digest:
+            return ImageOutcome(tag, "up to date", 0.0)
+        if (tag, digest) in _toolchain_failed:
+            raise _toolchain_failed[(tag, digest)]
+        progress(f"building {tag} ({' '.join(packages)}) on {APPS_IMAGE}: first program in this language")
+        started = time.monotonic()
+        try:
+            engine.build(TOOLCHAIN_CONTEXT, tag, {"APPS_IMAGE": APPS_IMAGE, "PACKAGES": " ".join(packages)},
+                         {LABEL_CONTEXT: digest, LABEL_BASE: APPS_IMAGE},
+                         on_line=lambda line: log.debug("build: %s", line))
+        except ImageBuildError as error:
+            _toolchain_failed[(tag, digest)] = error
+            raise
+        outcome = ImageOutcome(tag, "built", time.monotonic() - started)
+        for line in engine.spread_images([tag], progress):
+            progress(line)
+        return outcome
 
 
 def ready(engine: Engine, progress: Callable[[str], None], force: bool = False, verbose: bool = False) -> None:

@@ -31,15 +31,18 @@ from lab.report import class_page
 from lab.report import html as html_report
 from lab.common import SESSION_ENV
 from lab.engines.base import Engine
-from lab.errors import BadInput, LabError
+from lab.errors import BadInput, BuildFailed, LabError
+from lab.run import build
+from lab.scenario import languages
 from lab.scenario.plan import build_plan
 from lab.scenario_run import run_scenario
 
 log = logging.getLogger(__name__)
 MAX_JOBS = 16
-# The file a role of a scenario needs, by the program its host runs (for messages).
-FILE_OF_KIND = {"tcp-server": "TCPServer.py", "tcp-client": "TCPClient.py",
-                "udp-server": "UDPServer.py", "udp-client": "UDPClient.py"}
+# The file a role of a scenario needs, by the program its host runs (for messages), without its
+# extension: a message names the extension of the language the student writes in.
+FILE_OF_KIND = {"tcp-server": "TCPServer", "tcp-client": "TCPClient",
+                "udp-server": "UDPServer", "udp-client": "UDPClient"}
 
 
 @dataclass(frozen=True)
@@ -93,17 +96,22 @@ def plan_jobs(students: list[submission.StudentFolder], scenarios: dict[str, dic
         if not student.files:
             rows[student.student].append(classroom.GradeRow(
                 student.student, "-", "-", "error",
-                reason="no program found: expected any of TCPServer.py TCPClient.py UDPServer.py UDPClient.py"))
+                reason=f"no program found: expected any of {submission.EXPECTED_NAMES}"))
             continue
+        written_in = languages.language_of(next(iter(student.files.values())).name) or languages.LANGUAGES["python"]
         for name, roles in scenarios.items():
             takes_one = any(kind in student.files for kind in roles.values())
             if not takes_one and not explicit:
                 continue
             for role, kind in roles.items():
                 path = student.files.get(kind)
+                if kind in student.conflicts:   # two languages for one program: the student chooses
+                    rows[student.student].append(classroom.GradeRow(
+                        student.student, name, role, "error", reason=student.conflicts[kind]))
+                    continue
                 if path is None:
                     rows[student.student].append(classroom.GradeRow(
-                        student.student, name, role, "not-applicable", reason=f"no {FILE_OF_KIND[kind]}"))
+                        student.student, name, role, "not-applicable", reason=f"no {FILE_OF_KIND[kind]}{written_in.extensions[0]}"))
                     continue
                 jobs[student.student].append(Job(student.student, name, role, path))
     return jobs, rows
@@ -227,6 +235,15 @@ def _run_job(engine: Engine, job: Job, seed: int | None = None) -> tuple[classro
     except submission.SubmissionError as error:
         return classroom.GradeRow(job.student, job.scenario, job.role, "error", reason=str(error),
                                   program=file_name), ""
+    try:
+        program = build.built(engine, program, lambda message: None)   # C, Java: built once, then cached
+    except BuildFailed as error:   # the compiler's first error: the student's error row
+        return classroom.GradeRow(job.student, job.scenario, job.role, "error", reason=str(error),
+                                  program=program.name), ""
+    except LabError as error:
+        log.warning("%s %s/%s: %s", job.student, job.scenario, job.role, error)
+        return classroom.GradeRow(job.student, job.scenario, job.role, "error", reason=str(error),
+                                  program=program.name), str(error)
     try:
         scenario = catalog.load(job.scenario)
         impaired = any(h.impairments for h in scenario.hosts)   # --seed: only where there is a choice

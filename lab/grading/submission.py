@@ -1,29 +1,30 @@
 """Students' programs: which file fills which role, read and checked before anything runs.
 
-Pure (no Docker). A student program is one of the textbook's four files. It reaches the container
+Pure (no Docker). A student program is one of the textbook's four files, in any language of
+lab.scenario.languages (TCPServer.py, tcp_server.c, TCPServer.java, ...). It reaches the container
 as text (see lab.scenario.plan), so everything that would make it unusable — a missing path, a directory,
 a binary or non-UTF-8 file, a file far larger than any textbook program — is a clear error here.
-A program that is valid text but wrong Python is *not* refused: its syntax error is the student's
-failed check, quoted from Python itself.
+A program that is valid text but wrong Python (or C, or Java) is *not* refused: its syntax error
+(its compiler's first error) is the student's failed check or error row, quoted from the tool itself.
 """
 from __future__ import annotations
 
 import hashlib
 import os
-import re
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from lab.errors import BadInput
 from lab.escaping.text import one_line
+from lab.scenario.languages import LANGUAGES, language_of, program_kind
 from lab.scenario.model import StudentProgram
 
 MAX_SOURCE_BYTES = 64 * 1024   # the textbook programs are under 1 KiB; this leaves room for comments
 PROGRAM_KINDS = ("tcp-server", "tcp-client", "udp-server", "udp-client")
-# The file names a textbook program goes by (compared case-insensitively, "_" and "-" ignored):
-# TCPServer.py, tcp_server.py, tcp-server.py, TcpServer.py ...
-_FILE_NAME = re.compile(r"^(tcp|udp)[_-]?(server|client)\.py$", re.IGNORECASE)
+# The file names a textbook program goes by (compared case-insensitively, "_" and "-" ignored),
+# with the extension of any language of the table: TCPServer.py, tcp_server.c, TcpServer.java ...
+EXPECTED_NAMES = "TCPServer TCPClient UDPServer UDPClient (.py, .c or .java; any case; tcp_server.c etc. too)"
 
 
 class SubmissionError(BadInput):
@@ -78,7 +79,7 @@ def refusal(seen: os.stat_result) -> str:
     if stat.S_ISLNK(mode):
         return "is a symbolic link: submissions must be regular files, not links"
     if stat.S_ISDIR(mode):
-        return "is a directory; give the program's .py file"
+        return "is a directory; give the program's file (.py, .c or .java)"
     kind = ("a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a character device" if stat.S_ISCHR(mode) else
             "a block device" if stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode) else "not a file")
     return f"is {kind}: submissions must be regular files"
@@ -100,9 +101,10 @@ def program_from_bytes(data: bytes, path: str, name: str, where: str | None = No
     lab.grading.submission.SubmissionError: a.py: a binary file, not a Python program (it contains NUL bytes)
     """
     where = where or path
+    language = language_of(name) or LANGUAGES["python"]
     _check_size(len(data), where)
     if b"\x00" in data:
-        raise SubmissionError(f"{where}: a binary file, not a Python program (it contains NUL bytes)")
+        raise SubmissionError(f"{where}: a binary file, not a {language.title} program (it contains NUL bytes)")
     try:
         source = data.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -110,19 +112,16 @@ def program_from_bytes(data: bytes, path: str, name: str, where: str | None = No
                               "save it as UTF-8") from None
     if not source.strip():
         raise SubmissionError(f"{where}: the file is empty")
-    return StudentProgram(path, name, source.lstrip("\ufeff"), hashlib.sha256(data).hexdigest())
+    return StudentProgram(path, name, source.lstrip("\ufeff"), hashlib.sha256(data).hexdigest(), language.name)
 
 
 def kind_of_file(name: str) -> str | None:
     """Which textbook program a file name stands for, or None.
 
-    >>> [kind_of_file(n) for n in ("TCPServer.py", "udp_client.py", "Tcp-Client.PY", "server.py")]
+    >>> [kind_of_file(n) for n in ("TCPServer.py", "udp_client.c", "Tcp-Client.JAVA", "server.py")]
     ['tcp-server', 'udp-client', 'tcp-client', None]
     """
-    match = _FILE_NAME.match(name)
-    if not match:
-        return None
-    return f"{match.group(1).lower()}-{match.group(2).lower()}"
+    return program_kind(name)
 
 
 @dataclass(frozen=True)
@@ -131,12 +130,15 @@ class StudentFolder:
 
     ``student`` is the folder's name as readable text (a name that is not UTF-8 shows U+FFFD);
     ``refused`` says why the folder itself is not read (a link), making the student an error row.
+    ``conflicts`` (kind → why): one program in two languages (TCPServer.c beside TCPServer.py);
+    which one to grade is the student's choice, so that role is an error row naming both.
     """
 
     student: str
     files: dict[str, Path]
     problems: tuple[str, ...] = ()
     refused: str = ""
+    conflicts: dict[str, str] = field(default_factory=dict)
 
 
 def scan_student(folder: Path, student: str | None = None) -> StudentFolder:
@@ -145,17 +147,24 @@ def scan_student(folder: Path, student: str | None = None) -> StudentFolder:
     Files are only listed here; lstat and O_NOFOLLOW in read_program refuse a link or a FIFO
     that goes by a program's name, as that student's error row.
     """
-    files: dict[str, Path] = {}
-    problems: list[str] = []
+    by_kind: dict[str, list[Path]] = {}
     for entry in sorted(folder.iterdir()):
         kind = kind_of_file(entry.name)
-        if kind is None:
-            continue
-        if kind in files:
-            problems.append(f"two files for {kind}: {files[kind].name} and {entry.name} (using {files[kind].name})")
-            continue
-        files[kind] = entry
-    return StudentFolder(student or student_name(folder.name), files, tuple(problems))
+        if kind is not None:
+            by_kind.setdefault(kind, []).append(entry)
+    files: dict[str, Path] = {}
+    problems: list[str] = []
+    conflicts: dict[str, str] = {}
+    for kind, entries in by_kind.items():
+        files[kind] = entries[0]
+        languages = {getattr(language_of(e.name), "title", "?") for e in entries}
+        if len(languages) > 1:
+            shown = ", ".join(f"{student_name(e.name)} ({getattr(language_of(e.name), 'title', '?')})"
+                              for e in entries)
+            conflicts[kind] = f"two languages for {kind}: {shown}; keep only the one to be graded"
+        for other in entries[1:]:
+            problems.append(f"two files for {kind}: {entries[0].name} and {other.name} (using {entries[0].name})")
+    return StudentFolder(student or student_name(folder.name), files, tuple(problems), conflicts=conflicts)
 
 
 def student_name(folder_name: str) -> str:
@@ -174,7 +183,8 @@ def _named_apart(students: list[StudentFolder]) -> list[StudentFolder]:
     for student in students:
         count = seen[student.student] = seen.get(student.student, 0) + 1
         out.append(student if count == 1 else
-                   StudentFolder(f"{student.student} ({count})", student.files, student.problems, student.refused))
+                   StudentFolder(f"{student.student} ({count})", student.files, student.problems, student.refused,
+                                 student.conflicts))
     return out
 
 
@@ -208,5 +218,5 @@ def scan_class(directory: str | Path) -> list[StudentFolder]:
         if any(s.refused for s in students):
             return students
         raise BadInput(f"{directory}: no student programs found; expected {directory}/<student>/ holding any of "
-                       "TCPServer.py TCPClient.py UDPServer.py UDPClient.py (any case; tcp_server.py etc. too)")
+                       f"{EXPECTED_NAMES}")
     return students

@@ -22,8 +22,9 @@ from lab.run import routing
 from lab.common import APPS_IMAGE, CommandResult
 from lab.engines.base import APP_USER, Engine, HelperSpec, HostSpec, Lab, LabRun, Limits
 from lab.run.pause import pause_point
-from lab.errors import RunTimedOut, StepFailed, StudentProgramFailed
+from lab.errors import LabError, RunTimedOut, StepFailed, StudentProgramFailed
 from lab.run.impairing import apply_all, still_in_force
+from lab.scenario.languages import LANGUAGES
 from lab.scenario.plan import START_AT, STOP_REASONS, STUDENT_CPUS, STUDENT_MEMORY_BYTES, STUDENT_PIDS, Instance, Plan
 from lab.run.record import BoundSocket, ClientRun, RunRecord, parse_events
 from lab.run.supervision import (
@@ -89,6 +90,9 @@ def run_lab(engine: Engine, plan: Plan, progress: Callable[[str], None],
     timings: dict[str, float] = {}
     scenario = plan.scenario
     deadline = started + scenario.timeout_s
+    unbuilt = [p.name for p in plan.students.values() if LANGUAGES[p.language].compiled and not p.artifact]
+    if unbuilt:   # lab.run.build.built() first: the plan carries what the supervisor starts
+        raise LabError(f"{', '.join(unbuilt)}: not built; a compiled program runs only after lab.run.build")
     with LabRun(engine, run_id, scenario.name, keep=keep) as lab:
         capture = None
         if capture_dir and plan.capture_hosts:
@@ -208,7 +212,9 @@ def _container(instance: Instance, command: tuple[str, ...], routed: bool = Fals
     # A router forwards IPv4: a sysctl of its own network namespace, set when it is created. In a
     # routed lesson the other hosts do not (a new namespace may inherit forwarding from the host's).
     sysctls = {"net.ipv4.ip_forward": "1" if instance.forward else "0"} if instance.forward or routed else {}
-    return HostSpec(name=instance.name, image=APPS_IMAGE, command=command, role=instance.role,
+    # A student's program in a compiled language runs in its language's image (its runtime: a JVM).
+    image = LANGUAGES[instance.student.language].image if instance.student else APPS_IMAGE
+    return HostSpec(name=instance.name, image=image, command=command, role=instance.role,
                     networks=instance.networks, sysctls=sysctls, aliases=instance.aliases,
                     limits=STUDENT_LIMITS if instance.student else None, extra_hosts=hosts or {},
                     node=instance.node,

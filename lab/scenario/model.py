@@ -146,10 +146,16 @@ class StudentProgram:
     name: str          # file name, e.g. UDPServer.py (Python's tracebacks show it)
     source: str
     sha256: str
+    language: str = "python"   # a key of lab.scenario.languages.LANGUAGES
+    # A compiled language's build (lab.run.build): the built files, packed for the supervisor
+    # (base64 of zlib-compressed JSON, name -> base64 bytes), and the entry the run command starts.
+    artifact: str = ""
+    entry: str = ""
 
     def describe(self) -> dict[str, str]:
         """What the result file says about the program that ran in a role."""
-        return {"program": "student", "file": self.name, "path": self.path, "sha256": self.sha256}
+        return {"program": "student", "file": self.name, "path": self.path, "sha256": self.sha256,
+                "language": self.language}
 
 
 @dataclass(frozen=True)

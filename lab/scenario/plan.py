@@ -6,6 +6,7 @@ happen here, so every bad value is reported before the engine creates anything.
 from __future__ import annotations
 
 import base64
+import json
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -15,6 +16,7 @@ from lab.scenario import parameters as params
 from lab.errors import LabError, ParameterError, ScenarioFileError
 from lab.impairment import CHOICES, get_backend
 from lab.impairment.spec import Impairment, parse_impairment
+from lab.scenario.languages import LANGUAGES, fill
 from lab.scenario.model import PROGRAMS, Host, Scenario, StudentProgram, StudentSlot
 
 PROGRAM_DIR = "/opt/socklab/programs"
@@ -207,10 +209,18 @@ def student_argv(program: StudentProgram, role: str, limit_s: float,
     client's waits are judged from the kernel (--max-wait-s, --grace-s). Every student's program
     runs under strace (--trace: the same tracer as api-trace's, strace as the program's parent, no
     capability), so the report can set its socket calls beside the reference program's.
+    A compiled language's program runs built (lab.run.build put its artifact into ``program``),
+    started by the language's run command, with its runtime's start added to the wall clock.
     """
+    language = LANGUAGES[program.language]
+    if language.compiled:   # not built yet (lab.run.build): planned to check the input, never run
+        what: tuple[str, ...] = ("--artifact-b64", program.artifact,
+                                 "--run-json", json.dumps(fill(language.run, dir="{dir}", main=program.entry)))
+        limit_s += language.start_allowance_s
+    else:
+        what = ("--source-b64", base64.b64encode(program.source.encode()).decode())
     waits = ("--max-wait-s", f"{STUDENT_MAX_WAIT_S:g}", "--grace-s", f"{grace_s:g}") if role == "client" else ()
-    return ("python3", f"{PROGRAM_DIR}/student_run.py", "--name", program.name,
-            "--source-b64", base64.b64encode(program.source.encode()).decode(),
+    return ("python3", f"{PROGRAM_DIR}/student_run.py", "--name", program.name, *what,
             "--limit-s", f"{limit_s:g}", "--cpu-s", str(STUDENT_CPU_SECONDS),
             "--output-bytes", str(STUDENT_OUTPUT_BYTES), "--trace", *waits,
             *(("--stay",) if role == "server" else ()))

@@ -140,8 +140,9 @@ def test_tcp_echo_two_sequential_clients_get_their_own_connection_sockets(start_
         connected, sent, received, _ = events
         assert connected["peer"] == [LOOPBACK, port]
         assert connected["handshake_ms"] >= 0
-        assert sent["bytes"] == len(message) and sent["text"] == message
-        assert received["text"] == message.upper() and received["bytes"] == len(message)
+        # The lab's client ends its sentence with a newline (a line-based server reads it with readLine()).
+        assert sent["bytes"] == len(message) + 1 and sent["text"] == message + "\n"
+        assert received["text"] == message.upper() + "\n" and received["bytes"] == len(message) + 1
         assert received["rtt_ms"] >= 0
         clients.append(connected)
 
@@ -160,8 +161,8 @@ def test_tcp_echo_two_sequential_clients_get_their_own_connection_sockets(start_
         assert event["conn_local"] == [LOOPBACK, port]
         assert event["client"] == client["local"]
     assert accepted[0]["client"][1] != accepted[1]["client"][1]
-    assert [event["text"] for event in only(events, "received")] == messages
-    assert [event["text"] for event in only(events, "sent")] == [m.upper() for m in messages]
+    assert [event["text"] for event in only(events, "received")] == [m + "\n" for m in messages]
+    assert [event["text"] for event in only(events, "sent")] == [m.upper() + "\n" for m in messages]
     assert [event["conn_id"] for event in only(events, "closed")] == [1, 2]
     assert events[-1]["reason"] == "max-clients" and events[-1]["clients"] == 2
 
@@ -306,8 +307,54 @@ def test_tcp_rtt_counts_the_servers_delay(run_client):
                                    "--port", port, "--message", "slow")
     assert rc == 0, events
     received = only(events, "received")[0]
-    assert received["text"] == "SLOW"
+    assert received["text"] == "SLOW\n"
     assert 190 <= received["rtt_ms"] < 2000
+
+
+@contextlib.contextmanager
+def line_server_in_pieces() -> Iterator[int]:
+    """The textbook's Java TCPServer's way: readLine(), then writeBytes(upper + '\\n'), one send() per byte."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind((LOOPBACK, 0))
+    listener.listen(1)
+    listener.settimeout(10)
+
+    def serve() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            connection.settimeout(10)
+            line = connection.makefile("rb").readline()   # waits for the newline, as readLine() does
+            for byte in line.upper():
+                connection.send(bytes([byte]))
+                time.sleep(0.001)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        thread.join(timeout=10)
+        listener.close()
+
+
+def test_tcp_client_works_with_a_line_based_server_that_writes_byte_by_byte(run_client):
+    with line_server_in_pieces() as port:
+        rc, events, _ = run_client("tcp_client.py", "tcp-client", "--host", LOOPBACK,
+                                   "--port", port, "--message", "hello there", "--timeout", "3")
+    assert rc == 0, events
+    assert only(events, "received")[0]["text"] == "HELLO THERE\n"
+
+
+def test_tcp_server_reads_a_line_sent_byte_by_byte(start_server):
+    server = start_server("tcp_server.py", "tcp-server", "--max-clients", 1)
+    with socket.create_connection((LOOPBACK, server.listening_port()), timeout=5) as client:
+        for byte in b"hi java\n":   # DataOutputStream.writeBytes(): one send() per character
+            client.send(bytes([byte]))
+            time.sleep(0.001)
+        reply = client.makefile("rb").readline()
+    assert reply == b"HI JAVA\n"
+    rc, events = server.finish()
+    assert only(events, "received")[0]["text"] == "hi java\n"
 
 
 # Runs tcp_client.main() with a stdout that blocks for 200 ms after the `sent` event (as a full

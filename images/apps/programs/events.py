@@ -205,3 +205,32 @@ def duration_s(value: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a duration such as 200ms or 1.5s, got {value!r}")
     number = float(match.group(1))
     return number / 1000 if match.group(2) == "ms" else number
+
+
+LINE_QUIET_S = 0.1   # a line-based peer's next bytes follow at once; a quiet this long ends the message
+
+
+def rest_of_line(sock, first: bytes, limit: int, quiet_s: float = LINE_QUIET_S) -> bytes:
+    """`first` (one recv()'s bytes), completed to the end of its line when the peer sends in pieces.
+
+    The textbook's Java programs write a line with DataOutputStream.writeBytes(): one send() per
+    character, so one recv() may hold only "H". The lab's programs read on while the message does
+    not end with a newline, the peer keeps sending within `quiet_s`, and fewer than `limit` bytes
+    came: a peer that sends all at once (Python's send(), a C send()) is answered as before, and a
+    recv(4) lesson still stops at 4 bytes.
+    """
+    message = first
+    previous = sock.gettimeout()
+    try:
+        while message and not message.endswith(b"\n") and len(message) < limit:
+            sock.settimeout(quiet_s)
+            try:
+                more = sock.recv(limit - len(message))
+            except (TimeoutError, BlockingIOError):
+                break
+            if not more:
+                break
+            message += more
+    finally:
+        sock.settimeout(previous)
+    return message

@@ -2,7 +2,9 @@
 """Runs one student's program inside its container and reports what the lab can observe.
 
 The student's file arrives in the command line (--source-b64, base64 of its bytes), not as a
-file: nothing is copied into the container (whose root file system may be read-only), and the
+file; a compiled language's program (C, Java) arrives built, as --artifact-b64 (what
+student_build.py packed) with the language's run command (--run-json, lab/scenario/languages.py),
+and is unpacked into a fresh folder of the student's home: nothing is copied into the container (whose root file system may be read-only), and the
 program's tracebacks still name its own file and lines.
 It runs as a child process of this supervisor, unbuffered (python3 -u), in its own session, and
 with limits that end it rather than the machine:
@@ -132,17 +134,37 @@ def emit(event: str, **fields: object) -> None:
 
 
 def where_blocked(pid: int) -> tuple[str | None, str]:
-    """The system call a process waits in (from /proc/PID/syscall) and its scheduler state."""
+    """The system call a process waits in (from /proc/PID/syscall) and its scheduler state.
+
+    A program of several threads (Java: its main thread runs in a thread of the JVM's launcher,
+    which waits in futex()) is where any of its threads waits in a call worth naming.
+    """
+    try:
+        threads = sorted(int(t) for t in os.listdir(f"/proc/{pid}/task") if t.isdigit() and int(t) != pid)
+    except OSError:
+        threads = []
+    own = _where_one(pid)
+    if own[0] in (None, "futex", "wait4") and threads:
+        for thread in threads:
+            found = _where_one(pid, thread)
+            if found[0] not in (None, "futex", "wait4", "nanosleep", "clock_nanosleep"):
+                return found
+    return own
+
+
+def _where_one(pid: int, thread: int | None = None) -> tuple[str | None, str]:
+    """One thread's system call and state (the process's main thread when `thread` is None)."""
+    base = f"/proc/{pid}" if thread is None else f"/proc/{pid}/task/{thread}"
     state = "?"
     try:
-        with open(f"/proc/{pid}/stat") as handle:
+        with open(f"{base}/stat") as handle:
             state = handle.read().rsplit(")", 1)[1].split()[0]
     except OSError:
         pass
     if state == "R":
         return None, "running"
     try:
-        with open(f"/proc/{pid}/syscall") as handle:
+        with open(f"{base}/syscall") as handle:
             number = handle.read().split()[0]
         name = SYSCALLS.get(platform.machine(), {}).get(int(number))
         return name, "sleeping" if state == "S" else state
@@ -219,6 +241,30 @@ def as_student(student: pwd.struct_passwd, cpu_s: int) -> None:
         pass
 
 
+def unpacked(artifact_b64: str, run: list[str], home: str) -> list[str]:
+    """The built files written into a fresh folder of `home`; the run argv with {dir} filled.
+
+    Runs with the student's effective uid, so the files are the student's own. Names are the
+    build's relative paths: one that would leave the folder is refused.
+    """
+    import tempfile
+    import zlib
+
+    files = json.loads(zlib.decompress(base64.b64decode(artifact_b64)))
+    folder = tempfile.mkdtemp(prefix="program-", dir=home)
+    for name, content in files.items():
+        target = os.path.normpath(os.path.join(folder, name))
+        if not target.startswith(folder + os.sep):
+            raise ValueError(f"a built file outside its folder: {name!r}")
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        with open(target, "wb") as handle:
+            handle.write(base64.b64decode(content))
+        os.chmod(target, 0o755)
+    if not run:
+        raise ValueError("no run command")
+    return [part.replace("{dir}", folder) for part in run]
+
+
 def exit_status(rc: int) -> int:
     """The program's status as a shell reports it: its exit code, or 128 + N for signal N.
 
@@ -231,7 +277,7 @@ def exit_status(rc: int) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--name", required=True, help="the program's file name, e.g. UDPServer.py")
-    parser.add_argument("--source-b64", required=True, help="the program's bytes, base64")
+    parser.add_argument("--source-b64", default="", help="the (Python) program's bytes, base64")
     parser.add_argument("--input", default=None, help="one line for the program's standard input")
     parser.add_argument("--limit-s", type=float, default=5.0)
     parser.add_argument("--cpu-s", type=int, default=5)
@@ -242,6 +288,9 @@ def main() -> int:
                         help="how long a wait with no end is watched before it is judged")
     parser.add_argument("--trace", action="store_true", help="run the program under strace -f")
     parser.add_argument("--port", type=int, default=12000, help="report when a socket is bound on it")
+    parser.add_argument("--artifact-b64", default=None,
+                        help="a built program (student_build.py's artifact) instead of --source-b64's Python")
+    parser.add_argument("--run-json", default=None, help="with --artifact-b64: the run argv ({dir}: where it is)")
     parser.add_argument("--stay", action="store_true",
                         help="after the program ends, stay until stopped: a server's host stays up, so "
                              "a client that comes later is refused (as by a real host), not left unanswered")
@@ -261,9 +310,16 @@ def main() -> int:
     signal.signal(signal.SIGINT, stop)
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONIOENCODING": "utf-8", SOURCE_ENV: args.source_b64,
            "HOME": student.pw_dir, "USER": student.pw_name, "LOGNAME": student.pw_name}
+    argv = [sys.executable, "-u", "-c", BOOT, args.name]
+    if args.artifact_b64:
+        try:
+            argv = unpacked(args.artifact_b64, json.loads(args.run_json or "[]"), student.pw_dir)
+        except (OSError, ValueError) as error:
+            print(f"student_run.py: cannot unpack the built program: {error}", file=sys.stderr)
+            return NOT_STARTED_AS_ROOT
+        env.pop(SOURCE_ENV, None)
     started = time.monotonic()
     oom_before = oom_kills()
-    argv = [sys.executable, "-u", "-c", BOOT, args.name]
     trace_read, passed = None, ()
     if args.trace:   # a program that kills its tracer is then this process's child (see the docstring)
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)

@@ -81,7 +81,10 @@ def run(args: argparse.Namespace, out: events.Events) -> int:
         if args.payload_bytes:
             ok = bulk_transfer(client_socket, args.payload_bytes, phase, out)
         else:
-            message = args.message.encode()
+            # The sentence ends with a newline: a line-based server (the textbook's Java TCPServer
+            # reads it with readLine()) answers only once the line is complete; the lab's checks
+            # compare sentences without it (lab.common.sentence).
+            message = args.message.encode() + b"\n"
             phase.enter("send")
             sent_at = time.monotonic()  # the RTT clock starts here, not when recv() is entered
             # send(): our message, on the connected socket (no address needed).
@@ -90,6 +93,8 @@ def run(args: argparse.Namespace, out: events.Events) -> int:
             phase.enter("recv")  # --timeout (and a timeout's waited_ms) count from here
             # recv(): wait for the server's reply (it may already be waiting in our buffer).
             reply = client_socket.recv(RECV_SIZE)
+            # ... to the end of its line, should it come in pieces (a Java server's writeBytes()).
+            reply = events.rest_of_line(client_socket, reply, RECV_SIZE)
             out.emit("received", bytes=len(reply), text=events.text(reply),
                      rtt_ms=events.ms(time.monotonic() - sent_at))
             ok = len(reply) > 0

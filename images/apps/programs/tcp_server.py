@@ -106,6 +106,8 @@ def serve_client(connection_socket: socket.socket, conn_id: int, args: argparse.
         else:
             # recv(): read the client's message from the connection socket.
             message = connection_socket.recv(args.recv_size)
+            # ... to the end of its line, should it come in pieces (a Java client's writeBytes()).
+            message = events.rest_of_line(connection_socket, message, args.recv_size)
             out.emit("received", conn_id=conn_id, bytes=len(message), text=events.text(message))
             reply = message.decode("utf-8", errors="replace").upper().encode()
         if args.hold:

@@ -1,0 +1,22 @@
+/* A classic mistake: the sentence goes back unchanged (no toupper()). */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+int main(void) {
+    int server_socket = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in address = {0};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_ANY);
+    address.sin_port = htons(12000);
+    if (bind(server_socket, (struct sockaddr *)&address, sizeof address) < 0) { perror("bind"); return 1; }
+    printf("The server is ready to receive\n");
+    for (;;) {
+        char message[2048];
+        struct sockaddr_in client_address;
+        socklen_t length = sizeof client_address;
+        ssize_t n = recvfrom(server_socket, message, sizeof message, 0, (struct sockaddr *)&client_address, &length);
+        if (n < 0) continue;
+        sendto(server_socket, message, (size_t)n, 0, (struct sockaddr *)&client_address, length);
+    }
+}

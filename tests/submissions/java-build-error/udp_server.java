@@ -1,0 +1,19 @@
+// A classic mistake: a missing semicolon; the file is udp_server.java, its class UDPServer.
+import java.net.*;
+
+class UDPServer {
+    public static void main(String args[]) throws Exception {
+        DatagramSocket serverSocket = new DatagramSocket(12000);
+        byte[] receiveData = new byte[2048];
+        System.out.println("The server is ready to receive");
+        while (true) {
+            DatagramPacket receivePacket = new DatagramPacket(receiveData, receiveData.length)
+            serverSocket.receive(receivePacket);
+            String sentence = new String(receivePacket.getData(), 0, receivePacket.getLength(), "UTF-8");
+            byte[] sendData = sentence.toUpperCase().getBytes("UTF-8");
+            InetAddress IPAddress = receivePacket.getAddress();
+            int port = receivePacket.getPort();
+            serverSocket.send(new DatagramPacket(sendData, sendData.length, IPAddress, port));
+        }
+    }
+}

@@ -1,0 +1,24 @@
+// The textbook's UDPClient in Java, with a timeout: a lost datagram is reported, not waited for forever.
+import java.io.*;
+import java.net.*;
+
+class UDPClient {
+    public static void main(String args[]) throws Exception {
+        BufferedReader inFromUser = new BufferedReader(new InputStreamReader(System.in));
+        DatagramSocket clientSocket = new DatagramSocket();
+        clientSocket.setSoTimeout(1000);
+        InetAddress IPAddress = InetAddress.getByName("hostname");
+        String sentence = inFromUser.readLine();
+        byte[] sendData = sentence.getBytes("UTF-8");
+        clientSocket.send(new DatagramPacket(sendData, sendData.length, IPAddress, 12000));
+        byte[] receiveData = new byte[2048];
+        DatagramPacket receivePacket = new DatagramPacket(receiveData, receiveData.length);
+        try {
+            clientSocket.receive(receivePacket);
+            System.out.println("FROM SERVER:" + new String(receivePacket.getData(), 0, receivePacket.getLength(), "UTF-8"));
+        } catch (SocketTimeoutException e) {
+            System.out.println("Request timed out: the datagram or its reply was lost");
+        }
+        clientSocket.close();
+    }
+}
