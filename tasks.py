@@ -71,7 +71,7 @@ def scenario(c: Context, name: str, seed: str | None = None, impair_backend: str
              set_: list[str] | None = None, report_dir: str | None = None, keep: bool = False,
              capture: bool = False, server: str | None = None, client: str | None = None,
              engine: str | None = None, place: list[str] | None = None, verbose: bool = False,
-             **parameters: str | None) -> None:
+             lang: str | None = None, **parameters: str | None) -> None:
     """Run one scenario, check its outcome and print a results table and a verdict.
 
     Each parameter of the scenario is --NAME VALUE (`invoke scenarios --verbose` lists them);
@@ -86,7 +86,7 @@ def scenario(c: Context, name: str, seed: str | None = None, impair_backend: str
         overrides[key.strip().replace("-", "_")] = value
     _call("run", name, overrides, impair_backend=impair_backend, seed=seed,
           report_dir=report_dir, keep=keep, capture=capture, server=server, client=client,
-          engine_name=engine, place=place)
+          engine_name=engine, place=place, lang=lang)
 
 
 # invoke reads a task's options from its signature: the fixed ones, then one per parameter.
@@ -111,6 +111,7 @@ scenario = task(
         "engine": "docker or swarm (default: $SOCKLAB_ENGINE, else docker)",
         "place": "swarm: run a host on a node, HOST=NODE (repeatable; nodes: invoke doctor --engine swarm)",
         "verbose": "show debug logging",
+        "lang": "api-trace: also run the textbook's programs in c or java, their calls beside Python's (default python)",
         **{p.replace("_", "-"): f"parameter of {', '.join(names)}" for p, names in PARAMETER_OPTIONS.items()},
     },
 )(scenario)

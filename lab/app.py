@@ -12,7 +12,7 @@ import platform
 import shutil
 import signal
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -41,7 +41,10 @@ from lab.engines.base import HELPER_CAPABILITIES, Engine, HostSpec, LabRun
 from lab.errors import BadInput, LabError, NodeUnavailable
 from lab.run.pause import pause_point
 from lab.scenario.languages import LANGUAGES
-from lab.scenario.plan import IMPAIR_BACKENDS, build_plan
+from lab.scenario.plan import IMPAIR_BACKENDS, Plan, build_plan
+from lab.scenario.lang_trace import DEFAULT_LANG, check_lang, parse_lang
+from lab.scenario.model import StudentProgram
+from lab.run.lang_trace import reference_programs, run_in_language
 from lab.scenario_run import run_scenario
 from lab.run.runner import new_run_id
 
@@ -115,17 +118,22 @@ def student_programs(name: str, server: str | None, client: str | None) -> dict[
 def run(name: str, overrides: dict[str, Any], impair_backend: str = "auto", seed: int | str | None = None,
         report_dir: str | None = None, keep: bool = False, server: str | None = None,
         client: str | None = None, capture: bool = False, engine_name: str | None = None,
-        place: list[str] | None = None) -> int:
+        place: list[str] | None = None, lang: str | None = None) -> int:
     """Validate everything, make sure the images exist, run, report; 0 passed, 1 failed.
 
     ``server``/``client``: paths of a student's programs that run in those roles instead of the lab's.
     ``place``: HOST=NODE pins on a multi-node engine (--place).
+    ``lang`` (--lang c|java): the traced hosts run again with the textbook's programs in that
+    language, their calls beside the Python programs' (api-trace).
     """
+    language = parse_lang(lang)
     scenario = catalog.load(name)
     students = student_programs(name, server, client)
     plan = build_plan(scenario, overrides, impair_backend, seed, capture=capture,
                       students=students, place=place)   # bad input stops here
     feasibility.check(plan)                # ... and here
+    check_lang(plan, language)             # ... and here
+    references = reference_programs(language) if language != DEFAULT_LANG else {}   # ... and here
     directory = _report_directory(report_dir)
     engine = engines.connect(engine_name)
     check_placement(engine, plan.placement, explicit=bool(place))
@@ -147,6 +155,9 @@ def run(name: str, overrides: dict[str, Any], impair_backend: str = "auto", seed
         try:
             result = run_scenario(engine, plan, progress, keep=keep, run_id=run_id, capture_dir=directory)
             document = result_document(result)
+            other_passed = True
+            if language != DEFAULT_LANG:
+                other_passed = _beside_language(engine, plan, language, references, document, progress)
             print_outcome(document)
             if directory:
                 pause_point("report")
@@ -161,7 +172,29 @@ def run(name: str, overrides: dict[str, Any], impair_backend: str = "auto", seed
     _mention_stale(stale)
     if keep:
         kept(run_id, [i.name for i in plan.instances], engine.name, engine.kept_advice(run_id))
-    return 0 if result.passed else 1
+    return 0 if result.passed and other_passed else 1
+
+
+def _beside_language(engine: Engine, plan: Plan, language: str, references: dict[str, StudentProgram],
+                     document: dict[str, Any], progress: Callable[[str], None]) -> bool:
+    """Run the textbook's ``language`` programs in the traced hosts; their calls beside Python's.
+
+    True when every one of them was traced making calls (the run's own checks judge Python's).
+    """
+    from lab.observe.lang_trace import beside, language_api_trace
+
+    title = LANGUAGES[language].title
+    progress(f"the textbook's {title} programs in the same hosts")
+    finished = run_in_language(engine, plan, references, progress)
+    other = language_api_trace(finished.record)
+    document["api_trace"] = beside(document.get("api_trace") or {"columns": [], "notes": ""}, other, title,
+                                   LANGUAGES[language].trace_notes)
+    problems = [finished.record.timed_out, finished.record.student_failure,
+                *(f"{c['host']} ({title}): {c['tracer_error'] or 'no socket call traced'}"
+                  for c in other["columns"] if c["tracer_error"] or not c["calls"])]
+    for problem in filter(None, problems):
+        progress(f"{title}: {problem}")
+    return not any(problems)
 
 
 def check_placement(engine: Engine, placement: dict[str, str], explicit: bool) -> None:

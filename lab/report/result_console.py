@@ -87,7 +87,9 @@ def print_api_trace(api: dict[str, Any]) -> None:
     for column in api["columns"]:
         if column["tracer_error"]:
             console().print(f"[red]{escape(column['host'])}: {escape(column['tracer_error'])}[/red]")
-    hidden = [f"{c['host']} {c['name_lookup_calls_hidden']}" for c in api["columns"] if c["name_lookup_calls_hidden"]]
+    # With --lang a host has a column per language: the title (e.g. "TCP client · C") tells them apart.
+    hidden = [f"{c['title'] + ' ' if c.get('language') else ''}{c['host']} {c['name_lookup_calls_hidden']}"
+              for c in api["columns"] if c["name_lookup_calls_hidden"]]
     if hidden:
         console().print(f"[dim]calls of the C library's name lookup (gethostbyname) not shown: {escape(', '.join(hidden))}[/dim]")
     console().print(f"[dim]{escape(api['notes'])}[/dim]")

@@ -25,7 +25,7 @@ from lab.run.pause import pause_point
 from lab.errors import LabError, RunTimedOut, StepFailed, StudentProgramFailed
 from lab.run.impairing import apply_all, still_in_force
 from lab.scenario.languages import LANGUAGES
-from lab.scenario.plan import START_AT, STOP_REASONS, STUDENT_CPUS, STUDENT_MEMORY_BYTES, STUDENT_PIDS, Instance, Plan
+from lab.scenario.plan import SERVER_ALIAS, START_AT, STOP_REASONS, STUDENT_CPUS, STUDENT_MEMORY_BYTES, STUDENT_PIDS, Instance, Plan
 from lab.run.record import BoundSocket, ClientRun, RunRecord, parse_events
 from lab.run.supervision import (
     STUDENT_LOG_BYTES,
@@ -160,9 +160,7 @@ def _run_steps(lab: Lab, plan: Plan, record: RunRecord, timings: dict[str, float
                      for i in plan.instances if i.host in early and i.program != "none"])
     if later:
         names = _service_names(lab, plan, early)
-        lab.start_all([_container(i, ("sleep", "infinity"), routed,
-                                  {n: a for n, (a, net) in names.items() if net in i.networks})
-                       for i in later])
+        lab.start_all([_container(i, ("sleep", "infinity"), routed, _host_table(i, names)) for i in later])
     pause_point("start")
     # The hosts the scenario's probes look at: the engine may get ready for that while the run
     # waits for the services to be ready (the Docker engine opens a shell in each). Not where a
@@ -372,6 +370,15 @@ def _run_student_client(lab: Lab, plan: Plan, record: RunRecord, instance: Insta
         events = checked_against_engine(parse_events(result.stdout), result.rc, what)
         record.clients.append(ClientRun(f"{instance.name} run {run}", instance.host, result.rc, events,
                                         began, time.time(), result.stderr, sentence))
+
+
+def _host_table(instance: Instance, names: dict[str, tuple[str, str]]) -> dict[str, str]:
+    """A client's host table: the services on its networks; ``hostname`` its own server's, when the
+    plan names one (api-trace --lang: two textbook clients, each with its own server)."""
+    table = {n: a for n, (a, net) in names.items() if net in instance.networks}
+    if instance.hostname_of and instance.hostname_of in table:
+        table[SERVER_ALIAS] = table[instance.hostname_of]
+    return table
 
 
 def _service_names(lab: Lab, plan: Plan, started: set[str]) -> dict[str, tuple[str, str]]:

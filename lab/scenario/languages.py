@@ -32,6 +32,7 @@ class Language:
     error_line: str = ""           # regex: a compiler's error line, with groups file, line, message
     run_notes: str = ""            # why the run command looks the way it does
     start_allowance_s: float = 0.0   # added to a run's wall clock: the runtime's own start (a JVM's)
+    trace_notes: str = ""          # what its programs' traces (api-trace --lang) do not show, and why
 
     @property
     def compiled(self) -> bool:
@@ -66,6 +67,8 @@ LANGUAGES: dict[str, Language] = {
              "-XX:-UsePerfData", "-Xss512k", "-Xmx48m", "-cp", "{dir}", "{main}"),
         error_line=r"^(?P<file>[^:\n]+\.java):(?P<line>\d+): error: (?P<message>.+)$",
         run_notes="System.out flushes at each println",
+        trace_notes="A Java TCP socket's streams send and receive with write() and read(), which are not "
+                    "socket calls: the tracer (socket calls only) shows its connect/accept and close, not its data.",
         start_allowance_s=2.0),
 }
 PROGRAM_STEMS = r"(tcp|udp)[_-]?(server|client)"   # TCPServer, tcp_server, tcp-server (any case)

@@ -24,7 +24,7 @@ PARAMETER_KINDS = ("int", "float", "str", "percent", "duration", "rate")
 # beside them) and the placeholders lab.scenario.plan fills per replica.
 RESERVED_PARAMETER_NAMES = frozenset({"name", "seed", "impair_backend", "set", "report_dir", "keep",
                                       "capture", "verbose", "help", "host", "index", "start_at",
-                                      "server", "client", "engine", "place"})
+                                      "server", "client", "engine", "place", "lang"})
 
 
 @dataclass(frozen=True)

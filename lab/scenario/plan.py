@@ -45,6 +45,7 @@ class Instance:
     student: StudentProgram | None = None   # a student's program runs here instead of `program`
     inputs: tuple[str, ...] = ()            # a student's client: one sentence per run
     node: str | None = None                 # pinned to this node of a multi-node engine
+    hostname_of: str = ""                   # a client: the service 'hostname' names in its host table
 
 
 @dataclass(frozen=True)
