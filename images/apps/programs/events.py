@@ -217,7 +217,9 @@ def rest_of_line(sock, first: bytes, limit: int, quiet_s: float = LINE_QUIET_S) 
     character, so one recv() may hold only "H". The lab's programs read on while the message does
     not end with a newline, the peer keeps sending within `quiet_s`, and fewer than `limit` bytes
     came: a peer that sends all at once (Python's send(), a C send()) is answered as before, and a
-    recv(4) lesson still stops at 4 bytes.
+    recv(4) lesson still stops at 4 bytes. A peer that resets the connection after a part (a server
+    that read 4 bytes and closed with the rest unread) leaves that part as the message: what came
+    is what the lesson shows.
     """
     message = first
     previous = sock.gettimeout()
@@ -226,8 +228,8 @@ def rest_of_line(sock, first: bytes, limit: int, quiet_s: float = LINE_QUIET_S) 
             sock.settimeout(quiet_s)
             try:
                 more = sock.recv(limit - len(message))
-            except (TimeoutError, BlockingIOError):
-                break
+            except (TimeoutError, BlockingIOError, ConnectionError):
+                break   # the line ends here: quiet, or the peer reset the connection after a part
             if not more:
                 break
             message += more
