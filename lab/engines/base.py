@@ -133,6 +133,10 @@ class HostSpec:
     limits: Limits | None = None            # replaces pids_limit/memory_bytes where it sets them
     extra_hosts: Mapping[str, str] = field(default_factory=dict)   # host table: name -> IPv4
     node: str | None = None                 # pinned to this node (multi-node engines: Engine.nodes)
+    # Inside Engine.warm_networks, the engine may keep this host between runs and hand it to the
+    # next run of the same scenario (lab.engines.docker_network_pool): the runner says so only for
+    # the lab's own idle clients that nothing but their reference programs' execs touches.
+    keep_warm: bool = False
 
 
 @dataclass(frozen=True)
@@ -215,9 +219,9 @@ class Lab(Protocol):
     def hosts(self) -> list[str]:
         """Logical names of the hosts and helpers started so far."""
 
-    def close(self) -> None:
-        """Release what this handle holds in this process (never the run's objects)."""
-
+    def close(self, failed: bool = False) -> None:
+        """The run is over (`failed`: it ended with an error): forget what it registered; a kept
+        host goes back to the pool only from a run that ended well."""
 
 @dataclass
 class Survey:
@@ -317,7 +321,7 @@ class LabRun:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  traceback: object) -> None:
         if self._lab is not None:
-            self._lab.close()
+            self._lab.close(failed=exc_type is not None)
         interrupted = exc_type is not None and issubclass(exc_type, KeyboardInterrupt)
         if self.keep and not interrupted and exc_type is None:
             log.info("keeping run %s (invoke clean --run %s removes it)", self.run_id, self.run_id)

@@ -12,9 +12,10 @@ from __future__ import annotations
 import logging
 import os
 import platform
+import secrets
 import shutil
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,9 +23,10 @@ from typing import TYPE_CHECKING
 import docker
 import docker.errors
 import docker.types
+import docker.utils
 from docker.models.containers import Container
 
-from lab.common import LABEL_ROLE, LABEL_RUN, NO_HOST_ADDRESS, current_session
+from lab.common import LABEL_ROLE, LABEL_RUN, NO_HOST_ADDRESS, CommandResult, current_session
 from lab.engines import docker_endpoint, ownership
 from lab.engines.base import (
     APP_UID,
@@ -35,6 +37,7 @@ from lab.engines.base import (
     RunIdentity,
     Survey,
     file_writing_command,
+    in_background,
 )
 from lab.engines.docker_network_pool import Kind, NetworkPool, PoolNetwork
 from lab.engines.docker_shared import (
@@ -199,7 +202,7 @@ class DockerEngine:
         if self._pool is not None:   # already inside one: the outer pool serves
             yield
             return
-        pool = NetworkPool(self._create_pool_network, self._remove_pool_network)
+        pool = NetworkPool(self._create_pool_network, self._remove_pool_network, remove_container)
         self._pool = pool
         try:
             yield
@@ -207,12 +210,35 @@ class DockerEngine:
             self._pool = None
             pool.drain()
 
-    def _create_pool_network(self, name: str, kind: Kind) -> str:
+    def _create_pool_network(self, name: str, kind: Kind) -> tuple[str, str | None]:
+        """A pool network and its subnet, configured explicitly: the engine gives fixed addresses
+        (lab.engines.docker_network_pool) only on such a subnet. Without one of the scenario's, the
+        engine picks a free one for a first network, which is then made again with it named."""
         assert self._pool is not None
         identity = RunIdentity(self._pool.run_id, "pool", current_session(), ownership.me().label())
-        internal, subnet = kind
-        return create_network(self.client, name, identity.labels("network"), subnet, driver="bridge",
-                              internal=internal, options=dict(NO_HOST_ADDRESS) if internal else None)
+        internal, subnet, _flavour = kind
+        labels = identity.labels("network")
+        options = dict(NO_HOST_ADDRESS) if internal else None
+        for attempt in range(3):
+            with _engine_call(f"creating network {name}"):
+                network_id = create_network(self.client, name, labels, subnet, driver="bridge",
+                                            internal=internal, options=options)
+                if subnet is not None:
+                    return network_id, subnet
+                network = self.client.networks.get(network_id)
+                picked = ((network.attrs.get("IPAM") or {}).get("Config") or [{}])[0].get("Subnet")
+                network.remove()
+            if not picked:
+                break
+            try:
+                with _engine_call(f"creating network {name}"):
+                    return create_network(self.client, name, labels, picked, driver="bridge",
+                                          internal=internal, options=options), picked
+            except StepFailed as error:   # another process took that subnet meanwhile: again
+                log.debug("pool network %s on %s: %s (attempt %d)", name, picked, error, attempt + 1)
+        with _engine_call(f"creating network {name}"):   # no fixed addresses, hosts still fresh per run
+            return create_network(self.client, name, labels, None, driver="bridge", internal=internal,
+                                  options=options), None
 
     def _remove_pool_network(self, network: PoolNetwork) -> None:
         with _engine_call(f"removing network {network.name}"):
@@ -304,6 +330,10 @@ class DockerLab(ContainerLab):
         self._networks: dict[str, str] = {}         # logical name -> the engine's id
         self._network_names: dict[str, str] = {}    # logical name -> the engine's name
         self._looked_at: set[str] = set()   # containers registered for testinfra (docker-api://)
+        self._leased: dict[str, PoolNetwork] = {}   # logical name -> the pool network it leased
+        self._kept: set[str] = set()        # hosts adopted from (or made for) the pool's kept hosts
+        self._touched: set[str] = set()     # kept hosts something other than a client's exec touched
+        self._execs: dict[str, list[Future[CommandResult]]] = {}   # kept host -> its background execs
 
     def _container(self, host: str) -> Container:
         try:
@@ -324,19 +354,45 @@ class DockerLab(ContainerLab):
         log.debug("network %s (internal=%s, subnet=%s)", name, internal, subnet)
         with _engine_call(f"creating network {name}"):
             if self._pool is not None:   # a grade: a network of the pool, this run's alone until it ends
-                leased = self._pool.lease(self.identity.run_id, internal, subnet)
+                leased = self._pool.lease(self.identity.run_id, internal, subnet, f"{self.identity.scenario}/{name}")
                 self._networks[name], self._network_names[name] = leased.id, leased.name
+                self._leased[name] = leased
                 return
             self._networks[name] = create_network(
                 self.client, self.docker_name(name), self._labels("network"), subnet, driver="bridge",
                 internal=internal, options=dict(NO_HOST_ADDRESS) if internal else None)
 
     def start(self, spec: HostSpec) -> None:
-        """Create and start a container, least privileged, on its networks before it starts."""
+        """Create and start a container, least privileged, on its networks before it starts.
+
+        In a grade (a pool), a ``keep_warm`` host on a pool network is an idle kept host of the same
+        spec when one waits there (no engine call at all), or a new one the pool keeps afterwards;
+        any other host on a pool network gets its fixed address there (docker_network_pool).
+        """
+        network = self._leased.get(spec.networks[0]) if self._pool is not None and len(spec.networks) == 1 else None
+        if network is not None and spec.keep_warm:
+            assert self._pool is not None
+            signature = repr(spec)   # a frozen dataclass of plain values: the whole spec, in order
+            container = self._pool.adopt(self.identity.run_id, network, signature)
+            self._kept.add(spec.name)
+            if container is not None:
+                log.debug("start %s: kept host %s adopted", spec.name, container.name)
+                self._containers[spec.name] = container
+                return
+            pool_identity = RunIdentity(self._pool.run_id, "pool", self.identity.session, self.identity.owner)
+            container = self._create_and_start(
+                spec, f"socklab-{self._pool.run_id}-{secrets.token_hex(3)}-{spec.name}",
+                pool_identity.labels(spec.role), None)
+            self._pool.made_for(self.identity.run_id, network, signature, container)
+            return
+        fixed = self._pool.address_for(network, spec.name) if self._pool is not None and network is not None else None
+        self._create_and_start(spec, self.docker_name(spec.name), self.identity.labels(spec.role), fixed)
+
+    def _create_and_start(self, spec: HostSpec, name: str, labels: dict[str, str], address: str | None) -> Container:
         kwargs: dict[str, object] = {
-            "name": self.docker_name(spec.name),
+            "name": name,
             "hostname": spec.name,
-            "labels": self.identity.labels(spec.role),
+            "labels": labels,
             "detach": True,
             # Least privilege: the programs need no capability at all (port 12000 is unprivileged).
             "cap_drop": ["ALL"],
@@ -366,9 +422,18 @@ class DockerLab(ContainerLab):
         aliases = [spec.name, *spec.aliases]
         if spec.networks:
             primary = spec.networks[0]
+            endpoint: dict[str, object] = {"aliases": aliases}
+            if address:   # a fixed address, and the MAC the engine derives from it (up to v27; set
+                # explicitly, so that a peer's ARP entry for the address stays true on every engine)
+                mac = fixed_mac(address)
+                endpoint["ipv4_address"] = address
+                if docker.utils.version_gte(self.client.api.api_version, "1.44"):
+                    endpoint["mac_address"] = mac
+                else:   # before API 1.44 the engine reads the container's MacAddress
+                    kwargs["mac_address"] = mac
             kwargs["network"] = self._network_name(primary)
             kwargs["networking_config"] = {
-                self._network_name(primary): self.client.api.create_endpoint_config(aliases=aliases)}
+                self._network_name(primary): self.client.api.create_endpoint_config(**endpoint)}
         else:
             kwargs["network_mode"] = "none"
         command = file_writing_command(spec.files, spec.command)
@@ -380,6 +445,7 @@ class DockerLab(ContainerLab):
             for extra in spec.networks[1:]:
                 self.client.networks.get(self._networks[extra]).connect(container, aliases=aliases)
             container.start()
+        return container
 
     def start_all(self, specs: Sequence[HostSpec]) -> None:
         """Start independent containers concurrently (each create/start is a round trip)."""
@@ -391,7 +457,7 @@ class DockerLab(ContainerLab):
             for future in [pool.submit(self.start, spec) for spec in specs]:
                 future.result()
 
-    def testinfra_url(self, host: str) -> str:
+    def _testinfra_url(self, host: str) -> str:
         """A URL testinfra reaches over this engine's API (lab.engines.docker_testinfra)."""
         from lab.engines import docker_testinfra  # testinfra: imported by the runs that look
 
@@ -404,6 +470,7 @@ class DockerLab(ContainerLab):
         from lab.engines import docker_testinfra
 
         for host in hosts:
+            self._touched.add(host)
             container = self._container(host)
             self._looked_at.add(container.id)
             docker_testinfra.register(container)
@@ -412,14 +479,63 @@ class DockerLab(ContainerLab):
     def hosts(self) -> list[str]:
         return list(self._containers)
 
-    def close(self) -> None:
-        """Forget the containers registered for testinfra; exec threads end when teardown removes
+    # ----- what marks a kept host as touched (never handed on) -----------------------------------
+    def exec_background(self, host: str, argv: Sequence[str], *, user: str | None = None
+                        ) -> Future[CommandResult]:
+        """A client's run: in a kept host, remembered (the host waits for the next run only once
+        every one of them has ended)."""
+        pending = in_background(f"exec-{host}", lambda: ContainerLab.exec(self, host, argv, user=user))
+        if host in self._kept:
+            self._execs.setdefault(host, []).append(pending)
+        return pending
+
+    def exec(self, host: str, argv: Sequence[str], *, user: str | None = None) -> CommandResult:
+        self._touched.add(host)   # anything but a client's run (a look, a file): never handed on
+        return super().exec(host, argv, user=user)
+
+    def attach_helper(self, spec: HelperSpec) -> None:
+        self._touched.add(spec.target)
+        super().attach_helper(spec)
+
+    def stop(self, host: str, timeout: int = 3) -> None:
+        self._touched.add(host)
+        super().stop(host, timeout)
+
+    def testinfra_url(self, host: str) -> str:
+        self._touched.add(host)
+        return self._testinfra_url(host)
+
+    def _handed_on(self, failed: bool) -> Callable[[Container], bool]:
+        """Whether a kept host may wait for the next run: the run ended well, nothing but its
+        clients' execs touched it, and every one of those had ended (its process gone)."""
+        names = {id(self._containers[h]): h for h in self._kept if h in self._containers}
+
+        def clean(container: Container) -> bool:
+            host = names.get(id(container))
+            if failed or host is None or host in self._touched:
+                return False
+            return all(f.done() and f.exception() is None for f in self._execs.get(host, []))
+        return clean
+
+    def close(self, failed: bool = False) -> None:
+        """Give kept hosts back to the pool (or remove those that may not wait for the next run);
+        forget the containers registered for testinfra; exec threads end when teardown removes
         their containers."""
+        if self._pool is not None and self._kept:
+            dirty = self._pool.hand_back(self.identity.run_id, self._handed_on(failed))
+            if dirty:
+                with ThreadPoolExecutor(max_workers=min(8, len(dirty))) as pool:
+                    list(pool.map(remove_container, dirty))
         if self._looked_at:
             from lab.engines import docker_testinfra
 
             for container_id in self._looked_at:
                 docker_testinfra.forget(container_id)
+
+
+def fixed_mac(address: str) -> str:
+    """The MAC Docker derived from an IPv4 address up to v27 (02:42 and the address's 4 bytes)."""
+    return "02:42:" + ":".join(f"{int(part):02x}" for part in address.split("."))
 
 
 def _tmpfs_options(path: str) -> str:

@@ -195,7 +195,7 @@ class SwarmEngine:
     def _create_pool_network(self, name: str, kind: Kind) -> str:
         assert self._pool is not None
         identity = RunIdentity(self._pool.run_id, "pool", current_session(), ownership.me().label())
-        internal, subnet = kind
+        internal, subnet, _flavour = kind
         with _manager_call(f"creating network {name}"):
             return create_network(self.client, name, _labels(identity, "network"), subnet, driver="overlay",
                                   attachable=True, internal=internal, scope="swarm")
@@ -572,7 +572,7 @@ class SwarmLab(ContainerLab):
     def hosts(self) -> list[str]:
         return list(self._tasks)
 
-    def close(self) -> None:
+    def close(self, failed: bool = False) -> None:
         for task in self._tasks.values():
             swarm_testinfra.forget(task.container.id)
 

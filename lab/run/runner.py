@@ -154,14 +154,6 @@ def _run_steps(lab: Lab, plan: Plan, record: RunRecord, timings: dict[str, float
     # With a student's program in the run, clients start once the services of the first step are
     # up, with those services' names in their host table (see _service_names).
     later = [i for i in plan.instances if i.role == "client"] if plan.students or plan.host_table else []
-    lab.start_all([_container(i, ("sleep", "infinity"), routed)
-                   for i in plan.instances if (i.role == "client" or i.program == "none") and i not in later]
-                  + [_container(i, i.argv, routed)
-                     for i in plan.instances if i.host in early and i.program != "none"])
-    if later:
-        names = _service_names(lab, plan, early)
-        lab.start_all([_container(i, ("sleep", "infinity"), routed, _host_table(i, names)) for i in later])
-    pause_point("start")
     # The hosts the scenario's probes look at: the engine may get ready for that while the run
     # waits for the services to be ready (the Docker engine opens a shell in each). Not where a
     # student's program runs: a process the engine adds there joins the container's pids cgroup
@@ -169,6 +161,16 @@ def _run_steps(lab: Lab, plan: Plan, record: RunRecord, timings: dict[str, float
     students = {i.host for i in plan.instances if i.student}
     looked_at = {scenario.probes[n].host for step in scenario.steps
                  for n in (*step.probes, *step.between)} - students
+    kept = _may_be_kept(plan, looked_at)
+    lab.start_all([_container(i, ("sleep", "infinity"), routed, keep_warm=i.name in kept)
+                   for i in plan.instances if (i.role == "client" or i.program == "none") and i not in later]
+                  + [_container(i, i.argv, routed)
+                     for i in plan.instances if i.host in early and i.program != "none"])
+    if later:
+        names = _service_names(lab, plan, early)
+        lab.start_all([_container(i, ("sleep", "infinity"), routed, _host_table(i, names), keep_warm=i.name in kept)
+                       for i in later])
+    pause_point("start")
     if looked_at:
         lab.expect_looks(sorted(looked_at & set(lab.hosts())))
     if scenario.subnets:  # the scenario's own subnets and routes, before any program sends
@@ -200,8 +202,22 @@ STUDENT_LIMITS = Limits(cpus=STUDENT_CPUS, memory_bytes=STUDENT_MEMORY_BYTES, pi
                         log_bytes=STUDENT_LOG_BYTES)
 
 
+def _may_be_kept(plan: Plan, looked_at: set[str]) -> set[str]:
+    """The lab's own clients a grade may keep between students (HostSpec.keep_warm): idle hosts
+    that only the execs of the lab's reference clients touch. Not in a lesson with subnets, routes,
+    several networks or a capture, and never a host that is impaired, looked at, forwards, or where
+    a student's program runs: what a student's program touches is made fresh for every run."""
+    scenario = plan.scenario
+    if len(scenario.networks) != 1 or scenario.subnets or plan.capture_hosts:
+        return set()
+    impaired = {i.name for i in plan.impaired}
+    return {i.name for i in plan.instances
+            if i.role == "client" and not i.student and i.program != "none" and not i.forward
+            and i.name not in impaired and i.host not in looked_at}
+
+
 def _container(instance: Instance, command: tuple[str, ...], routed: bool = False,
-               hosts: dict[str, str] | None = None) -> HostSpec:
+               hosts: dict[str, str] | None = None, keep_warm: bool = False) -> HostSpec:
     """A host of the plan; one where a student's program runs gets the student limits.
 
     There the supervisor starts as root with two capabilities, to run the program as another user
@@ -215,7 +231,7 @@ def _container(instance: Instance, command: tuple[str, ...], routed: bool = Fals
     return HostSpec(name=instance.name, image=image, command=command, role=instance.role,
                     networks=instance.networks, sysctls=sysctls, aliases=instance.aliases,
                     limits=STUDENT_LIMITS if instance.student else None, extra_hosts=hosts or {},
-                    node=instance.node,
+                    node=instance.node, keep_warm=keep_warm,
                     **({"user": SUPERVISOR_START_USER, "capabilities": SUPERVISOR_CAPABILITIES}
                        if instance.student else {}))
 

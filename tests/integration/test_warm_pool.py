@@ -1,9 +1,11 @@
-"""A grade's warm networks keep students apart, on the real engine (issue 17).
+"""A grade's warm networks and kept lab hosts keep students apart, on the real engine (issue 17).
 
-Inside Engine.warm_networks a run leases its networks from a pool instead of making its own. Two
-things must hold exactly as with a network per run: two runs at once never meet (each on its own
-network: one's host can neither reach nor name the other's), and the next run on a handed-on
-network meets nothing of the previous one (its container, files, processes, sockets all gone).
+Inside Engine.warm_networks a run leases its networks from a pool instead of making its own, and
+adopts the lab's idle clients a previous run of the same scenario left on them. What must hold
+exactly as with a fresh lab per run: two runs at once never meet (each on its own network: one's
+host can neither reach nor name the other's); the next run on a handed-on network meets nothing of
+the previous one (its container, files, processes, sockets all gone); a kept client is handed on
+only idle (no process of the previous run left in it) and answers the next run's new server.
 """
 from __future__ import annotations
 
@@ -86,8 +88,11 @@ def test_the_next_run_on_a_handed_on_network_meets_nothing_of_the_previous_one(e
             processes = lab.exec("server", ["ps", "-eo", "args"]).stdout
             assert "sleep 1000" not in processes
             assert ":12000" not in lab.exec("server", ["ss", "-lnu"]).stdout
+            # The server's address is fixed on a pool network (kept clients' host tables stay true):
+            # the old server's address is the new one's, and the new server does not answer.
+            assert lab.address("server", "lan") == old_address
             asked = lab.exec("client", ["python3", "-c", ASK, old_address]).stdout
-            assert asked.startswith("NOTHING"), asked   # the old server's address: nobody answers
+            assert asked.startswith("NOTHING"), asked
     assert engine.count_labelled(first.run_id) == (0, 0) and engine.count_labelled(second.run_id) == (0, 0)
     assert not any(engine.client.networks.list(filters={"id": i}) for i in old_network), "the pool removed it"
 
@@ -111,3 +116,70 @@ def test_two_runs_at_once_on_the_pool_cannot_reach_or_name_each_other(engine):
             assert named.rc != 0 and not named.stdout.strip(), named
             # The alias `server` names its own lab's server only.
             assert other.exec("client", ["getent", "hosts", "server"]).stdout.split()[0] == other.address("server", "lan")
+
+
+def server(name: str = "server") -> HostSpec:
+    return host(name, LEAVE_TRACES)
+
+
+def kept_client(table: dict[str, str]) -> HostSpec:
+    return HostSpec(name="client", image=APPS_IMAGE, command=("sleep", "infinity"), role="client",
+                    networks=("lan",), extra_hosts=table, keep_warm=True)
+
+
+def one_run(engine, scenario: str = "kept-test", client_work: str | None = None) -> dict[str, str]:
+    """A run as a grade makes it: a fresh server (the student's), then a kept client that asks it
+    by name; returns what it saw."""
+    seen: dict[str, str] = {}
+    with LabRun(engine, new_run_id(), scenario) as lab:
+        lab.create_network("lan")
+        lab.start(server())
+        wait_bound(lab, "server")
+        seen["server_address"] = lab.address("server", "lan")
+        seen["server_container"] = lab.docker_name("server")
+        lab.start(kept_client({"server": seen["server_address"]}))
+        client = engine.client.containers.get(lab._container("client").id)
+        seen["client_id"], seen["client_labels_run"] = client.id, client.labels["io.socklab.run"]
+        seen["client_processes"] = repr(client.top(ps_args="-o pid,args")["Processes"])
+        seen["asked"] = lab.exec_background("client", ["python3", "-c", ASK, "server"]).result(10).stdout
+        if client_work:   # still running when the run ends: the client may not be handed on
+            lab.exec_background("client", ["sh", "-c", client_work])
+            time.sleep(0.3)
+    return seen
+
+
+def test_a_kept_client_is_handed_on_idle_and_answers_the_next_runs_new_server(engine):
+    if engine.name != "docker":
+        pytest.skip("kept hosts are the Docker engine's")
+    with engine.warm_networks():
+        first = one_run(engine)
+        second = one_run(engine)
+        pool_run = second["client_labels_run"]
+        assert first["asked"].startswith("REPLY") and second["asked"].startswith("REPLY"), (first, second)
+        assert second["client_id"] == first["client_id"], "the second run adopted the kept client"
+        assert second["server_address"] == first["server_address"], "the server's address is fixed"
+        assert not engine.client.containers.list(all=True, filters={"name": first["server_container"]})
+        # Only the kept client's own init and idle command are left in it when it is handed on.
+        assert "ASK" not in second["client_processes"] and "python3" not in second["client_processes"]
+        assert "sleep infinity" in second["client_processes"], second["client_processes"]
+        assert pool_run.startswith("pool-") and engine.count_labelled(pool_run)[0] == 1
+    assert engine.count_labelled(pool_run) == (0, 0), "the grade's end removed the kept client and the network"
+
+
+def test_a_kept_client_still_busy_or_touched_when_its_run_ends_is_removed_not_handed_on(engine):
+    if engine.name != "docker":
+        pytest.skip("kept hosts are the Docker engine's")
+    with engine.warm_networks():
+        busy = one_run(engine, client_work="sleep 30")
+        after_busy = one_run(engine)
+        assert after_busy["client_id"] != busy["client_id"]
+        assert not engine.client.containers.list(all=True, filters={"id": busy["client_id"]}), "removed"
+        with LabRun(engine, new_run_id(), "kept-test") as lab:   # a look inside (an exec): touched
+            lab.create_network("lan")
+            lab.start(server())
+            lab.start(kept_client({"server": lab.address("server", "lan")}))
+            touched = lab._container("client").id
+            assert touched == after_busy["client_id"]
+            lab.exec("client", ["true"])
+        assert one_run(engine)["client_id"] != touched
+        assert not engine.client.containers.list(all=True, filters={"id": touched})

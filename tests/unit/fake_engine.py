@@ -243,7 +243,7 @@ class FakeLab:
     def hosts(self) -> list[str]:
         return list(self.specs)
 
-    def close(self) -> None:
+    def close(self, failed: bool = False) -> None:
         pass
 
 
