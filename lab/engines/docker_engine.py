@@ -39,7 +39,7 @@ from lab.engines.base import (
     file_writing_command,
     in_background,
 )
-from lab.engines.docker_network_pool import Kind, NetworkPool, PoolNetwork
+from lab.engines.docker_network_pool import Kind, NetworkPool, PoolNetwork, WarmNetworks
 from lab.engines.docker_shared import (
     CONNECTION_ERRORS,
     ContainerLab,
@@ -98,14 +98,13 @@ def lost(what: str, error: BaseException) -> EngineLost:
 
 
 
-class DockerEngine:
+class DockerEngine(WarmNetworks):
     """A connected Docker engine; built once and handed to whoever needs it."""
 
     name = "docker"
 
     def __init__(self, client: docker.DockerClient) -> None:
         self.client = client
-        self._pool: NetworkPool | None = None
 
     @classmethod
     def connect(cls, timeout: float = 10) -> DockerEngine:
@@ -196,19 +195,9 @@ class DockerEngine:
     def lab(self, identity: RunIdentity) -> DockerLab:
         return DockerLab(self.client, identity, self._pool)
 
-    @contextmanager
-    def warm_networks(self) -> Iterator[None]:
-        """Runs inside lease their networks from one pool (lab.engines.docker_network_pool)."""
-        if self._pool is not None:   # already inside one: the outer pool serves
-            yield
-            return
-        pool = NetworkPool(self._create_pool_network, self._remove_pool_network, remove_container)
-        self._pool = pool
-        try:
-            yield
-        finally:
-            self._pool = None
-            pool.drain()
+    def _new_pool(self) -> NetworkPool:
+        """Networks and the lab's idle clients kept between a grade's runs (lab.engines.docker_network_pool)."""
+        return NetworkPool(self._create_pool_network, self._remove_pool_network, remove_container)
 
     def _create_pool_network(self, name: str, kind: Kind) -> tuple[str, str | None]:
         """A pool network and its subnet, configured explicitly: the engine gives fixed addresses

@@ -34,7 +34,8 @@ import ipaddress
 import logging
 import secrets
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -197,3 +198,28 @@ class NetworkPool:
             self._remove(network)
         except Exception as error:  # noqa: BLE001 - left for `invoke clean` (it carries the labels)
             log.warning("pool network %s not removed: %s", network.name, error)
+
+
+class WarmNetworks:
+    """Engine.warm_networks for the engines built on this pool (docker, swarm), written once: an
+    engine says how to make its pool (:meth:`_new_pool`); a nested call is served by the outer pool."""
+
+    _pool: NetworkPool | None = None
+
+    def _new_pool(self) -> NetworkPool:
+        raise NotImplementedError
+
+    @contextmanager
+    def warm_networks(self) -> Iterator[None]:
+        """Runs inside lease their networks (and, where the engine keeps hosts, adopt the lab's
+        idle clients) from one pool; everything the pool made is removed on the way out."""
+        if self._pool is not None:   # already inside one: the outer pool serves
+            yield
+            return
+        pool = self._new_pool()
+        self._pool = pool
+        try:
+            yield
+        finally:
+            self._pool = None
+            pool.drain()

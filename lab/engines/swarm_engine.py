@@ -48,7 +48,7 @@ from lab.engines.base import (
     in_background,
 )
 from lab.engines.docker_engine import DockerEngine
-from lab.engines.docker_network_pool import Kind, NetworkPool, PoolNetwork
+from lab.engines.docker_network_pool import Kind, NetworkPool, PoolNetwork, WarmNetworks
 from lab.engines.docker_shared import (
     CONNECTION_ERRORS,
     ContainerLab,
@@ -113,7 +113,7 @@ def _labels(identity: RunIdentity, role: str) -> dict[str, str]:
 
 
 
-class SwarmEngine:
+class SwarmEngine(WarmNetworks):
     """A swarm manager's engine plus every node's engine. Images are built on the manager."""
 
     name = "swarm"
@@ -122,7 +122,6 @@ class SwarmEngine:
         self.manager = manager
         self.swarm = swarm
         self.client = manager.client
-        self._pool: NetworkPool | None = None
 
     @classmethod
     def connect(cls, timeout: float = 10) -> SwarmEngine:
@@ -177,20 +176,11 @@ class SwarmEngine:
     def lab(self, identity: RunIdentity) -> SwarmLab:
         return SwarmLab(self, identity)
 
-    @contextmanager
-    def warm_networks(self) -> Iterator[None]:
-        """Runs inside lease their overlay networks from one pool (lab.engines.docker_network_pool);
-        a run's networks are handed on once teardown saw every task container of the run gone."""
-        if self._pool is not None:
-            yield
-            return
-        pool = NetworkPool(self._create_pool_network, self._remove_pool_network)
-        self._pool = pool
-        try:
-            yield
-        finally:
-            self._pool = None
-            pool.drain()
+    def _new_pool(self) -> NetworkPool:
+        """Overlay networks kept between a grade's runs (lab.engines.docker_network_pool); a run's networks
+        are handed on once teardown saw every task container of the run gone. Hosts are not kept: a
+        service's task is not an idle container a next run could exec in on the same terms."""
+        return NetworkPool(self._create_pool_network, self._remove_pool_network)
 
     def _create_pool_network(self, name: str, kind: Kind) -> str:
         assert self._pool is not None
