@@ -127,14 +127,16 @@ scenario = task(
     "engine": "docker or swarm: swarm spreads the runs over its nodes (default: $SOCKLAB_ENGINE, else docker)",
     "strict": "exit 1 when any run failed or errored (CI grading a push: the exit code is the verdict)",
     "seed": "the seed of the impairments' random choices (default: each scenario's own, the same every time)",
+    "cold": "every run makes and removes its own networks and lab hosts (slower: to compare with the warm pool)",
     "verbose": "show debug logging",
 })
 def grade(c: Context, directory: str, scenarios: str | None = None, jobs: int = 1, report_dir: str = "grades",
-          engine: str | None = None, strict: bool = False, seed: str | None = None, verbose: bool = False) -> None:
+          engine: str | None = None, strict: bool = False, seed: str | None = None, cold: bool = False,
+          verbose: bool = False) -> None:
     """Grade a class: each student's programs through the scenarios, a gradebook and classroom results."""
     _logging(verbose)
     _call("grade", directory, scenarios=scenarios, jobs=jobs, report_dir=report_dir, engine_name=engine,
-          strict=strict, seed=seed)
+          strict=strict, seed=seed, cold=cold)
 
 
 @task(name="all", help={"report-dir": "write each scenario's JSON, JUnit and Markdown here",

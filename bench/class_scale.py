@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """A class graded at scale: the same verdicts one at a time and at full speed, and the cost curve.
 
-1. The same generated class (bench/grade.py's generator) is graded at --jobs 1 and at --jobs N; the
-   two gradebooks (student, scenario, role, outcome, failed checks, seed) are diffed and the diff is
+1. The same generated class (bench/grade.py's generator) is graded one at a time without the warm
+   pool (`invoke grade --cold --jobs 1`: every run makes its own networks and hosts, as a single
+   `invoke scenario` does) and at full speed (warm pool, kept lab clients, --jobs N); the two
+   gradebooks (student, scenario, role, outcome, failed checks, seed) are diffed and the diff is
    printed: it must be empty (speed must never change a verdict).
 2. The curve: classes of --curve sizes (default 20,50,100,200) × 4 scenarios at --jobs N: wall
    time, time per run, the projection to 200 students, the grader's and the containers' peak memory,
@@ -48,11 +50,11 @@ def main() -> None:
         print(f"bare docker CLI, one textbook UDP exchange: {baseline:.2f} s (median of 3; load {load()})")
         if args.verdicts:
             generate_class(work / "same", args.verdicts)
-            one = timed_grade(work / "same", 1, work / "same-1")
+            one = timed_grade(work / "same", 1, work / "same-1", cold=True)
             full = timed_grade(work / "same", args.jobs, work / f"same-{args.jobs}")
             diff = list(difflib.unified_diff(gradebook_lines(work / "same-1"), gradebook_lines(work / f"same-{args.jobs}"),
-                                             f"gradebook --jobs 1", f"gradebook --jobs {args.jobs}"))
-            print(f"\nsame verdicts: {args.verdicts} students, --jobs 1 {one['wall_s']:.1f} s vs --jobs {args.jobs} "
+                                             "gradebook --cold --jobs 1", f"gradebook --jobs {args.jobs}"))
+            print(f"\nsame verdicts: {args.verdicts} students, --cold --jobs 1 {one['wall_s']:.1f} s vs --jobs {args.jobs} "
                   f"{full['wall_s']:.1f} s ({one['runs']} runs, {one['passed']} passed); load {load()}")
             print("diff of the two gradebooks (must be empty):" + ("\n" + "".join(diff) if diff else " (empty)"))
         print(f"\n{'students':>8} {'runs':>5} {'wall s':>8} {'s/run':>6} {'x bare':>7} {'200x4 at this rate':>19} "

@@ -99,7 +99,7 @@ def container_memory(session: str) -> int:
     return total
 
 
-def timed_grade(folder: Path, jobs: int, out: Path) -> dict[str, float]:
+def timed_grade(folder: Path, jobs: int, out: Path, cold: bool = False) -> dict[str, float]:
     session = f"bench-grade-{secrets.token_hex(3)}"
     env = {**os.environ, "SOCKLAB_SESSION": session}
     peak = {"containers": 0}
@@ -113,7 +113,8 @@ def timed_grade(folder: Path, jobs: int, out: Path) -> dict[str, float]:
     sampler = threading.Thread(target=sample, daemon=True)
     started = time.perf_counter()
     child = subprocess.Popen([sys.executable, "-m", "invoke", "grade", str(folder), "--scenarios", SCENARIOS,
-                              "--jobs", str(jobs), "--report-dir", str(out)], cwd=ROOT, env=env,
+                              "--jobs", str(jobs), "--report-dir", str(out), *(["--cold"] if cold else [])],
+                             cwd=ROOT, env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     sampler.start()
     output = child.stdout.read() if child.stdout else ""

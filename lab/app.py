@@ -462,9 +462,10 @@ def shell(host: str, run_id: str | None = None) -> int:
 
 
 def grade(directory: str, scenarios: str | None = None, jobs: int = 1, report_dir: str = "grades",
-          engine_name: str | None = None, strict: bool = False, seed: int | str | None = None) -> int:
+          engine_name: str | None = None, strict: bool = False, seed: int | str | None = None,
+          cold: bool = False) -> int:
     """Every student's programs through the scenarios that take them; gradebook and classroom files."""
     from lab.grading import grade as grading
 
     with _sigterm_as_interrupt():
-        return grading.grade(directory, scenarios, jobs, report_dir, engine_name, strict, seed)
+        return grading.grade(directory, scenarios, jobs, report_dir, engine_name, strict, seed, cold)

@@ -15,6 +15,7 @@ import secrets
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -118,13 +119,16 @@ def plan_jobs(students: list[submission.StudentFolder], scenarios: dict[str, dic
 
 
 def grade(directory: str, scenarios: str | None = None, jobs: int = 1, report_dir: str = "grades",
-          engine_name: str | None = None, strict: bool = False, seed: int | str | None = None) -> int:
+          engine_name: str | None = None, strict: bool = False, seed: int | str | None = None,
+          cold: bool = False) -> int:
     """Grade a class; 0 when every student was graded, 3 when a run met an environment problem.
 
     ``strict`` (CI grading one push): 1 when any run failed or errored, so the grader's own exit
     code is the verdict and nothing has to read the gradebook back.
     ``seed`` (--seed N): the seed of every run's impairments; by default each scenario's own
     (lab.scenario.plan.default_seed), so the same program always meets the same losses.
+    ``cold`` (--cold): no warm pool, every run makes its own networks and lab hosts, as a single
+    `invoke scenario` does: slower, and the baseline the warm pool's verdicts are compared with.
     """
     from lab.engines import images
     from lab.scenario.parameters import parse_seed
@@ -157,8 +161,9 @@ def grade(directory: str, scenarios: str | None = None, jobs: int = 1, report_di
     futures: list[Future] = []
     try:
         # What is the same for every student is paid once per grade: the runs lease their networks
-        # from one pool (one run at a time on each, handed on once its hosts are all removed).
-        with progress, engine.warm_networks():
+        # from one pool (one run at a time on each, handed on once its hosts are all removed), and
+        # adopt the lab's idle clients kept there (lab.engines.docker_network_pool).
+        with progress, nullcontext() if cold else engine.warm_networks():
             for student, own in planned.items():
                 for job in own:
                     future = pool.submit(_run_job, engine, job, seed)
