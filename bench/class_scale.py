@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from grade import SCENARIOS, bare_docker_run, generate_class, timed_grade
+from grade import SCENARIOS, bare_docker_run, cpu_line, generate_class, timed_grade
 
 TARGET_S = 300.0   # 200 students × 4 scenarios in 5 minutes
 
@@ -70,6 +70,7 @@ def main() -> None:
                   f"{projected:>12.0f} s {'ok' if projected <= TARGET_S else 'over':>5} {figures['grader_mib']:>10.0f} "
                   f"{figures['containers_mib']:>14.0f} {figures['passed']:>6} {figures['errors']:>6}  {load()}",
                   flush=True)
+            print(f"{'':>8} {cpu_line(figures)}", flush=True)
             shutil.rmtree(folder, ignore_errors=True)
             del started
     finally:

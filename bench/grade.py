@@ -99,7 +99,34 @@ def container_memory(session: str) -> int:
     return total
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_s() -> float:
+    """CPU seconds the whole machine has spent busy since boot (all cores; /proc/stat)."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq = (int(x) for x in fields[:7])
+    return (user + nice + system + irq + softirq) / CLOCK_TICKS
+
+
+def process_cpu_s(*names: str) -> float:
+    """CPU seconds spent so far by the processes with these command names (dockerd, containerd)."""
+    total = 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        name, rest = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2:].split()
+        if name in names:
+            total += int(rest[11]) + int(rest[12])   # utime, stime
+    return total / CLOCK_TICKS
+
+
 def timed_grade(folder: Path, jobs: int, out: Path, cold: bool = False) -> dict[str, float]:
+    """One `invoke grade` as a child: wall time, memory peaks, and where the machine's CPU went
+    meanwhile (dockerd, containerd, the grader; the rest: shims, runc, the containers' programs,
+    the kernel). Other work on the machine counts in the rest: read it with the load average."""
     session = f"bench-grade-{secrets.token_hex(3)}"
     env = {**os.environ, "SOCKLAB_SESSION": session}
     peak = {"containers": 0}
@@ -111,6 +138,7 @@ def timed_grade(folder: Path, jobs: int, out: Path, cold: bool = False) -> dict[
             stop.wait(0.5)
 
     sampler = threading.Thread(target=sample, daemon=True)
+    busy, engine = machine_busy_s(), {n: process_cpu_s(n) for n in ("dockerd", "containerd")}
     started = time.perf_counter()
     child = subprocess.Popen([sys.executable, "-m", "invoke", "grade", str(folder), "--scenarios", SCENARIOS,
                               "--jobs", str(jobs), "--report-dir", str(out), *(["--cold"] if cold else [])],
@@ -120,6 +148,8 @@ def timed_grade(folder: Path, jobs: int, out: Path, cold: bool = False) -> dict[
     output = child.stdout.read() if child.stdout else ""
     _, status, usage = os.wait4(child.pid, 0)
     wall = time.perf_counter() - started
+    busy = machine_busy_s() - busy
+    engine = {n: process_cpu_s(n) - before for n, before in engine.items()}
     stop.set()
     sampler.join()
     code = os.waitstatus_to_exitcode(status)
@@ -130,7 +160,21 @@ def timed_grade(folder: Path, jobs: int, out: Path, cold: bool = False) -> dict[
     return {"wall_s": wall, "grader_mib": usage.ru_maxrss / 1024, "containers_mib": peak["containers"] / 2**20,
             "runs": sum(r["outcome"] in ("passed", "failed") for r in rows),
             "passed": sum(r["outcome"] == "passed" for r in rows),
-            "errors": sum(r["outcome"] == "error" for r in rows)}
+            "errors": sum(r["outcome"] == "error" for r in rows),
+            "cpu_busy_s": busy, "cpu_dockerd_s": engine["dockerd"], "cpu_containerd_s": engine["containerd"],
+            "cpu_grader_s": usage.ru_utime + usage.ru_stime}
+
+
+def cpu_line(figures: dict[str, float]) -> str:
+    """Where the machine's CPU went during a grade, per run: the engine's daemons, the grader, the
+    rest (shims, runc, the containers' programs, the kernel, and any other work on the machine)."""
+    runs = max(1, figures["runs"])
+    rest = figures["cpu_busy_s"] - figures["cpu_dockerd_s"] - figures["cpu_containerd_s"] - figures["cpu_grader_s"]
+    capacity = figures["wall_s"] * (os.cpu_count() or 1)
+    return (f"CPU per run {figures['cpu_busy_s'] / runs:.2f} s ({100 * figures['cpu_busy_s'] / capacity:.0f}% of "
+            f"{os.cpu_count()} cores busy): dockerd {figures['cpu_dockerd_s'] / runs:.2f}, containerd "
+            f"{figures['cpu_containerd_s'] / runs:.2f}, grader {figures['cpu_grader_s'] / runs:.2f}, rest "
+            f"(shims, runc, the containers' programs, kernel) {rest / runs:.2f}")
 
 
 def bare_docker_run() -> float:
@@ -182,6 +226,7 @@ def main() -> None:
                   f"{per_run / baseline:>7.2f} {first / figures['wall_s']:>8.2f} {figures['grader_mib']:>10.0f} "
                   f"{figures['containers_mib']:>14.0f} {figures['passed']:>6} {figures['errors']:>6} "
                   f"{os.getloadavg()[0]:>5.1f}", flush=True)
+            print(f"     {cpu_line(figures)}", flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 from echo_baseline import ROOT, USER_ENV, bare_docker_exchange, socklab_scenario
-from grade import generate_class, timed_grade
+from grade import cpu_line, generate_class, timed_grade
 from udp_echo_vs_docker import RETRYING_CLIENT
 
 
@@ -46,6 +46,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--students", type=int, default=20)
+    parser.add_argument("--jobs", type=int, default=8, help="the grade's --jobs (runs wait on events: more than the cores)")
     args = parser.parse_args()
     rows: list[tuple[str, str, str, str, str]] = []
     print(f"load average at start: {load()} on {os.cpu_count()} cores")
@@ -65,9 +66,9 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="socklab-bench-targets-"))
     try:
         generate_class(work / "class", args.students)
-        figures = timed_grade(work / "class", 4, work / "grades")
+        figures = timed_grade(work / "class", args.jobs, work / "grades")
         per_run = figures["wall_s"] / max(1, figures["runs"])
-        rows.append((f"grade {args.students} students x 4 at --jobs 4",
+        rows.append((f"grade {args.students} students x 4 at --jobs {args.jobs}",
                      f"{figures['wall_s']:.1f} s, {per_run:.2f} s/run, grader {figures['grader_mib']:.0f} MiB, "
                      f"containers {figures['containers_mib']:.0f} MiB",
                      f"{per_run * 800:.0f} s for 200x4", "<= 300 s", load()))
@@ -78,6 +79,7 @@ def main() -> None:
     print(f"\n{'target':<{width}}  {'measured':<24} {'figure':>18} {'aim':>9}  load (1/5/15)")
     for name, measured, figure, aim, at in rows:
         print(f"{name:<{width}}  {measured:<24} {figure:>18} {aim:>9}  {at}")
+    print(f"\nthe grade's {cpu_line(figures)}")
     print("\nwhere a graded run's time goes (bench/phases.py, one textbook UDPServer.py on udp-echo):", flush=True)
     subprocess.run([sys.executable, str(ROOT / "bench/phases.py"), "--runs", "3", "--what", "student"], cwd=ROOT,
                    env=USER_ENV)
