@@ -9,7 +9,14 @@ import sys
 
 from invoke import Collection, Context, Exit, task
 
-from lab import catalog
+# invoke turns Python's bytecode cache off (its --write-pyc, off by default, keeps tasks.pyc out of
+# the project), so every `invoke scenario` compiled lab/ again from source: about 0.1 s of CPU per
+# run that a plain `python` pays once. tasks.py itself is compiled already; from here on the lab's
+# modules are cached as usual, unless the user asked for no cache (PYTHONDONTWRITEBYTECODE, -B).
+if not (os.environ.get("PYTHONDONTWRITEBYTECODE") or sys.flags.dont_write_bytecode):
+    sys.dont_write_bytecode = False
+
+from lab import catalog  # noqa: E402
 from lab.errors import LabError
 from lab.scenario.model import RESERVED_PARAMETER_NAMES
 

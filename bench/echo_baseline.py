@@ -22,7 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 APPS = f"socklab/apps:{os.environ.get('SOCKLAB_IMAGE_TAG') or 'latest'}"
 PROGRAMS = "/opt/socklab/programs"
 # As on a user's machine, Python caches bytecode: a sandbox's PYTHONDONTWRITEBYTECODE would make
-# every run compile lab/ again (about 70 ms of CPU), which no user pays after the first run.
+# every run compile lab/ again (about 70 ms of CPU), which no user pays after the first run (invoke
+# turns the cache off; tasks.py turns it back on for lab/).
 USER_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 

@@ -44,7 +44,6 @@ from lab.scenario.languages import LANGUAGES
 from lab.scenario.plan import IMPAIR_BACKENDS, Plan, build_plan
 from lab.scenario.lang_trace import DEFAULT_LANG, check_lang, parse_lang
 from lab.scenario.model import StudentProgram
-from lab.run.lang_trace import reference_programs, run_in_language
 from lab.scenario_run import run_scenario
 from lab.run.runner import new_run_id
 
@@ -133,7 +132,11 @@ def run(name: str, overrides: dict[str, Any], impair_backend: str = "auto", seed
                       students=students, place=place)   # bad input stops here
     feasibility.check(plan)                # ... and here
     check_lang(plan, language)             # ... and here
-    references = reference_programs(language) if language != DEFAULT_LANG else {}   # ... and here
+    references: dict[str, StudentProgram] = {}
+    if language != DEFAULT_LANG:   # the textbook's C/Java programs: only `--lang` imports their runner
+        from lab.run.lang_trace import reference_programs
+
+        references = reference_programs(language)   # ... and here
     directory = _report_directory(report_dir)
     engine = engines.connect(engine_name)
     check_placement(engine, plan.placement, explicit=bool(place))
@@ -182,6 +185,7 @@ def _beside_language(engine: Engine, plan: Plan, language: str, references: dict
     True when every one of them was traced making calls (the run's own checks judge Python's).
     """
     from lab.observe.lang_trace import beside, language_api_trace
+    from lab.run.lang_trace import run_in_language
 
     title = LANGUAGES[language].title
     progress(f"the textbook's {title} programs in the same hosts")

@@ -19,7 +19,6 @@ from __future__ import annotations
 from lab.checks import api_trace, backlog, capture, echo, impaired_links, no_server, routed  # noqa: F401
 from lab.checks.opening import judge, opening_checks
 from lab.checks.registry import REGISTRY, CheckResult, observed_hosts, validate_spec
-from lab.checks.student import run_student_checks
 from lab.observe.observation import Observation, observe
 from lab.run.record import RunRecord
 
@@ -34,7 +33,9 @@ def run_checks(record: RunRecord, seen: Observation | None = None) -> list[Check
     student's program in a role, lab.checks.student judges what the lab can observe of it instead.
     """
     seen = seen if seen is not None else observe(record)
-    if record.plan.students:
+    if record.plan.students:   # imported here: a run of the lab's own programs never needs it
+        from lab.checks.student import run_student_checks
+
         return run_student_checks(record, seen)
     results = opening_checks(record, seen)
     for spec in record.plan.scenario.checks:

@@ -6,13 +6,20 @@ those; `text` drops them (tab and newline stay) before ElementTree or `escape` s
 """
 from __future__ import annotations
 
+import functools
 import re
 from xml.sax.saxutils import escape as _sax_escape
 
 from lab.escaping.text import readable
 
 # What XML 1.0 allows besides tab, newline, CR: U+0020..U+D7FF, U+E000..U+FFFD, U+10000 up.
-_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_NOT_XML = "[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
+
+
+@functools.cache
+def _not_xml() -> re.Pattern[str]:
+    """Compiled when first needed (about 5 ms): a run that writes no XML does not pay for it."""
+    return re.compile(_NOT_XML)
 
 
 def text(value: object) -> str:
@@ -21,7 +28,7 @@ def text(value: object) -> str:
     >>> text("ok\\x00\\x1b[1mbold\\x1b[0m\\ufffe")
     'okbold'
     """
-    return _NOT_XML.sub("", readable(str(value)))
+    return _not_xml().sub("", readable(str(value)))
 
 
 def escape(value: object) -> str:

@@ -9,8 +9,6 @@ from typing import Any
 
 from lab.errors import BadInput, ReportError
 from lab.report.document import json_text
-from lab.report.junit import junit_xml
-from lab.report.markdown import markdown
 from lab.run.record import RunRecord
 
 
@@ -45,7 +43,11 @@ def write_reports(document: dict[str, Any], directory: Path, files: dict[str, st
     (artifacts by name, e.g. the sequence chart's SVG from lab.report.capture.artifact_files),
     and last NAME.html, which embeds the artefacts already there (chart, plots).
     """
+    # Imported here, not at the top: a run without --report-dir writes no file (start-up is part of
+    # every run's time, bench/udp_echo_vs_docker.py).
     from lab.report import html as html_report
+    from lab.report.junit import junit_xml
+    from lab.report.markdown import markdown
 
     name = document["scenario"]
     paths = [directory / f"{name}.json", directory / f"{name}.junit.xml", directory / f"{name}.md"]
