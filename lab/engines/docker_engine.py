@@ -26,8 +26,9 @@ import docker.types
 import docker.utils
 from docker.models.containers import Container
 
-from lab.common import LABEL_ROLE, LABEL_RUN, NO_HOST_ADDRESS, CommandResult, current_session
+from lab.common import APPS_IMAGE, LABEL_ROLE, LABEL_RUN, NO_HOST_ADDRESS, CommandResult, current_session
 from lab.engines import docker_endpoint, ownership
+from lab.engines.docker_agent import AGENT_ARGV, AgentChannel, for_agent
 from lab.engines.base import (
     APP_UID,
     HelperSpec,
@@ -197,7 +198,7 @@ class DockerEngine(WarmNetworks):
 
     def _new_pool(self) -> NetworkPool:
         """Networks and the lab's idle clients kept between a grade's runs (lab.engines.docker_network_pool)."""
-        return NetworkPool(self._create_pool_network, self._remove_pool_network, remove_container)
+        return NetworkPool(self._create_pool_network, self._remove_pool_network, remove_kept_host)
 
     def _create_pool_network(self, name: str, kind: Kind) -> tuple[str, str | None]:
         """A pool network and its subnet, configured explicitly: the engine gives fixed addresses
@@ -369,15 +370,21 @@ class DockerLab(ContainerLab):
                 self._containers[spec.name] = container
                 return
             pool_identity = RunIdentity(self._pool.run_id, "pool", self.identity.session, self.identity.owner)
+            # An idle lab client of the apps image runs the client agent instead of sleeping: the
+            # runs' client programs are then forked by it, not exec'd (lab.engines.docker_agent).
+            agent = spec.image == APPS_IMAGE and spec.command == ("sleep", "infinity")
             container = self._create_and_start(
                 spec, f"socklab-{self._pool.run_id}-{secrets.token_hex(3)}-{spec.name}",
-                pool_identity.labels(spec.role), None)
+                pool_identity.labels(spec.role), None, command=AGENT_ARGV if agent else None)
             self._pool.made_for(self.identity.run_id, network, signature, container)
+            if agent:
+                _attach_agent(container)
             return
         fixed = self._pool.address_for(network, spec.name) if self._pool is not None and network is not None else None
         self._create_and_start(spec, self.docker_name(spec.name), self.identity.labels(spec.role), fixed)
 
-    def _create_and_start(self, spec: HostSpec, name: str, labels: dict[str, str], address: str | None) -> Container:
+    def _create_and_start(self, spec: HostSpec, name: str, labels: dict[str, str], address: str | None,
+                          command: tuple[str, ...] | None = None) -> Container:
         kwargs: dict[str, object] = {
             "name": name,
             "hostname": spec.name,
@@ -425,8 +432,10 @@ class DockerLab(ContainerLab):
                 self._network_name(primary): self.client.api.create_endpoint_config(**endpoint)}
         else:
             kwargs["network_mode"] = "none"
-        command = file_writing_command(spec.files, spec.command)
-        log.debug("start %s (%s, role %s): %s", spec.name, spec.image, spec.role, " ".join(spec.command))
+        if command is not None:   # the client agent: it reads its requests on stdin
+            kwargs["stdin_open"] = True
+        command = file_writing_command(spec.files, command or spec.command)
+        log.debug("start %s (%s, role %s): %s", spec.name, spec.image, spec.role, " ".join(command))
         with _engine_call(f"starting {spec.name}"):
             container = self.client.containers.create(spec.image, list(command),
                                                       **{k: v for k, v in kwargs.items() if v is not None})
@@ -473,7 +482,11 @@ class DockerLab(ContainerLab):
                         ) -> Future[CommandResult]:
         """A client's run: in a kept host, remembered (the host waits for the next run only once
         every one of them has ended)."""
-        pending = in_background(f"exec-{host}", lambda: ContainerLab.exec(self, host, argv, user=user))
+        agent = _agents.get(self._container(host).id) if host in self._kept and not user and for_agent(argv) else None
+        if agent is not None:
+            pending = in_background(f"exec-{host}", lambda: agent.run(argv))
+        else:
+            pending = in_background(f"exec-{host}", lambda: ContainerLab.exec(self, host, argv, user=user))
         if host in self._kept:
             self._execs.setdefault(host, []).append(pending)
         return pending
@@ -514,12 +527,33 @@ class DockerLab(ContainerLab):
             dirty = self._pool.hand_back(self.identity.run_id, self._handed_on(failed))
             if dirty:
                 with ThreadPoolExecutor(max_workers=min(8, len(dirty))) as pool:
-                    list(pool.map(remove_container, dirty))
+                    list(pool.map(remove_kept_host, dirty))
         if self._looked_at:
             from lab.engines import docker_testinfra
 
             for container_id in self._looked_at:
                 docker_testinfra.forget(container_id)
+
+
+# A kept host's agent channel, by container id (lab.engines.docker_agent): made when the host is
+# created, closed when it is removed; the runs that adopt the host find it here.
+_agents: dict[str, AgentChannel] = {}
+
+
+def _attach_agent(container: Container) -> None:
+    """Attach to a new kept host's agent; without a channel its client runs are ordinary execs."""
+    try:
+        _agents[container.id] = AgentChannel(container)
+    except (docker.errors.DockerException, *CONNECTION_ERRORS, OSError) as error:
+        log.warning("no agent channel to %s (its clients run by exec): %s", container.name, short_error(error))
+
+
+def remove_kept_host(container: Container) -> None:
+    """Close a kept host's agent channel, then remove it."""
+    agent = _agents.pop(container.id, None)
+    if agent is not None:
+        agent.close()
+    remove_container(container)
 
 
 def fixed_mac(address: str) -> str:

@@ -127,7 +127,7 @@ def kept_client(table: dict[str, str]) -> HostSpec:
                     networks=("lan",), extra_hosts=table, keep_warm=True)
 
 
-def one_run(engine, scenario: str = "kept-test", client_work: str | None = None) -> dict[str, str]:
+def one_run(engine, scenario: str = "kept-test", client_work: str | None = None) -> dict:
     """A run as a grade makes it: a fresh server (the student's), then a kept client that asks it
     by name; returns what it saw."""
     seen: dict[str, str] = {}
@@ -140,7 +140,7 @@ def one_run(engine, scenario: str = "kept-test", client_work: str | None = None)
         lab.start(kept_client({"server": seen["server_address"]}))
         client = engine.client.containers.get(lab._container("client").id)
         seen["client_id"], seen["client_labels_run"] = client.id, client.labels["io.socklab.run"]
-        seen["client_processes"] = repr(client.top(ps_args="-o pid,args")["Processes"])
+        seen["client_processes"] = [args for _pid, args in client.top(ps_args="-o pid,args")["Processes"]]
         seen["asked"] = lab.exec_background("client", ["python3", "-c", ASK, "server"]).result(10).stdout
         if client_work:   # still running when the run ends: the client may not be handed on
             lab.exec_background("client", ["sh", "-c", client_work])
@@ -159,9 +159,10 @@ def test_a_kept_client_is_handed_on_idle_and_answers_the_next_runs_new_server(en
         assert second["client_id"] == first["client_id"], "the second run adopted the kept client"
         assert second["server_address"] == first["server_address"], "the server's address is fixed"
         assert not engine.client.containers.list(all=True, filters={"name": first["server_container"]})
-        # Only the kept client's own init and idle command are left in it when it is handed on.
-        assert "ASK" not in second["client_processes"] and "python3" not in second["client_processes"]
-        assert "sleep infinity" in second["client_processes"], second["client_processes"]
+        # Only the kept client's own init and its agent (its command) are left in it when handed on.
+        processes = second["client_processes"]
+        assert len(processes) == 2 and all(p.endswith("/opt/socklab/programs/client_agent.py") for p in processes), \
+            processes   # docker-init and the agent it started
         assert pool_run.startswith("pool-") and engine.count_labelled(pool_run)[0] == 1
     assert engine.count_labelled(pool_run) == (0, 0), "the grade's end removed the kept client and the network"
 
@@ -183,3 +184,50 @@ def test_a_kept_client_still_busy_or_touched_when_its_run_ends_is_removed_not_ha
             lab.exec("client", ["true"])
         assert one_run(engine)["client_id"] != touched
         assert not engine.client.containers.list(all=True, filters={"id": touched})
+
+
+CLIENT = "/opt/socklab/programs/udp_client.py"
+
+
+def test_a_kept_clients_agent_runs_a_lab_client_as_an_exec_would(engine):
+    """The agent forks the lab's client program instead of the engine exec'ing it: the same exit
+    status, output and errors, and anything that is not a lab client program still goes by exec."""
+    if engine.name != "docker":
+        pytest.skip("kept hosts are the Docker engine's")
+    from lab.engines import docker_engine
+
+    with engine.warm_networks(), LabRun(engine, new_run_id(), "kept-test") as lab:
+        lab.create_network("lan")
+        lab.start(server())
+        wait_bound(lab, "server")
+        address = lab.address("server", "lan")
+        lab.start(kept_client({"server": address}))
+        assert lab._container("client").id in docker_engine._agents, "the kept client runs the agent"
+        other = HostSpec(name="plain", image=APPS_IMAGE, command=("sleep", "infinity"), role="client",
+                         networks=("lan",), extra_hosts={"server": address})
+        lab.start(other)
+        for argv in ([CLIENT, "--help"], [CLIENT, "--no-such-option"],
+                     [CLIENT, "--host", "server", "--message", "hi", "--timeout", "2", "--name", "x"],
+                     [CLIENT, "--host", "nowhere.invalid", "--timeout", "0.2", "--name", "x"]):
+            by_agent = lab.exec_background("client", ["python3", *argv]).result(20)
+            by_exec = lab.exec_background("plain", ["python3", *argv]).result(20)
+            assert by_agent.rc == by_exec.rc, (argv, by_agent, by_exec)
+            assert strip_times(by_agent.stdout) == strip_times(by_exec.stdout), argv
+            assert by_agent.stderr == by_exec.stderr, argv
+        assert "LEFT" in lab.exec_background("client", ["sh", "-c", "echo LEFT"]).result(20).stdout   # by exec
+
+
+def strip_times(events: str) -> str:
+    """The events without what differs between any two runs (times, round trips, ports)."""
+    import json
+
+    kept = []
+    for line in events.splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            kept.append(line)
+            continue
+        kept.append(json.dumps({k: v for k, v in event.items()
+                                if k not in ("t", "rtt_ms", "local", "waited_ms", "runnable_ms")}, sort_keys=True))
+    return "\n".join(kept)
