@@ -41,7 +41,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--verdicts", type=int, default=8, help="students graded at --jobs 1 and --jobs N (0: skip)")
     parser.add_argument("--curve", default="20,50,100,200")
-    parser.add_argument("--jobs", type=int, default=4)
+    parser.add_argument("--jobs", type=int, default=8)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="socklab-bench-scale-"))
     print(f"load average at start: {load()} on {os.cpu_count()} cores; scenarios {SCENARIOS}")
