@@ -510,10 +510,10 @@ class DockerLab(ContainerLab):
     def _handed_on(self, failed: bool) -> Callable[[Container], bool]:
         """Whether a kept host may wait for the next run: the run ended well, nothing but its
         clients' execs touched it, and every one of those had ended (its process gone)."""
-        names = {id(self._containers[h]): h for h in self._kept if h in self._containers}
+        names = {self._containers[h].id: h for h in self._kept if h in self._containers}
 
         def clean(container: Container) -> bool:
-            host = names.get(id(container))
+            host = names.get(container.id)
             if failed or host is None or host in self._touched:
                 return False
             return all(f.done() and f.exception() is None for f in self._execs.get(host, []))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 
 from tests.programs.test_socket_programs import LOOPBACK, PROGRAMS, command, only, parse_events
 from tests.programs.test_socket_programs import start_server  # noqa: F401 - the fixture
