@@ -9,6 +9,7 @@ udp-echo. Deselect with ``-m "not repeat_grades"`` (about ten minutes on a busy 
 from __future__ import annotations
 
 import csv
+import difflib
 import json
 import os
 import shutil
@@ -52,6 +53,28 @@ def _lost_runs(out: Path) -> dict[str, str]:
     return lost
 
 
+def _difference(tmp_path: Path, attempt: int, first: str, other: str) -> str:
+    """What grade ``attempt`` changed against grade 1: the gradebook's diff, then each changed run's
+    checks with their details in both grades (or its error), so a failure says which check moved."""
+    lines = [f"grade {attempt + 1} against grade 1:"]
+    lines += difflib.unified_diff(first.splitlines(), other.splitlines(), "grade 1", f"grade {attempt + 1}",
+                                  lineterm="")
+    before = {(r["student"], r["scenario"], r["role"]): r for r in csv.DictReader(first.splitlines())}
+    for row in csv.DictReader(other.splitlines()):
+        key = (row["student"], row["scenario"], row["role"])
+        if before.get(key) == row:
+            continue
+        for grade, label in ((0, "grade 1"), (attempt, f"grade {attempt + 1}")):
+            report = tmp_path / f"grades-{grade}" / key[0] / f"{key[1]}.{key[2]}.json"
+            if not report.is_file():
+                lines.append(f"  {label} {'/'.join(key)}: no report ({row['failed_checks'] or row['outcome']})")
+                continue
+            for check in json.loads(report.read_text())["checks"]:
+                lines.append(f"  {label} {'/'.join(key)}: {'ok ' if check['passed'] else 'NOT'} "
+                             f"{check['name']}: {check['detail'][:300]}")
+    return "\n".join(lines)
+
+
 def _busy_loops(count: int) -> list[subprocess.Popen]:
     return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
 
@@ -86,7 +109,9 @@ def test_the_same_class_graded_ten_times_and_under_load_gets_the_same_gradebook(
         table.append(f"| {name} | {load} | {took} | {same} | "
                      + "; ".join(f"{s}: {v}" for s, v in lost.items()) + " |")
     print("\n" + "\n".join(table) + "\n\n" + gradebooks[0])
-    assert all(text == gradebooks[0] for text in gradebooks), "\n".join(table)
+    differences = [_difference(tmp_path, attempt, gradebooks[0], text)
+                   for attempt, text in enumerate(gradebooks) if text != gradebooks[0]]
+    assert not differences, "\n".join(table) + "\n\n" + "\n\n".join(differences)
     assert {(r["student"], r["scenario"], r["role"]): r["outcome"] for r in first} == EXPECTED, gradebooks[0]
     seeds = {r["scenario"]: r["seed"] for r in first if r["outcome"] != "not-applicable"}
     assert seeds == {"udp-loss": str(default_seed("udp-loss")), "udp-echo": ""}
