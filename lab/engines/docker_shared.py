@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future
 from contextlib import AbstractContextManager
@@ -167,7 +168,7 @@ class ContainerLab:
         """Run a command in a running container; stdout and stderr kept apart."""
         container = self._container(host)
         with self._call(host, f"exec in {host}"):
-            rc, (out, err) = container.exec_run(list(argv), demux=True, user=user or "")
+            rc, (out, err) = exec_run(container, argv, user=user or "")
         result = command_result(rc, out, err)
         log.debug("exec in %s: %s -> rc %s %s", host, " ".join(argv), result.rc, result.stderr.strip()[:200])
         return result
@@ -245,6 +246,53 @@ class ContainerLab:
     def _network_name(self, logical: str) -> str:
         """The engine's name of a network of this run: its own, or one leased from a grade's pool."""
         return self._network_names.get(logical) or self.docker_name(logical)
+
+
+#: how long an exec whose output has ended may take to have its exit status recorded by the engine
+EXIT_STATUS_WAIT_S = 10.0
+
+
+def exec_run(container: Container, argv: Sequence[str], *, user: str = ""
+             ) -> tuple[int | None, tuple[bytes | None, bytes | None]]:
+    """``Container.exec_run(demux=True)``, whose exit status is the command's own.
+
+    Why not the SDK's: the engine ends an exec's output stream when the command's stdout and stderr
+    close, and records its exit status when the runtime reports the exit; the two arrive in either
+    order. The SDK inspects the exec once, right after the stream ends, and may read ``ExitCode:
+    null`` while the engine still has the exec running. A supervised run whose status reads as
+    missing loses its supervisor's end (lab.run.supervision.checked_against_engine), and the same
+    program would get another verdict. So the status is read again until the engine has it (see
+    exit_status)."""
+    api = container.client.api
+    exec_id = api.exec_create(container.id, list(argv), stdout=True, stderr=True, user=user)["Id"]
+    out, err = api.exec_start(exec_id, demux=True)
+    return exit_status(api.exec_inspect, exec_id), (out, err)
+
+
+def exit_status(inspect: Callable[[str], Mapping[str, Any]], exec_id: str,
+                wait_s: float = EXIT_STATUS_WAIT_S) -> int | None:
+    """An ended exec's exit status, once the engine has recorded it; None if it has not within
+    ``wait_s`` (logged). The engine has no event to await for one exec's end that its inspect
+    would not also show, and the status normally is there at the first look: the next looks are
+    spaced 2 ms, doubling up to 100 ms.
+
+    >>> looks = iter([{"Running": True, "ExitCode": None}, {"Running": False, "ExitCode": 3}])
+    >>> exit_status(lambda _id: next(looks), "e1")
+    3
+    >>> exit_status(lambda _id: {"Running": True, "ExitCode": None}, "e2", wait_s=0.01) is None
+    True
+    """
+    pause, give_up = 0.002, time.monotonic() + wait_s
+    while True:
+        state = inspect(exec_id)
+        if not state.get("Running") and state.get("ExitCode") is not None:
+            return int(state["ExitCode"])
+        if time.monotonic() >= give_up:
+            log.warning("exec %s: its output ended %.0f s ago and the engine still records no exit status "
+                        "(running: %s)", exec_id[:12], wait_s, state.get("Running"))
+            return None
+        time.sleep(pause)
+        pause = min(pause * 2, 0.1)
 
 
 def command_result(rc: int | None, out: bytes | None, err: bytes | None) -> CommandResult:

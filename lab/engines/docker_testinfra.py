@@ -23,6 +23,7 @@ from testinfra.backend import base
 
 from lab.engines.base import in_background
 from lab.engines.attached_shell import AttachedShell, ShellClosed
+from lab.engines.docker_shared import exec_run
 
 if TYPE_CHECKING:
     from docker.models.containers import Container
@@ -95,7 +96,7 @@ class DockerApiBackend(base.BaseBackend):
                 return self.result(status, self.encode(cmd), stdout, stderr)
             except ShellClosed as error:
                 log.debug("shell in %s closed (%s): one exec for this command", container.name, error)
-        rc, (stdout, stderr) = container.exec_run(["/bin/sh", "-c", cmd], demux=True, user=self.user or "")
+        rc, (stdout, stderr) = exec_run(container, ["/bin/sh", "-c", cmd], user=self.user or "")
         return self.result(int(rc if rc is not None else -1), self.encode(cmd), stdout or b"", stderr or b"")
 
 

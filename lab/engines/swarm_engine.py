@@ -54,6 +54,7 @@ from lab.engines.docker_shared import (
     ContainerLab,
     command_result,
     create_network,
+    exec_run,
     label_selector,
     live_runs_of,
     remove_container,
@@ -534,7 +535,7 @@ class SwarmLab(ContainerLab):
 
         def run() -> tuple[int | None, tuple[bytes | None, bytes | None]]:
             with _node_call(task.node, what):
-                return task.container.exec_run(list(argv), demux=True, user=user or "")  # type: ignore[no-any-return]
+                return exec_run(task.container, argv, user=user or "")
 
         pending = in_background(f"exec-{host}", run)
         while True:
