@@ -19,6 +19,8 @@ import struct
 import threading
 from typing import Any
 
+from lab.engines.docker_shared import close_hijacked
+
 READ_TIMEOUT_S = 60.0   # a look that says nothing for this long is a hung command: give up on the shell
 
 
@@ -95,7 +97,4 @@ class AttachedShell:
 
     def close(self) -> None:
         self.closed = True
-        try:
-            self._socket.close()
-        except OSError:
-            pass
+        close_hijacked(self._socket, "an attached shell")

@@ -23,6 +23,7 @@ from typing import Any
 import docker.utils.socket as docker_socket
 
 from lab.common import CommandResult
+from lab.engines.docker_shared import close_hijacked
 from lab.errors import StepFailed
 
 log = logging.getLogger(__name__)
@@ -77,7 +78,4 @@ class AgentChannel:
         return CommandResult(int(answer["rc"]), str(answer["stdout"]), str(answer["stderr"]))
 
     def close(self) -> None:
-        try:
-            self._socket.close()
-        except OSError as error:
-            log.debug("closing the agent channel of %s: %s", self.name, error)
+        close_hijacked(self._socket, f"the agent channel of {self.name}")

@@ -295,6 +295,24 @@ def exit_status(inspect: Callable[[str], Mapping[str, Any]], exec_id: str,
         pause = min(pause * 2, 0.1)
 
 
+def close_hijacked(stream: Any, what: str) -> None:
+    """Close a stream the SDK hijacked from an HTTP response (``exec_start(socket=True)``,
+    ``attach_socket``), and that response with it.
+
+    Why both: the SDK keeps the response alive on the stream (``_response``). Closing only the
+    stream leaves the response's file closed under it; when the garbage collector closes the
+    response later, Python 3.13's http.client flushes that closed file and prints "Exception
+    ignored in: <http.client.HTTPResponse ...> ValueError: I/O operation on closed file" on stderr
+    (seen in the middle of an `invoke grade`). The response closes its file, which closes the stream."""
+    response = getattr(stream, "_response", None)
+    try:
+        if response is not None:
+            response.close()
+        stream.close()
+    except (OSError, ValueError) as error:
+        log.debug("closing %s: %s", what, error)
+
+
 def command_result(rc: int | None, out: bytes | None, err: bytes | None) -> CommandResult:
     """An exec's outcome as text (a missing exit code reads -1)."""
     return CommandResult(int(rc if rc is not None else -1), (out or b"").decode(errors="replace"),

@@ -71,3 +71,30 @@ def assert_the_shell_answers_as_one_exec_per_command_would(host, lab, container_
     assert killed.rc == 0, killed
     assert host.run("echo after").stdout == "after\n"
     assert shell.closed
+
+
+def test_a_closed_shell_closes_its_http_response_too(engine, built_images):
+    """The SDK keeps the response a shell's stream was hijacked from; left open, Python 3.13's
+    collector later prints "Exception ignored ... I/O operation on closed file" (mid-grade)."""
+    import gc
+    import sys
+
+    from lab.engines.attached_shell import AttachedShell
+
+    with LabRun(engine, f"sc{secrets.token_hex(2)}", "shell-close") as lab:
+        lab.create_network("lan")
+        lab.start(HostSpec("box", APPS_IMAGE, ("sleep", "infinity"), "service", ("lan",)))
+        container = engine.client.containers.get(f"socklab-{lab.identity.run_id}-box")
+        shell = AttachedShell(engine.client.api, container.id)
+        assert shell.run("echo hi")[:2] == (0, b"hi\n")
+        response = shell._socket._response
+        unraisable: list[object] = []
+        previous, sys.unraisablehook = sys.unraisablehook, unraisable.append
+        try:
+            shell.close()
+            del shell
+            gc.collect()
+        finally:
+            sys.unraisablehook = previous
+        assert response.raw.closed, "the response the stream came from is still open"
+        assert not unraisable, [getattr(u, "exc_value", u) for u in unraisable]
