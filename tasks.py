@@ -61,6 +61,26 @@ def _exit_now(code: int, message: str | None) -> None:
     os._exit(code)
 
 
+HELP_FLAGS = ("--help", "-h")
+
+
+def _help_given_as(value: str, task_name: str) -> bool:
+    """Whether invoke handed its help flag to this task as the positional argument; if so, the
+    task's help is printed (as `invoke --help TASK` prints it) and the task must do nothing else.
+
+    Why: invoke fills a task's positional argument before it looks for its own --help, so
+    `invoke grade --help` graded a directory named "--help" (pyinvoke/invoke#982, open in 3.0.3)."""
+    if value not in HELP_FLAGS:
+        return False
+    try:
+        from invoke.main import program
+
+        program.print_task_help(task_name)
+    except (ImportError, AttributeError, KeyError):  # not invoke's command line (a test, a library)
+        print(f"socklab: {task_name}'s options: invoke --help {task_name}", file=sys.stderr)
+    return True
+
+
 @task(name="scenarios", help={"json": "print [{name, lesson}, ...] as JSON (CI builds its matrix from it)",
                               "verbose": "also list each scenario's parameters: option, default, allowed values, help"})
 def scenarios(c: Context, json: bool = False, verbose: bool = False) -> None:
@@ -84,6 +104,8 @@ def scenario(c: Context, name: str, seed: str | None = None, impair_backend: str
     Each parameter of the scenario is --NAME VALUE (`invoke scenarios --verbose` lists them);
     --set NAME=VALUE sets one too.
     """
+    if _help_given_as(name, "scenario"):
+        return
     _logging(verbose)
     overrides: dict[str, str] = {k: v for k, v in parameters.items() if v is not None}
     for item in set_ or []:
@@ -141,6 +163,8 @@ def grade(c: Context, directory: str, scenarios: str | None = None, jobs: int = 
           engine: str | None = None, strict: bool = False, seed: str | None = None, cold: bool = False,
           verbose: bool = False) -> None:
     """Grade a class: each student's programs through the scenarios, a gradebook and classroom results."""
+    if _help_given_as(directory, "grade"):
+        return
     _logging(verbose)
     _call("grade", directory, scenarios=scenarios, jobs=jobs, report_dir=report_dir, engine_name=engine,
           strict=strict, seed=seed, cold=cold)
@@ -178,6 +202,8 @@ def clean(c: Context, run: str | None = None, stale: bool = False, engine: str |
                                  "run": "the run id --keep printed (needed when several labs run)"})
 def shell(c: Context, host: str, run: str | None = None) -> None:
     """Open an interactive shell on a host of a kept lab (`invoke scenario NAME --keep`)."""
+    if _help_given_as(host, "shell"):
+        return
     _call("shell", host, run)
 
 
@@ -202,6 +228,8 @@ def swarm_down(c: Context) -> None:
 @task(positional=["name"], help={"name": "scenario name, or 'all'"})
 def compose(c: Context, name: str) -> None:
     """Write compose/NAME.yml: the scenario's topology as a plain Compose file."""
+    if _help_given_as(name, "compose"):
+        return
     for each in (catalog.available() if name == "all" else [name]):
         _call("compose", each)
 

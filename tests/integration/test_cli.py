@@ -29,6 +29,17 @@ def test_scenarios_lists_name_then_lesson():
     assert "tcp-sequential" in lines and "accept()" in lines["tcp-sequential"]
 
 
+@pytest.mark.parametrize(("task", "flag"), [(task, "--help") for task in ("scenario", "grade", "shell", "compose")]
+                         + [("scenario", "-h"), ("grade", "-h"), ("compose", "-h")])   # shell's -h is --host
+def test_help_after_a_task_with_a_positional_argument_is_its_help(task, flag, engine, no_leftovers):
+    """invoke hands the flag to the task as its positional argument (pyinvoke/invoke#982): the
+    task prints what `invoke --help TASK` prints and does nothing else (no grade of "--help")."""
+    asked = invoke(task, flag)
+    assert (asked.returncode, asked.stderr) == (0, ""), asked.stderr
+    assert asked.stdout == invoke("--help", task).stdout
+    assert asked.stdout.startswith("Usage: ") and "Docstring:" in asked.stdout
+
+
 def test_unknown_scenario_exits_2_with_the_closest_match(engine, no_leftovers):
     result = invoke("scenario", "tcp-ech")
     assert result.returncode == 2
