@@ -64,10 +64,11 @@ def _difference(tmp_path: Path, attempt: int, first: str, other: str) -> str:
         key = (row["student"], row["scenario"], row["role"])
         if before.get(key) == row:
             continue
-        for grade, label in ((0, "grade 1"), (attempt, f"grade {attempt + 1}")):
+        for grade, label, graded in ((0, "grade 1", before.get(key, {})), (attempt, f"grade {attempt + 1}", row)):
             report = tmp_path / f"grades-{grade}" / key[0] / f"{key[1]}.{key[2]}.json"
             if not report.is_file():
-                lines.append(f"  {label} {'/'.join(key)}: no report ({row['failed_checks'] or row['outcome']})")
+                why = graded.get("failed_checks") or graded.get("outcome") or "not in this gradebook"
+                lines.append(f"  {label} {'/'.join(key)}: no report ({why})")
                 continue
             for check in json.loads(report.read_text())["checks"]:
                 lines.append(f"  {label} {'/'.join(key)}: {'ok ' if check['passed'] else 'NOT'} "
