@@ -44,12 +44,14 @@ class AgentChannel:
     def __init__(self, container: Any) -> None:
         self.name = container.name
         self._socket = container.attach_socket(params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
+        # The socket under the SDK's stream, kept: closing the stream forgets it (a send after the
+        # close must fail as a closed socket does, with OSError).
+        self._raw = getattr(self._socket, "_sock", self._socket)
         self._lock = threading.Lock()
         self._pending = b""
 
     def _send(self, data: bytes) -> None:
-        raw = getattr(self._socket, "_sock", self._socket)
-        raw.sendall(data)
+        self._raw.sendall(data)
 
     def _next_line(self) -> str:
         """The next line the agent wrote on stdout (its stderr is logged, never mixed in)."""
@@ -72,7 +74,7 @@ class AgentChannel:
                 line = self._next_line()
                 while not line.startswith(MARK):   # nothing else is printed there; skipped if it were
                     line = self._next_line()
-            except (OSError, docker_socket.SocketError) as error:
+            except (OSError, ValueError, docker_socket.SocketError) as error:   # ValueError: closed meanwhile
                 raise StepFailed(f"the client agent of {self.name} stopped answering: {error}") from None
         answer = json.loads(line[len(MARK):])
         return CommandResult(int(answer["rc"]), str(answer["stdout"]), str(answer["stderr"]))

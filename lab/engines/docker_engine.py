@@ -257,8 +257,8 @@ class DockerEngine(WarmNetworks):
             helpers = [c for c in containers if c.labels.get(LABEL_ROLE) == "helper"]
             others = [c for c in containers if c.labels.get(LABEL_ROLE) != "helper"]
             with ThreadPoolExecutor(max_workers=8) as pool:
-                for group in (helpers, others):
-                    list(pool.map(remove_container, group))
+                for group in (helpers, others):   # a kept host among them: its agent channel closed too
+                    list(pool.map(remove_kept_host, group))
             networks = self.client.networks.list(filters={"label": label_selector(run_id, session)})
             for network in networks:
                 try:
@@ -549,7 +549,9 @@ def _attach_agent(container: Container) -> None:
 
 
 def remove_kept_host(container: Container) -> None:
-    """Close a kept host's agent channel, then remove it."""
+    """Close a kept host's agent channel (any container without one: nothing to close), then remove
+    it. A sweep by label (an interrupted grade) may meet a kept host a run is still using; closing
+    its channel ends that run's wait for the agent at once (docker_shared.close_hijacked)."""
     agent = _agents.pop(container.id, None)
     if agent is not None:
         agent.close()

@@ -18,6 +18,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from lab import catalog, engines
@@ -154,6 +155,23 @@ def grade(directory: str, scenarios: str | None = None, jobs: int = 1, report_di
     def finished(student: str) -> None:
         progress.student_done(student, rows[student])
 
+    stopping = threading.Event()   # Ctrl-C: what the runs do from now on is not a grade
+
+    def record(job: Job, run: Future) -> None:
+        """A run's row, once it is done; none once a Ctrl-C stopped the grade (a run it ended has
+        failed because its containers went, not because of the student's program)."""
+        if run.cancelled() or stopping.is_set():
+            return
+        row, environment = run.result()
+        with lock:
+            rows[job.student].append(row)
+            if environment:
+                environment_errors.append(f"{job.student} {job.scenario}/{job.role}: {environment}")
+            remaining[job.student] -= 1
+            last = remaining[job.student] == 0
+        if last:
+            finished(job.student)
+
     for student, own in planned.items():   # students with nothing to run are done at once
         if not own:
             finished(student)
@@ -164,32 +182,15 @@ def grade(directory: str, scenarios: str | None = None, jobs: int = 1, report_di
         # from one pool (one run at a time on each, handed on once its hosts are all removed), and
         # adopt the lab's idle clients kept there (lab.engines.docker_network_pool).
         with progress, nullcontext() if cold else engine.warm_networks():
-            for student, own in planned.items():
-                for job in own:
-                    future = pool.submit(_run_job, engine, job, seed)
-
-                    def done(f: Future, job: Job = job) -> None:
-                        row, environment = f.result()
-                        with lock:
-                            rows[job.student].append(row)
-                            if environment:
-                                environment_errors.append(f"{job.student} {job.scenario}/{job.role}: {environment}")
-                            remaining[job.student] -= 1
-                            last = remaining[job.student] == 0
-                        if last:
-                            finished(job.student)
-                    future.add_done_callback(done)
-                    futures.append(future)
-            for future in futures:
-                future.result()
+            try:
+                _submit_all(pool, planned, futures, engine, seed, record)
+                for future in futures:
+                    future.result()
+            except KeyboardInterrupt:
+                stopping.set()
+                _stop_runs(pool, engine)   # before the pool drains: nothing of a run is left on its networks
+                raise
     except KeyboardInterrupt:
-        # Runs not started are dropped; runs under way lose their containers now and end at once;
-        # a second sweep catches what one of them created meanwhile.
-        pool.shutdown(wait=False, cancel_futures=True)
-        session = os.environ[SESSION_ENV]
-        engine.remove_labelled(session=session)
-        pool.shutdown(wait=True)
-        engine.remove_labelled(session=session)
         interrupted()
         return 130
     finally:
@@ -204,6 +205,28 @@ def grade(directory: str, scenarios: str | None = None, jobs: int = 1, report_di
     if strict and not verdict_passed(ordered):
         return 1
     return 0
+
+
+def _submit_all(pool: ThreadPoolExecutor, planned: dict[str, list[Job]], futures: list[Future],
+                engine: Engine, seed: int | None, record: Callable[[Job, Future], None]) -> None:
+    """Every planned run into the pool, each recorded by `record` when it is done."""
+    for own in planned.values():
+        for job in own:
+            future = pool.submit(_run_job, engine, job, seed)
+            future.add_done_callback(lambda run, job=job: record(job, run))
+            futures.append(future)
+
+
+def _stop_runs(pool: ThreadPoolExecutor, engine: Engine) -> None:
+    """Ctrl-C: runs not started are dropped; runs under way lose their containers now (their execs
+    and their kept hosts' agent channels end with them) and end at once; a second sweep, once
+    every worker is back, catches what a run created meanwhile. Done before the network pool
+    drains, so that no run's host is still on a pool network when it is removed."""
+    pool.shutdown(wait=False, cancel_futures=True)
+    session = os.environ[SESSION_ENV]
+    engine.remove_labelled(session=session)
+    pool.shutdown(wait=True)
+    engine.remove_labelled(session=session)
 
 
 def verdict_passed(rows: list[classroom.GradeRow]) -> bool:
