@@ -267,6 +267,8 @@ class DockerEngine(WarmNetworks):
                     pass
                 except docker.errors.APIError as error:  # e.g. an endpoint still detaching: next round
                     log.warning("network %s not removed yet: %s", network.name, short_error(error))
+            if run_id is None and _agents:   # a sweep: channels to kept hosts gone meanwhile end too
+                close_agents_of_gone_hosts({c.id for c in self._containers(None, None)})
             pool = self._pool
             if pool is not None and run_id:   # its leased networks: free again once no host is left on them
                 pool.give_back(run_id, hosts_gone=not self._containers(run_id, session))
@@ -556,6 +558,18 @@ def remove_kept_host(container: Container) -> None:
     if agent is not None:
         agent.close()
     remove_container(container)
+
+
+def close_agents_of_gone_hosts(alive: set[str]) -> None:
+    """Close every agent channel whose host is no longer among the `alive` container ids.
+
+    A sweep closes the channel of each kept host it removes, but a run may attach to a host in the
+    moment between the sweep listing it and removing it; that channel, registered after the
+    sweep, would keep its run waiting for an answer until the scenario's time limit."""
+    for container_id in [c for c in list(_agents) if c not in alive]:   # a copy: runs attach meanwhile
+        agent = _agents.pop(container_id, None)
+        if agent is not None:
+            agent.close()
 
 
 def fixed_mac(address: str) -> str:

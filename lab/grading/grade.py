@@ -14,7 +14,7 @@ import re
 import secrets
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +41,8 @@ from lab.scenario_run import run_scenario
 
 log = logging.getLogger(__name__)
 MAX_JOBS = 16
+#: after a Ctrl-C, how often the session is swept again while runs under way wind down
+STOP_SWEEP_EVERY_S = 1.0
 # The file a role of a scenario needs, by the program its host runs (for messages), without its
 # extension: a message names the extension of the language the student writes in.
 FILE_OF_KIND = {"tcp-server": "TCPServer", "tcp-client": "TCPClient",
@@ -188,7 +190,7 @@ def grade(directory: str, scenarios: str | None = None, jobs: int = 1, report_di
                     future.result()
             except KeyboardInterrupt:
                 stopping.set()
-                _stop_runs(pool, engine)   # before the pool drains: nothing of a run is left on its networks
+                _stop_runs(pool, engine, futures)   # before the pool drains: nothing of a run is left on its networks
                 raise
     except KeyboardInterrupt:
         interrupted()
@@ -217,15 +219,25 @@ def _submit_all(pool: ThreadPoolExecutor, planned: dict[str, list[Job]], futures
             futures.append(future)
 
 
-def _stop_runs(pool: ThreadPoolExecutor, engine: Engine) -> None:
-    """Ctrl-C: runs not started are dropped; runs under way lose their containers now (their execs
-    and their kept hosts' agent channels end with them) and end at once; a second sweep, once
-    every worker is back, catches what a run created meanwhile. Done before the network pool
-    drains, so that no run's host is still on a pool network when it is removed."""
+def _stop_runs(pool: ThreadPoolExecutor, engine: Engine, futures: list[Future]) -> None:
+    """Ctrl-C: runs not started are dropped; runs under way lose their containers (their execs and
+    their kept hosts' agent channels end with them) and end at once.
+
+    Swept again every STOP_SWEEP_EVERY_S until every worker is back, then once more: a run may
+    create a host, or attach to a kept one's agent, just after a sweep listed the session's
+    containers, and that run would otherwise wait on it until its scenario's time limit (seen: an
+    interrupted grade overran its test's 120 s). Done before the network pool drains, so that no
+    run's host is still on a pool network when it is removed."""
     pool.shutdown(wait=False, cancel_futures=True)
     session = os.environ[SESSION_ENV]
-    engine.remove_labelled(session=session)
-    pool.shutdown(wait=True)
+    while True:
+        engine.remove_labelled(session=session)
+        # done(), not wait()'s own test: a run cancelled before it started stays CANCELLED (never
+        # "notified"), which wait() counts as not done, for ever.
+        under_way = [f for f in futures if not f.done()]
+        if not under_way:
+            break
+        wait(under_way, timeout=STOP_SWEEP_EVERY_S)
     engine.remove_labelled(session=session)
 
 

@@ -8,6 +8,7 @@ the engine's end of the attach is one end of a socketpair.
 from __future__ import annotations
 
 import socket
+import struct
 import threading
 import time
 from concurrent.futures import Future
@@ -82,3 +83,44 @@ def test_a_channel_closed_before_the_run_reads_fails_the_run_too(hijacked):
     channel.close()
     with pytest.raises(StepFailed, match="stopped answering"):
         channel.run(["python3", "/opt/socklab/programs/udp_client.py"])
+
+
+def test_a_sweep_closes_the_channels_of_hosts_gone_and_keeps_the_others():
+    from lab.engines import docker_engine
+
+    pairs = [socket.socketpair() for _ in range(2)]
+    gone, alive = (AgentChannel(AttachableHost(socket.SocketIO(ours, "rwb"))) for ours, _ in pairs)
+    docker_engine._agents.update({"gone-id": gone, "alive-id": alive})
+    try:
+        running = in_thread(lambda: gone.run(["python3", "/opt/socklab/programs/tcp_client.py"]))
+        assert pairs[0][1].recv(4096).startswith(b'{"argv"')
+        docker_engine.close_agents_of_gone_hosts({"alive-id", "some-other-container"})
+        with pytest.raises(StepFailed, match="stopped answering"):
+            running.result(timeout=WOKEN_WITHIN_S)
+        assert list(docker_engine._agents) == ["alive-id"]
+        answering = in_thread(lambda: alive.run(["python3", "/opt/socklab/programs/tcp_client.py"]))
+        assert pairs[1][1].recv(4096).startswith(b'{"argv"')   # the live host's channel still works
+        answer = b'socklab-agent {"rc": 0, "stdout": "ok", "stderr": ""}\n'
+        pairs[1][1].sendall(struct.pack(">BxxxL", 1, len(answer)) + answer)
+        assert answering.result(timeout=WOKEN_WITHIN_S).stdout == "ok"
+    finally:
+        docker_engine._agents.pop("alive-id", None)
+        docker_engine._agents.pop("gone-id", None)
+        for ours, engines in pairs:
+            ours.close()
+            engines.close()
+
+
+def test_a_closed_channel_ends_its_run_even_when_the_socket_close_wakes_nobody(hijacked, monkeypatch):
+    """The closed flag alone ends the wait: an interrupted grade once waited in poll() on a
+    channel that had been shut down and closed, until its scenario's time limit."""
+    from lab.engines import docker_agent
+
+    stream, engines = hijacked
+    channel = AgentChannel(AttachableHost(stream))
+    monkeypatch.setattr(docker_agent, "close_hijacked", lambda stream, what: None)   # the socket stays open
+    running = in_thread(lambda: channel.run(["python3", "/opt/socklab/programs/udp_client.py"]))
+    assert engines.recv(4096).startswith(b'{"argv"')
+    channel.close()
+    with pytest.raises(StepFailed, match="channel was closed"):
+        running.result(timeout=WOKEN_WITHIN_S)
