@@ -554,10 +554,14 @@ def remove_kept_host(container: Container) -> None:
     """Close a kept host's agent channel (any container without one: nothing to close), then remove
     it. A sweep by label (an interrupted grade) may meet a kept host a run is still using; closing
     its channel ends that run's wait for the agent at once (docker_shared.close_hijacked)."""
-    agent = _agents.pop(container.id, None)
+    _close_agent(container.id)
+    remove_container(container)
+
+
+def _close_agent(container_id: str) -> None:
+    agent = _agents.pop(container_id, None)
     if agent is not None:
         agent.close()
-    remove_container(container)
 
 
 def close_agents_of_gone_hosts(alive: set[str]) -> None:
@@ -567,9 +571,7 @@ def close_agents_of_gone_hosts(alive: set[str]) -> None:
     moment between the sweep listing it and removing it; that channel, registered after the
     sweep, would keep its run waiting for an answer until the scenario's time limit."""
     for container_id in [c for c in list(_agents) if c not in alive]:   # a copy: runs attach meanwhile
-        agent = _agents.pop(container_id, None)
-        if agent is not None:
-            agent.close()
+        _close_agent(container_id)
 
 
 def fixed_mac(address: str) -> str:

@@ -14,11 +14,11 @@ import re
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Callable
 from typing import Any
 
 from lab import catalog, engines
@@ -223,22 +223,22 @@ def _stop_runs(pool: ThreadPoolExecutor, engine: Engine, futures: list[Future]) 
     """Ctrl-C: runs not started are dropped; runs under way lose their containers (their execs and
     their kept hosts' agent channels end with them) and end at once.
 
-    Swept again every STOP_SWEEP_EVERY_S until every worker is back, then once more: a run may
+    Swept again every STOP_SWEEP_EVERY_S until a sweep comes after every worker is back: a run may
     create a host, or attach to a kept one's agent, just after a sweep listed the session's
     containers, and that run would otherwise wait on it until its scenario's time limit (seen: an
     interrupted grade overran its test's 120 s). Done before the network pool drains, so that no
     run's host is still on a pool network when it is removed."""
     pool.shutdown(wait=False, cancel_futures=True)
     session = os.environ[SESSION_ENV]
-    while True:
-        engine.remove_labelled(session=session)
-        # done(), not wait()'s own test: a run cancelled before it started stays CANCELLED (never
-        # "notified"), which wait() counts as not done, for ever.
+    under_way = futures
+    while under_way:
+        # Looked at before the sweep, so the last sweep comes after the last run ended. done(), not
+        # wait()'s own test: a run cancelled before it started stays CANCELLED (never "notified"),
+        # which wait() counts as not done, for ever.
         under_way = [f for f in futures if not f.done()]
-        if not under_way:
-            break
-        wait(under_way, timeout=STOP_SWEEP_EVERY_S)
-    engine.remove_labelled(session=session)
+        engine.remove_labelled(session=session)
+        if under_way:
+            wait(under_way, timeout=STOP_SWEEP_EVERY_S)
 
 
 def verdict_passed(rows: list[classroom.GradeRow]) -> bool:
